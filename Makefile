@@ -1,0 +1,42 @@
+# Two commands from a fresh clone: `make demo` and `make test`. Both create .venv first.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv demo test test-all lint docs bench clean
+
+venv: $(STAMP)
+
+# torch and torchvision first, pinned to the releases that lie on this machine's disk;
+# the package itself only declares ranges.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade pip
+	$(PY) -m pip install torch==2.14.1 torchvision==0.29.1
+	$(PY) -m pip install -e '.[test,docs,plot,bench]'
+	touch $(STAMP)
+
+demo: venv
+	$(PY) -m histomammo.demo
+
+lint: venv
+	$(VENV)/bin/ruff check histomammo tests benchmarks examples
+
+docs: venv
+	$(VENV)/bin/mkdocs build --strict --site-dir site
+
+test: lint
+	$(PY) -m pytest
+	$(MAKE) docs
+
+test-all: lint
+	$(PY) -m pytest -m ""
+	$(MAKE) docs
+
+bench: venv
+	@set -e; for script in benchmarks/bench_*.py; do \
+		echo "== $$script"; $(PY) $$script; done
+
+clean:
+	rm -rf $(VENV) site demo_out .pytest_cache
