@@ -79,8 +79,24 @@ def report(timing: Timing, items: int | None = None, unit: str = "items") -> Non
     print(line)
 
 
-def print_ratio(ours: Timing, peer: Timing, peer_name: str | None = None) -> float:
-    """Print ``histomammo vs PEER: N.NNx`` (peer time / our time) and return the ratio."""
-    ratio = peer.min_s / ours.min_s
+def print_ratio(
+    ours: Timing,
+    peer: Timing,
+    peer_name: str | None = None,
+    *,
+    ours_items: int | None = None,
+    peer_items: int | None = None,
+) -> float:
+    """Print ``histomammo vs PEER: N.NNx`` (peer time / our time) and return the ratio.
+
+    When the two timed different amounts of work, give ``ours_items`` and ``peer_items``:
+    the ratio is then of rates (our items/s over the peer's items/s).
+    """
+    if (ours_items is None) != (peer_items is None):
+        raise ValueError("give both ours_items and peer_items, or neither")
+    if ours_items is None:
+        ratio = peer.min_s / ours.min_s
+    else:
+        ratio = ours.rate(ours_items) / peer.rate(peer_items)
     print(f"histomammo vs {peer_name or peer.name}: {ratio:.2f}x")
     return ratio
