@@ -4,6 +4,6 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
-    submodules=["callbacks", "checkpoint", "distributed"],
+    submodules=["callbacks", "checkpoint", "distributed", "sampler"],
     attributes={"trainer": ["Trainer"]},
 )

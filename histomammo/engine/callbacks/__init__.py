@@ -30,44 +30,20 @@ row; a callback may add keys to it) → end-of-epoch checkpoint (it stores every
 ``state_dict``) → ``on_fit_end``.
 """
 
-from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from histomammo.engine.callbacks._base import Callback
+from histomammo.engine.callbacks._logging import CSVLogger, LRMonitor
+from histomammo.engine.callbacks._monitored import BestCheckpoint, EarlyStopping
+from histomammo.engine.callbacks._nan_guard import NaNGuard
+from histomammo.engine.callbacks._staged import Stage, StagedUnfreeze
 
-if TYPE_CHECKING:
-    from histomammo.engine.trainer import Trainer
-
-__all__ = ["Callback"]
-
-
-class Callback:
-    """Base class: override the hooks you need; every hook does nothing by default.
-
-    Examples
-    --------
-    >>> class PrintEpoch(Callback):
-    ...     def on_epoch_end(self, trainer, logs):
-    ...         print(logs["epoch"])
-    """
-
-    def on_fit_start(self, trainer: Trainer) -> None:
-        """Called once when ``fit`` starts, after any resume has been restored."""
-
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
-        """Called before the first batch of ``epoch`` (also when resuming mid-epoch)."""
-
-    def on_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
-        """Called after each optimizer step; ``logs`` holds ``loss``, each loss term and ``lr``."""
-
-    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
-        """Called after validation with the epoch's history row (mutable)."""
-
-    def on_fit_end(self, trainer: Trainer) -> None:
-        """Called once when ``fit`` returns normally."""
-
-    def state_dict(self) -> dict[str, Any]:
-        """State saved in every checkpoint (tensors, numbers, strings, lists, dicts only)."""
-        return {}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+__all__ = [
+    "Callback",
+    "BestCheckpoint",
+    "EarlyStopping",
+    "CSVLogger",
+    "LRMonitor",
+    "Stage",
+    "StagedUnfreeze",
+    "NaNGuard",
+]

@@ -1,0 +1,142 @@
+"""Overhead of histomammo's Trainer over a bare hand-written PyTorch training loop.
+
+Both train the same small CNN (3 conv layers on 3x64x64 inputs, batch 64, Adam) on the same
+synthetic TensorDataset for the same number of optimizer steps, with a DataLoader that
+shuffles. The Trainer runs as a user would run it to never lose work: ``progress=False``,
+checkpoints every 50 steps and at every epoch end into a fresh directory. A third timing,
+the Trainer without checkpoints, separates the cost of the loop from the cost of the
+checkpoints. Repeats alternate between the contenders so machine noise hits all of them.
+
+Target: the Trainer (with checkpoints) costs less than 3% over the bare loop.
+
+Run: ``python benchmarks/bench_engine.py [--steps 300] [--repeats 3] [--threads N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Timing, measure, print_ratio, report  # noqa: E402
+
+from histomammo.engine import Trainer  # noqa: E402
+
+BATCH = 64
+BATCHES_PER_EPOCH = 50
+CHECKPOINT_EVERY = 50
+
+
+def small_cnn() -> nn.Module:
+    """Three strided 3x3 convolutions (16, 32, 64 channels), global pooling, a 10-way head."""
+    torch.manual_seed(0)
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, stride=2, padding=1), nn.ReLU(),
+        nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10),
+    )  # fmt: skip
+
+
+def synthetic_data() -> TensorDataset:
+    generator = torch.Generator().manual_seed(0)
+    count = BATCH * BATCHES_PER_EPOCH
+    images = torch.randn(count, 3, 64, 64, generator=generator)
+    labels = torch.randint(0, 10, (count,), generator=generator)
+    return TensorDataset(images, labels)
+
+
+def loader(dataset: TensorDataset, device: torch.device) -> DataLoader:
+    generator = torch.Generator().manual_seed(0)
+    return DataLoader(
+        dataset, batch_size=BATCH, shuffle=True, generator=generator,
+        pin_memory=device.type == "cuda",
+    )  # fmt: skip
+
+
+def bare_loop(dataset: TensorDataset, epochs: int, device: torch.device) -> None:
+    """The loop a careful user writes by hand."""
+    model = small_cnn().to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = nn.CrossEntropyLoss()
+    model.train()
+    for _ in range(epochs):
+        for images, labels in loader(dataset, device):
+            images = images.to(device, non_blocking=True)
+            labels = labels.to(device, non_blocking=True)
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(images), labels)
+            loss.backward()
+            optimizer.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def trainer_loop(dataset: TensorDataset, epochs: int, device: torch.device, checkpoints: bool):
+    model = small_cnn()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    with tempfile.TemporaryDirectory() as directory:
+        trainer = Trainer(
+            model, optimizer, nn.CrossEntropyLoss(), device=device, progress=False,
+            checkpoint_dir=directory if checkpoints else None,
+            checkpoint_every=CHECKPOINT_EVERY if checkpoints else None,
+        )  # fmt: skip
+        history = trainer.fit(loader(dataset, device), epochs)
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+    if len(history) != epochs:
+        raise RuntimeError(f"Trainer ran {len(history)} epochs, expected {epochs}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=300, help="optimizer steps per run")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    args = parser.parse_args()
+    if args.steps % BATCHES_PER_EPOCH:
+        parser.error(f"--steps must be a multiple of {BATCHES_PER_EPOCH}, but got {args.steps}")
+    torch.set_num_threads(args.threads)  # one setting for every contender
+    device, epochs = torch.device(args.device), args.steps // BATCHES_PER_EPOCH
+    dataset = synthetic_data()
+    contenders = {
+        "bare PyTorch loop": lambda epochs: bare_loop(dataset, epochs, device),
+        "Trainer (checkpoints every 50 steps)": lambda epochs: trainer_loop(
+            dataset, epochs, device, True
+        ),
+        "Trainer (no checkpoints)": lambda epochs: trainer_loop(dataset, epochs, device, False),
+    }
+    print(
+        f"{args.steps} steps of batch {BATCH} on {device}, {args.threads} threads, torch {torch.__version__}"
+    )
+    for fn in contenders.values():  # warm-up (one epoch): allocator, kernels, lazy imports
+        fn(1)
+    times: dict[str, list[float]] = {name: [] for name in contenders}
+    for _ in range(args.repeats):  # alternate, so that machine noise hits every contender
+        for name, fn in contenders.items():
+            times[name].append(measure(name, lambda fn=fn: fn(epochs), warmup=0, repeats=1).min_s)
+    timings = {
+        name: Timing(name, min(ts), statistics.median(ts), len(ts), float("nan"))
+        for name, ts in times.items()
+    }
+    for timing in timings.values():
+        report(timing, items=args.steps, unit="steps")
+    bare = timings["bare PyTorch loop"]
+    for name in list(contenders)[1:]:
+        ours = timings[name]
+        overhead = (ours.min_s / bare.min_s - 1) * 100
+        median_overhead = (ours.median_s / bare.median_s - 1) * 100
+        print(f"{name}: overhead {overhead:+.1f}% (min), {median_overhead:+.1f}% (median)")
+    print_ratio(timings["Trainer (checkpoints every 50 steps)"], bare, "bare PyTorch loop")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,157 @@
+"""Evaluation and prediction passes of the trainer, gathered across ranks under DDP."""
+
+from __future__ import annotations
+
+import contextlib
+import weakref
+from collections.abc import Callable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torch.nn.modules.batchnorm import _NormBase
+from torch.nn.modules.dropout import _DropoutNd
+from torch.utils.data import DataLoader
+
+from histomammo.engine import distributed as dist
+from histomammo.engine._batch import (
+    batch_size,
+    concatenate,
+    interleave,
+    move_to_device,
+    split_batch,
+    sum_loss_terms,
+    to_python,
+)
+from histomammo.engine._loader import engine_loader, not_rebuildable_reason
+from histomammo.engine.sampler import derive_seed
+
+if TYPE_CHECKING:
+    from histomammo.engine.trainer import Trainer
+
+__all__ = ["evaluate", "predict"]
+
+_EVALUATION_SEED_STREAM = 2
+_sharded_loaders: weakref.WeakKeyDictionary[DataLoader, DataLoader] = weakref.WeakKeyDictionary()
+
+
+def evaluate(
+    trainer: Trainer, loader: DataLoader, metrics: Mapping[str, Callable[[Any, Any], Any]]
+) -> dict[str, Any]:
+    """See :meth:`Trainer.evaluate`."""
+    loader, total = _evaluation_loader(trainer, loader)
+    device = trainer.device
+    sums = torch.zeros(2, dtype=torch.float64, device=device)  # weighted loss, samples
+    outputs: list[Any] = []
+    targets: list[Any] = []
+    with _restore_mode(trainer.model), torch.no_grad():
+        for batch in loader:
+            inputs, target = split_batch(batch)
+            inputs = move_to_device(inputs, device, device.type == "cuda")
+            target = move_to_device(target, device, device.type == "cuda")
+            with trainer._autocast():
+                loss, output = _evaluation_pass(trainer, inputs, target, bool(metrics))
+            if loss is not None:
+                count = batch_size(inputs)
+                sums += torch.stack([loss.detach().double() * count, sums.new_tensor(count)])
+            if metrics:
+                if target is None:
+                    raise ValueError("metrics need targets, but the loader's batches have none")
+                outputs.append(_to_cpu(output))
+                targets.append(_to_cpu(target))
+    sums = dist.all_reduce_sum(sums.to(trainer._reduce_device)).tolist()
+    scores: dict[str, Any] = {"loss": sums[0] / sums[1]} if sums[1] else {}
+    if metrics:
+        all_outputs = _gather(concatenate(outputs), total)
+        all_targets = _gather(concatenate(targets), total)
+        for name, fn in metrics.items():
+            scores[name] = to_python(fn(all_outputs, all_targets))
+    return scores
+
+
+def predict(trainer: Trainer, loader: DataLoader) -> Any:
+    """See :meth:`Trainer.predict`."""
+    loader, total = _evaluation_loader(trainer, loader)
+    device = trainer.device
+    outputs = []
+    with _restore_mode(trainer.model), torch.no_grad():
+        trainer.model.eval()
+        for batch in loader:
+            inputs, _ = split_batch(batch)
+            inputs = move_to_device(inputs, device, device.type == "cuda")
+            with trainer._autocast():
+                outputs.append(_to_cpu(trainer.model(inputs)))
+    return _gather(concatenate(outputs), total)
+
+
+def _evaluation_pass(trainer: Trainer, inputs: Any, target: Any, want_outputs: bool):
+    """``(loss or None, outputs or None)`` of one batch."""
+    model = trainer.model
+    if trainer.loss_fn is not None:
+        model.eval()
+        output = model(inputs)
+        if target is None:
+            return None, output
+        return sum_loss_terms(trainer.loss_fn(output, target), "loss_fn")[0], output
+    loss = None
+    if target is not None:
+        with _deterministic_train_mode(model):
+            loss = sum_loss_terms(model(inputs, target), "the model (loss_fn=None)")[0]
+    output = None
+    if want_outputs:
+        model.eval()
+        output = model(inputs)
+    return loss, output
+
+
+@contextlib.contextmanager
+def _deterministic_train_mode(model: nn.Module) -> Iterator[None]:
+    """Train mode (so loss_fn=None models return losses) with norms and dropout in eval."""
+    model.train()
+    for module in model.modules():
+        if isinstance(module, (_NormBase, _DropoutNd)):
+            module.eval()
+    yield
+
+
+@contextlib.contextmanager
+def _restore_mode(model: nn.Module) -> Iterator[None]:
+    modes = {module: module.training for module in model.modules()}
+    try:
+        yield
+    finally:
+        for module, training in modes.items():
+            module.training = training
+
+
+def _to_cpu(value: Any) -> Any:
+    """Detached CPU copy; float16/bfloat16 tensors become float32 (numpy-friendly)."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach().cpu()
+        return value.float() if value.dtype in (torch.float16, torch.bfloat16) else value
+    if isinstance(value, Mapping):
+        return type(value)({key: _to_cpu(item) for key, item in value.items()})
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(_to_cpu(item) for item in value)
+    return value
+
+
+def _evaluation_loader(trainer: Trainer, loader: DataLoader) -> tuple[Any, int | None]:
+    """``(loader, dataset length)``: under DDP a plain loader is sharded in order across
+    ranks; otherwise ``(loader as given, None)``."""
+    if not dist.is_distributed() or not_rebuildable_reason(loader) is not None:
+        return loader, None
+    sharded = _sharded_loaders.get(loader)
+    if sharded is None:
+        sharded = engine_loader(loader, shuffle=False, seed=trainer.seed, drop_last=False,
+                                pin_memory=trainer.device.type == "cuda")[0]
+        _sharded_loaders[loader] = sharded
+    sharded.generator.manual_seed(derive_seed(trainer.seed, _EVALUATION_SEED_STREAM))
+    return sharded, len(loader.dataset)
+
+
+def _gather(local: Any, total: int | None) -> Any:
+    """All ranks' outputs in dataset order (padding dropped) when sharded, else ``local``."""
+    if total is None:
+        return local
+    return interleave(dist.all_gather_objects(local), total)

@@ -1,0 +1,103 @@
+"""DDP on CPU: two gloo ranks must train exactly like one process with the global batch."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from _ddp_script import CONFIGS, run
+
+from histomammo.engine import distributed
+from histomammo.engine._rng import capture_rng_state, restore_rng_state
+from histomammo.engine.checkpoint import _list_checkpoints, load_checkpoint
+
+SCRIPT = Path(__file__).with_name("_ddp_script.py")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _launch(world_size: int, out: Path) -> None:
+    """Start ``world_size`` ranks as torchrun would (loopback only) and wait for them."""
+    port = str(_free_port())
+    processes = []
+    for rank in range(world_size):
+        env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world_size),
+                   LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=port,
+                   OMP_NUM_THREADS="1")
+        processes.append(subprocess.Popen(
+            [sys.executable, str(SCRIPT), str(out)], env=env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        ))
+    for rank, process in enumerate(processes):
+        try:
+            _, stderr = process.communicate(timeout=180)
+        finally:
+            for other in processes:
+                if other.poll() is None:
+                    other.kill()
+        assert process.returncode == 0, f"rank {rank} failed:\n{stderr}"
+
+
+@pytest.fixture(scope="module")
+def ddp_results(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("ddp")
+    _launch(2, out)
+    return out
+
+
+def _single_process(name: str, checkpoint_dir: Path) -> dict:
+    threads, saved = torch.get_num_threads(), capture_rng_state()
+    torch.set_num_threads(1)
+    try:
+        return run(name, world_size=1, checkpoint_dir=checkpoint_dir)
+    finally:
+        torch.set_num_threads(threads)
+        restore_rng_state(saved)
+
+
+@pytest.mark.parametrize("name", list(CONFIGS))
+def test_two_ranks_match_one_process(name, ddp_results, tmp_path):
+    assert not distributed.is_distributed()
+    single = _single_process(name, tmp_path)
+    ddp = torch.load(ddp_results / f"{name}.pt", weights_only=True)
+    for key, value in single["weights"].items():
+        torch.testing.assert_close(ddp["weights"][key], value, atol=1e-5, rtol=0)
+    # weights moved away from their initialisation, so the comparison has teeth
+    assert not torch.allclose(single["weights"]["0.weight"], _initial_weights()["0.weight"])
+    for row_ddp, row_single in zip(ddp["history"], single["history"], strict=True):
+        for key in ("epoch", "step"):
+            assert row_ddp[key] == row_single[key]
+        for key in ("loss", "val_loss", "val_mae"):
+            assert row_ddp[key] == pytest.approx(row_single[key], abs=1e-5)
+    # predictions gathered from both ranks, padding dropped, in dataset order
+    assert ddp["predictions"].shape == (13, 1)
+    torch.testing.assert_close(ddp["predictions"], single["predictions"], atol=1e-5, rtol=0)
+
+
+def _initial_weights() -> dict[str, torch.Tensor]:
+    torch_state = torch.get_rng_state()
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    torch.set_rng_state(torch_state)
+    return model.state_dict()
+
+
+def test_only_rank_zero_writes_checkpoints(ddp_results):
+    writers = (ddp_results / "writers.txt").read_text().split()
+    assert writers and set(writers) == {"0"}
+    for name in CONFIGS:
+        newest = _list_checkpoints(ddp_results / name)[0]
+        state = load_checkpoint(newest)
+        assert state["world_size"] == 2
+        assert len(state["rng"]) == 2  # every rank's generators
+        assert state["sampler"] == {"epoch": 2, "consumed": 0}
+        assert (ddp_results / name / "history.csv").is_file()

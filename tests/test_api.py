@@ -1,0 +1,62 @@
+"""The public API surface: a name listed here may only disappear after a deprecation period.
+
+Add names when they are added; remove one only together with its CHANGELOG entry once the
+deprecation period announced there has ended.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+PUBLIC_API: dict[str, set[str]] = {
+    "histomammo": {"__version__", "datasets", "engine", "errors", "io"},
+    "histomammo.errors": {
+        "HistomammoError",
+        "DataFormatError",
+        "MissingDependencyError",
+        "CheckpointError",
+        "NonFiniteLossError",
+    },
+    "histomammo.io": {
+        "DicomImage", "read_dicom", "TiffImage", "TiffLevel", "H5Array", "dicom", "tiff", "hdf5",
+    },
+    "histomammo.io.dicom": {"DicomImage", "read_dicom"},
+    "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
+    "histomammo.io.hdf5": {"H5Array"},
+    "histomammo.datasets": {"synthetic"},
+    "histomammo.datasets.synthetic": {"write_dicom", "synthetic_mammogram"},
+    "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
+    "histomammo.engine.trainer": {"Trainer"},
+    "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},
+    "histomammo.engine.distributed": {
+        "launched_by_torchrun", "resolve_device", "init_from_env", "is_distributed", "get_rank",
+        "get_world_size", "is_main_process", "barrier", "all_reduce_sum", "all_gather_objects",
+        "cleanup",
+    },
+    "histomammo.engine.callbacks": {
+        "Callback", "BestCheckpoint", "EarlyStopping", "CSVLogger", "LRMonitor",
+        "StagedUnfreeze", "Stage", "NaNGuard",
+    },
+    "histomammo.engine.checkpoint": {
+        "checkpoint_name", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
+    },
+}
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_API))
+def test_public_names_exist(module_name):
+    module = importlib.import_module(module_name)
+    exported = set(module.__all__)
+    missing = PUBLIC_API[module_name] - exported
+    assert not missing, f"{module_name} lost public names {sorted(missing)} without a deprecation"
+    for name in PUBLIC_API[module_name]:
+        getattr(module, name)
+
+
+@pytest.mark.parametrize("module_name", sorted(PUBLIC_API))
+def test_every_exported_name_is_listed(module_name):
+    module = importlib.import_module(module_name)
+    unlisted = set(module.__all__) - PUBLIC_API[module_name]
+    assert not unlisted, f"add {sorted(unlisted)} to PUBLIC_API (a public name is forever)"
