@@ -12,7 +12,6 @@ venv: $(STAMP)
 # the package itself only declares ranges.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --upgrade pip
 	$(PY) -m pip install torch==2.14.1 torchvision==0.29.1
 	$(PY) -m pip install -e '.[test,docs,plot,bench]'
 	touch $(STAMP)
