@@ -31,7 +31,11 @@ def attach(
 
     Examples
     --------
-    >>> __getattr__, __dir__, __all__ = attach("histomammo", ["io"])  # doctest: +SKIP
+    >>> getattr_, dir_, all_ = attach("histomammo", submodules=["io"])
+    >>> all_
+    ['io']
+    >>> getattr_("io").__name__
+    'histomammo.io'
     """
     submodules = set(submodules)
     origin = {name: mod for mod, names in (attributes or {}).items() for name in names}
