@@ -69,16 +69,16 @@ def _train_batches(trainer: Trainer, loader, epochs: int) -> None:
     remaining = _length(loader)
     total = None if remaining is None else trainer.batch_in_epoch + remaining
     bar = trainer._progress_bar(total, epochs)
-    group: list[torch.Tensor] = []
+    group: list[tuple[torch.Tensor, int]] = []
     keys: list[str] = []
     for batch in loader:
         index = trainer.batch_in_epoch
         last = total is not None and index + 1 == total
         final = (index + 1) % trainer.accumulate == 0 or last
-        values, keys = _micro_step(
+        values, count, keys = _micro_step(
             trainer, module, batch, _group_size(index, trainer.accumulate, total), final
         )
-        group.append(values)
+        group.append((values, count))
         trainer.batch_in_epoch += 1
         if trainer.sampler is not None:
             trainer.sampler.advance(loader.batch_size)
@@ -106,7 +106,7 @@ def _group_size(index: int, accumulate: int, total: int | None) -> int:
 
 
 def _micro_step(trainer: Trainer, module, batch, group_size: int, final: bool):
-    """Forward and backward one micro-batch; return its sample-weighted loss sums and keys.
+    """Forward and backward one micro-batch; return its loss values, sample count and keys.
 
     Under DDP the gradients of all but the group's last micro-batch stay local
     (``no_sync``); the last one's backward all-reduces the accumulated sum.
@@ -122,25 +122,28 @@ def _micro_step(trainer: Trainer, module, batch, group_size: int, final: bool):
                 total, terms = sum_loss_terms(module(inputs, targets), "the model (loss_fn=None)")
             else:
                 total, terms = sum_loss_terms(trainer.loss_fn(module(inputs), targets), "loss_fn")
-        backward(total / group_size, trainer.scaler)
-    count = batch_size(inputs)
+        backward(total / group_size if group_size > 1 else total, trainer.scaler)
     keys = ["loss", *sorted(terms)]
-    values = torch.stack([total.detach().float(), *(terms[k].detach().float() for k in keys[1:])])
-    return torch.cat([values * count, values.new_tensor([count])]), keys
+    # One small tensor per micro-batch, read back once per optimizer step (in _step).
+    values = torch.stack([total.detach(), *(terms[k].detach() for k in keys[1:])]).float()
+    return values, batch_size(inputs), keys
 
 
-def _step(trainer: Trainer, group: list[torch.Tensor], keys: list[str]) -> dict[str, float]:
-    """Optimizer (and per-batch scheduler) step; add the group's loss sums to the epoch's;
-    return the step's logs."""
+def _step(trainer: Trainer, group: list, keys: list[str]) -> dict[str, float]:
+    """Optimizer (and per-batch scheduler) step; add the group's sample-weighted loss sums
+    to the epoch's; return the step's logs."""
     optimizer_step(trainer.optimizer, trainer.scaler, trainer.model.parameters(),
                    trainer.grad_clip)
     trainer.global_step += 1
     if trainer.scheduler is not None and trainer.scheduler_step == "batch":
         trainer.scheduler.step()
-    sums = torch.stack(group).sum(dim=0).tolist()  # one device sync per optimizer step
-    for key, value in zip([*keys, "samples"], sums, strict=True):
+    rows = torch.stack([values for values, _ in group]).tolist()  # one device sync per step
+    counts = [count for _, count in group]
+    samples = sum(counts)
+    sums = [sum(row[i] * n for row, n in zip(rows, counts, strict=True)) for i in range(len(keys))]
+    for key, value in zip([*keys, "samples"], [*sums, samples], strict=True):
         trainer.epoch_sums[key] = trainer.epoch_sums.get(key, 0.0) + value
-    logs = {key: value / sums[-1] for key, value in zip(keys, sums, strict=False)}
+    logs = {key: value / samples for key, value in zip(keys, sums, strict=True)}
     logs["lr"] = float(trainer.optimizer.param_groups[0]["lr"])
     return logs
 
