@@ -21,6 +21,7 @@ from __future__ import annotations
 __all__ = [
     "HistomammoError",
     "DataFormatError",
+    "MissingFileError",
     "MissingDependencyError",
     "CheckpointError",
     "NonFiniteLossError",
@@ -33,6 +34,14 @@ class HistomammoError(Exception):
 
 class DataFormatError(HistomammoError, ValueError):
     """A file is not what its format promises (truncated, corrupt, wrong shape or dtype)."""
+
+
+class MissingFileError(DataFormatError, FileNotFoundError):
+    """A file a reader was given does not exist.
+
+    It is both a :class:`DataFormatError`, so that ``except DataFormatError`` catches every
+    unreadable input, and a :class:`FileNotFoundError`, as the standard library would raise.
+    """
 
 
 class MissingDependencyError(HistomammoError, ImportError):

@@ -15,6 +15,7 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.errors": {
         "HistomammoError",
         "DataFormatError",
+        "MissingFileError",
         "MissingDependencyError",
         "CheckpointError",
         "NonFiniteLossError",

@@ -11,6 +11,8 @@ from histomammo import errors
     ("cls", "builtin"),
     [
         (errors.DataFormatError, ValueError),
+        (errors.MissingFileError, FileNotFoundError),
+        (errors.MissingFileError, errors.DataFormatError),
         (errors.MissingDependencyError, ImportError),
         (errors.CheckpointError, RuntimeError),
         (errors.NonFiniteLossError, FloatingPointError),

@@ -19,6 +19,7 @@ import numpy as np
 import tifffile
 
 from histomammo.errors import DataFormatError, MissingDependencyError
+from histomammo.io._paths import require_file
 
 __all__ = [
     "FORMAT_ERRORS",
@@ -136,8 +137,7 @@ def check_segment_table(page: Any, grid: SegmentGrid, path: Path, level: int, si
 
 def open_levels(path: Path, series: int) -> tuple[tifffile.TiffFile, list[Any], list[SegmentGrid]]:
     """Open ``path``; return the file, one page per pyramid level and the levels' grids."""
-    if not path.is_file():  # not a format problem: the builtin that says so, naming the file
-        raise FileNotFoundError(f"{path}: no such file; expected a TIFF file")
+    require_file(path, "a TIFF file")
     tif = None
     try:
         tif = tifffile.TiffFile(path)

@@ -29,6 +29,7 @@ from pydicom.pixels import apply_modality_lut, apply_voi, apply_windowing, get_d
 from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from histomammo.errors import DataFormatError, HistomammoError, MissingDependencyError
+from histomammo.io._paths import require_file
 
 __all__ = ["DicomImage", "read_dicom"]
 
@@ -129,10 +130,10 @@ def read_dicom(
 
     Raises
     ------
-    FileNotFoundError
-        ``path`` does not exist.
+    MissingFileError
+        ``path`` does not exist (a ``FileNotFoundError`` and a ``DataFormatError``).
     DataFormatError
-        Not a DICOM file, truncated or corrupt, no Pixel Data, a colour image or an enhanced
+        ``path`` is not a regular file; not a DICOM file, truncated or corrupt, no Pixel Data, a colour image or an enhanced
         multi-frame image with ``raw=False``, or a VOI LUT Function pydicom does not know.
     MissingDependencyError
         The transfer syntax needs a decoder plugin that is not installed; the message names
@@ -192,6 +193,7 @@ def _as_format_error(path: Path, what: str) -> Iterator[None]:
 
 
 def _read_dataset(path: Path) -> Dataset:
+    require_file(path, "a DICOM file")
     with open(path, "rb") as handle:
         is_gzip = handle.read(2) == _GZIP_MAGIC
         handle.seek(0)

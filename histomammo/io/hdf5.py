@@ -33,6 +33,7 @@ import numpy as np
 from h5py import h5t
 
 from histomammo.errors import DataFormatError
+from histomammo.io._paths import require_file
 
 __all__ = ["H5Array"]
 
@@ -51,8 +52,7 @@ _INDEX_TYPES_MESSAGE = (
 
 def _open_file(path: Path) -> h5py.File:
     """Open ``path`` read-only, turning every h5py failure into DataFormatError."""
-    if not path.exists():
-        raise DataFormatError(f"{path}: no such file; expected an HDF5 file")
+    require_file(path, "an HDF5 file")
     try:
         return h5py.File(path, "r")
     except (OSError, ValueError) as err:
@@ -204,8 +204,10 @@ class H5Array:
 
     Raises
     ------
+    MissingFileError
+        ``path`` does not exist (a ``FileNotFoundError`` and a ``DataFormatError``).
     DataFormatError
-        The file is missing, truncated or not HDF5; ``key`` is missing, is a group, or is a
+        The file is not a regular file, is truncated or not HDF5; ``key`` is missing, is a group, or is a
         scalar. Reads raise it too when the file has become unreadable (truncated, corrupt
         chunk, or a different shape or dtype under ``key``); an index out of range raises
         ``IndexError``, as numpy does.

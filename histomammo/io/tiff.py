@@ -99,8 +99,8 @@ class TiffImage:
 
     Raises
     ------
-    FileNotFoundError
-        ``path`` does not exist.
+    MissingFileError
+        ``path`` does not exist (a ``FileNotFoundError`` and a ``DataFormatError``).
     DataFormatError
         The file is truncated or not a TIFF; its segment table is corrupt; or a level is
         not one 2-D image (a Z or T stack, a volume, unsupported samples).
@@ -231,7 +231,7 @@ class TiffImage:
             ``level`` is out of range.
         DataFormatError
             A segment the region needs is truncated or corrupt, or the file changed on disk.
-        FileNotFoundError
+        MissingFileError
             The file was removed before this process first read from it (after pickling
             or forking).
         MissingDependencyError

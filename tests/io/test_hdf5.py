@@ -275,7 +275,7 @@ def test_exception_bad_files(tmp_path) -> None:
     text.write_text("not HDF5 at all\n")
     with pytest.raises(DataFormatError, match=r"notes\.h5: cannot be opened as HDF5"):
         H5Array(text, "x")
-    with pytest.raises(DataFormatError, match="cannot be opened as HDF5"):
+    with pytest.raises(DataFormatError, match="not a regular file"):
         H5Array(tmp_path, "x")  # a directory
 
     path = _write(tmp_path / "a.h5", np.zeros((40, 64), np.uint8))
