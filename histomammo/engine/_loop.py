@@ -43,7 +43,7 @@ def run_epoch(trainer: Trainer, loader, generator, epochs: int, val_loader, metr
         callback.on_epoch_end(trainer, row)
     trainer.epoch += 1
     trainer.epoch_done = False
-    trainer.batch_in_epoch, trainer.epoch_sums, trainer.epoch_seconds_before = 0, {}, 0.0
+    trainer._restart_epoch_progress()
     if trainer.checkpoint_dir is not None:
         trainer._write_periodic_checkpoint()
 
@@ -60,7 +60,7 @@ def _position_sampler(trainer: Trainer, generator) -> None:
             return
     if resuming:
         trainer._warn_once("resuming at the start of the epoch: the loader cannot resume")
-    trainer.batch_in_epoch, trainer.epoch_sums, trainer.epoch_seconds_before = 0, {}, 0.0
+    trainer._restart_epoch_progress()
 
 
 def _train_batches(trainer: Trainer, loader, epochs: int) -> None:

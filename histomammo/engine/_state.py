@@ -140,8 +140,8 @@ def _restore_position(trainer: Trainer, state: dict[str, Any], path: Path) -> No
             f"{dist.get_world_size()}: epoch {trainer.epoch} restarts from its beginning",
             UserWarning, stacklevel=4,
         )
-        trainer.batch_in_epoch, trainer.epoch_sums, trainer.sampler_state = 0, {}, None
-        trainer.epoch_seconds_before = 0.0
+        trainer._restart_epoch_progress()
+        trainer.sampler_state = None
 
 
 def _restore_callbacks(trainer: Trainer, saved: list[dict[str, Any]], path: Path) -> None:

@@ -256,6 +256,10 @@ class Trainer:
         )
         return loader, None, None
 
+    def _restart_epoch_progress(self) -> None:
+        """Forget what the current epoch has consumed, summed and timed: it starts afresh."""
+        self.batch_in_epoch, self.epoch_sums, self.epoch_seconds_before = 0, {}, 0.0
+
     @property
     def epoch_seconds(self) -> float:
         """Seconds spent in the current epoch so far (across a resume)."""
