@@ -11,7 +11,10 @@ import importlib
 import pytest
 
 PUBLIC_API: dict[str, set[str]] = {
-    "histomammo": {"__version__", "datasets", "engine", "errors", "io"},
+    "histomammo": {
+        "__version__", "datasets", "engine", "errors", "io", "metrics", "models", "plot",
+        "transforms",
+    },
     "histomammo.errors": {
         "HistomammoError",
         "DataFormatError",
@@ -28,6 +31,13 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.hdf5": {"H5Array"},
     "histomammo.datasets": {"synthetic"},
     "histomammo.datasets.synthetic": {"write_dicom", "synthetic_mammogram"},
+    "histomammo.models": {"create_model", "list_models", "register_model"},
+    "histomammo.metrics": set(),
+    "histomammo.transforms": set(),
+    "histomammo.transforms.patches": set(),
+    "histomammo.transforms.augment": set(),
+    "histomammo.engine.recipes": set(),
+    "histomammo.plot": set(),
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
     "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},

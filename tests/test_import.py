@@ -33,7 +33,9 @@ def test_import_histomammo_loads_nothing_heavy():
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))
 
 
-@pytest.mark.parametrize("package", ["io", "datasets", "engine"])
+@pytest.mark.parametrize(
+    "package", ["io", "datasets", "engine", "metrics", "models", "plot", "transforms"]
+)
 def test_import_subpackage_loads_nothing_heavy(package):
     loaded = _modules_after(f"import histomammo.{package}")
     assert not loaded & set(HEAVY), sorted(loaded & set(HEAVY))

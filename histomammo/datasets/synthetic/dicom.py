@@ -1,12 +1,7 @@
-"""Small synthetic files in the exact layouts of the real datasets, for tests, demos and tutorials.
+"""Synthetic mammography DICOM: a breast-shaped image generator and an MG DICOM writer.
 
-Each section writes one layout and holds its own image generator; all randomness comes from a
-:class:`numpy.random.Generator` the caller passes, and every file goes through
-:func:`histomammo._atomic.atomic_write`, so an interrupted run never leaves half a file.
-
-Mammography (DICOM)
-    :func:`synthetic_mammogram` draws a breast-shaped image; :func:`write_dicom` stores an
-    image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
+:func:`synthetic_mammogram` draws a breast-shaped image; :func:`write_dicom` stores an
+image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
 """
 
 from __future__ import annotations

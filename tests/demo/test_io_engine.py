@@ -1,15 +1,17 @@
-"""`python -m histomammo.demo` runs end to end and its model learns."""
+"""The demo's io stage runs end to end and its model learns; the demo front runs stages by name."""
 
 from __future__ import annotations
 
 import json
 
-from histomammo.demo import main
+import pytest
+
+from histomammo.demo import main, run_demo
 
 
 def test_demo_runs_and_learns(tmp_path):
-    assert main(["--out", str(tmp_path), "--seed", "0"]) == 0
-    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert main(["--out", str(tmp_path), "--seed", "0", "--only", "io"]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())["io"]
 
     dicom = summary["dicom"]
     assert dicom["left_cc_mono1_12bit.dcm"]["laterality"] == "L"
@@ -28,4 +30,9 @@ def test_demo_runs_and_learns(tmp_path):
     assert len(engine["history"]) == 4
     assert engine["history"][-1]["val_accuracy"] > 0.9 > engine["val_accuracy_before"]
     assert (tmp_path / "summary.md").exists()
-    assert (tmp_path / "training.png").stat().st_size > 0
+    assert (tmp_path / "io" / "training.png").stat().st_size > 0
+
+
+def test_unknown_stage_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="unknown demo stage"):
+        run_demo(tmp_path, only=["nope"])

@@ -1,26 +1,14 @@
-"""``python -m histomammo.demo``: the library's main job, end to end, on synthetic data.
+"""Demo stage ``io``: the io layer and the engine, end to end, on synthetic data.
 
-For now it writes synthetic DICOM mammograms, a tiled TIFF pyramid, a BreCaHAD-sized strip
-TIFF and a PatchCamelyon-shaped HDF5 file, reads each back through :mod:`histomammo.io`,
-trains a small CNN on the HDF5 patches with :class:`histomammo.engine.Trainer` (killing
-nothing, but checkpointing as a long run would), and writes ``summary.json``,
-``summary.md`` and (with matplotlib) ``training.png`` to the output folder. Each system
-issue adds its pipeline here, so that in the end the demo runs all five systems at small
-scale.
-
-Examples
---------
-.. code-block:: bash
-
-    python -m histomammo.demo --out demo_out --seed 0
+It writes synthetic DICOM mammograms, a tiled TIFF pyramid, a BreCaHAD-sized strip TIFF and
+a PatchCamelyon-shaped HDF5 file, reads each back through :mod:`histomammo.io`, and trains a
+small CNN on the HDF5 patches with :class:`histomammo.engine.Trainer` (checkpointing as a
+long run would); the training curve goes to ``training.png`` (with matplotlib).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import logging
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +20,9 @@ from histomammo._atomic import atomic_write
 from histomammo.engine import Trainer
 from histomammo.io import H5Array
 
-__all__ = ["main", "run_demo"]
+__all__ = ["run"]
 
-logger = logging.getLogger("histomammo.demo")
+logger = logging.getLogger("histomammo.demo.io")
 
 
 def _dicom_part(out: Path, rng: np.random.Generator) -> dict[str, Any]:
@@ -186,58 +174,28 @@ def _plot_history(history: list[dict[str, Any]], path: Path) -> bool:
     return True
 
 
-def _write_summary(out: Path, summary: dict[str, Any]) -> None:
-    with atomic_write(out / "summary.json", "w") as f:
-        json.dump(summary, f, indent=2, default=str)
-    lines = ["# histomammo demo", ""]
-    for part, results in summary.items():
-        lines += [f"## {part}", "", "```json", json.dumps(results, indent=2, default=str),
-                  "```", ""]
-    with atomic_write(out / "summary.md", "w") as f:
-        f.write("\n".join(lines))
-
-
-def run_demo(out: str | Path = "demo_out", seed: int = 0) -> dict[str, Any]:
-    """Run every part of the demo, write the summary to ``out`` and return it.
+def run(out: Path, seed: int) -> dict[str, Any]:
+    """The io and engine stage: DICOM, TIFF and HDF5 round trips and a small CNN trained.
 
     Parameters
     ----------
-    out : str or Path
-        Output folder, created if needed.
+    out : Path
+        The stage's own output folder.
     seed : int
         Seed of every random draw.
 
     Returns
     -------
     dict
-        The summary, also written to ``out/summary.json``.
+        ``{"dicom": ..., "tiff": ..., "hdf5_engine": ...}``, written into the demo summary.
     """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
-    summary: dict[str, Any] = {
+    results: dict[str, Any] = {
         "dicom": _dicom_part(out, rng),
         "tiff": _tiff_part(out, rng),
         "hdf5_engine": _hdf5_and_engine_part(out, rng, seed),
     }
-    summary["hdf5_engine"]["plot"] = _plot_history(
-        summary["hdf5_engine"]["history"], out / "training.png"
+    results["hdf5_engine"]["plot"] = _plot_history(
+        results["hdf5_engine"]["history"], out / "training.png"
     )
-    _write_summary(out, summary)
-    logger.info("summary written to %s", out / "summary.json")
-    return summary
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Command-line entry point of ``python -m histomammo.demo``."""
-    parser = argparse.ArgumentParser(prog="python -m histomammo.demo", description=__doc__)
-    parser.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s", stream=sys.stdout)
-    run_demo(args.out, args.seed)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return results

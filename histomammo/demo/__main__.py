@@ -1,0 +1,5 @@
+"""``python -m histomammo.demo``."""
+
+from histomammo.demo import main
+
+raise SystemExit(main())

@@ -1,0 +1,6 @@
+"""Metrics: functions ``(predictions or scores, targets or labels)`` in torchmetrics' order,
+numpy or torch in, Python floats (or dicts of numpy arrays for curves) out."""
+
+from histomammo._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, submodules=[])

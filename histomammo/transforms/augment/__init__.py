@@ -1,0 +1,5 @@
+"""Augmentation sets of the seed papers, built from ``torchvision.transforms.v2``."""
+
+from histomammo._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(__name__, attributes={})
