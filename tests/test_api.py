@@ -30,16 +30,18 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
     "histomammo.io.hdf5": {"H5Array"},
     "histomammo.datasets": {
-        "synthetic", "birads", "cbis_ddsm", "inbreast", "CBISDDSM", "INbreast", "MammoRecord",
-        "patient_split",
+        "synthetic", "birads", "cbis_ddsm", "inbreast", "mammo_index", "screening", "CBISDDSM",
+        "INbreast", "MammoIndex", "MammoRecord", "ScreeningArchive", "patient_split",
     },
     "histomammo.datasets.synthetic": {
         "write_dicom", "synthetic_mammogram", "SyntheticMammogram", "screening_mammogram",
-        "make_inbreast", "make_cbis_ddsm",
+        "make_inbreast", "make_cbis_ddsm", "make_screening_archive",
     },
     "histomammo.datasets.birads": {"BIRADS_SCORES", "birads_category", "follow_up", "parse_birads"},
     "histomammo.datasets.inbreast": {"INbreast", "Roi"},
     "histomammo.datasets.cbis_ddsm": {"CBISDDSM"},
+    "histomammo.datasets.mammo_index": {"BuildReport", "IndexRow", "MammoIndex"},
+    "histomammo.datasets.screening": {"MatchReport", "ScreeningArchive"},
     "histomammo.transforms.mammo": {
         "CropResult", "DownscaleArea", "NormalizeIntensity", "OrientLeft", "OtsuCrop",
         "PreprocessCrop", "PreprocessNaive", "RemoveMarkers", "area_resize", "breast_mask",

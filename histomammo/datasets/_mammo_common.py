@@ -16,7 +16,7 @@ from torchvision import tv_tensors
 from histomammo.errors import DataFormatError, MissingFileError
 from histomammo.io.dicom import read_dicom
 
-__all__ = ["MammoDataset", "MammoRecord", "patient_split", "read_table"]
+__all__ = ["MammoDataset", "MammoRecord", "RecordDataset", "patient_split", "read_table"]
 
 SPLITS = ("train", "val", "test")
 
@@ -148,3 +148,11 @@ class MammoDataset(Dataset):
     def labels(self) -> list[int]:
         """The targets of all samples, in order (without reading any image)."""
         return [record.label for record in self.records]
+
+
+class RecordDataset(MammoDataset):
+    """A :class:`MammoDataset` over given records (e.g. rows of a :class:`MammoIndex`)."""
+
+    def __init__(self, records: Sequence[MammoRecord],
+                 transform: Callable[[Any], Any] | None = None) -> None:
+        self.records, self.transform = list(records), transform
