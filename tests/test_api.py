@@ -43,7 +43,7 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets.mammo_index": {"BuildReport", "IndexRow", "MammoIndex"},
     "histomammo.datasets.screening": {"MatchReport", "ScreeningArchive"},
     "histomammo.transforms.mammo": {
-        "CropResult", "DownscaleArea", "NormalizeIntensity", "OrientLeft", "OtsuCrop",
+        "CropResult", "CropStages", "otsu_crop_stages", "DownscaleArea", "NormalizeIntensity", "OrientLeft", "OtsuCrop",
         "PreprocessCrop", "PreprocessNaive", "RemoveMarkers", "area_resize", "breast_mask",
         "downscale_area", "normalize_intensity", "orient_left", "otsu_crop", "otsu_threshold",
         "preprocess_crop", "preprocess_naive", "remove_markers",
@@ -54,7 +54,8 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.transforms.patches": set(),
     "histomammo.transforms.augment": set(),
     "histomammo.engine.recipes": set(),
-    "histomammo.plot": set(),
+    "histomammo.plot": {"plot_crop_steps", "plot_mammograms", "plot_naive_steps"},
+    "histomammo.plot.mammo": {"plot_crop_steps", "plot_mammograms", "plot_naive_steps"},
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
     "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},

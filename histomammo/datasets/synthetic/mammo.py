@@ -108,8 +108,12 @@ def screening_mammogram(
     unit = base.astype(np.float32) / top
     breast = unit > 0.15
     unit = np.minimum(unit, 0.9)
-    depth = ndimage.distance_transform_edt(breast)  # distance to the skin, in pixels
-    _add_skin_line(unit, breast, depth, width)
+    skin_depth = ndimage.distance_transform_edt(breast)  # the image border is not skin
+    _add_skin_line(unit, breast, skin_depth, width)
+    # distance to the skin or the image border: a mass is not cut off by the border
+    rows, cols = np.arange(height), np.arange(width)
+    border = np.minimum.outer(np.minimum(rows + 1, height - rows), np.minimum(cols + 1, width - cols))
+    depth = np.minimum(skin_depth, border)
     calcifications = _add_calcifications(unit, depth, rng)
     mass = _add_mass(unit, breast, depth, rng, view) if malignant else np.zeros_like(breast)
     pixels = np.rint(np.clip(unit, 0, 1) * top).astype(np.uint16)
@@ -122,7 +126,6 @@ def screening_mammogram(
 def _add_skin_line(unit: np.ndarray, breast: np.ndarray, depth: np.ndarray, width: int) -> None:
     """A thin band along the breast edge, brighter than the thin tissue inside it."""
     edge = breast & (depth <= max(1, width // 150))
-    edge[:, [0, -1]] &= depth[:, [0, -1]] <= 1  # not along the image border at the chest wall
     unit[edge] = np.maximum(unit[edge], 0.6)
 
 
