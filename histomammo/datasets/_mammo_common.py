@@ -13,6 +13,7 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from histomammo.datasets.birads import parse_birads
 from histomammo.errors import DataFormatError, MissingFileError
 from histomammo.io.dicom import read_dicom
 
@@ -83,6 +84,14 @@ def read_table(
         cells = [cell.strip() for cell in row] + [""] * (len(header) - len(row))
         rows.append(dict(zip(header, cells, strict=True)) | {"__row__": str(number)})
     return rows
+
+
+def table_birads(value: str, where: str) -> str:
+    """:func:`parse_birads` of a table cell; DataFormatError naming ``where`` if unknown."""
+    try:
+        return parse_birads(value, source=where)
+    except ValueError as err:
+        raise DataFormatError(str(err)) from None
 
 
 def patient_split(

@@ -313,20 +313,32 @@ def _scan(root: Path) -> Iterator[tuple[str, tuple[int, int]]]:
 def _read_in_batches(
     paths: Sequence[str], workers: int | None, batch_size: int, progress: bool
 ) -> Iterator[list[tuple[str, dict[str, Any] | None, str | None]]]:
+    """Header fields of ``paths`` in order, ``batch_size`` at a time.
+
+    With a pool, all files are handed out at once (in chunks) and read while earlier
+    batches are being written, so the workers never wait for the database.
+    """
     from tqdm.auto import tqdm
 
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
     bar = tqdm(total=len(paths), desc="indexing DICOM headers", unit="file",
                disable=not progress or not paths)
-    reader: Callable[..., Iterator[Any]]
     pool = ProcessPoolExecutor(workers) if workers > 0 and len(paths) >= _IN_PROCESS_BELOW else None
     try:
-        for start in range(0, len(paths), batch_size):
-            chunk = paths[start : start + batch_size]
-            reader = pool.map if pool else map  # type: ignore[assignment]
-            kwargs = {"chunksize": max(1, len(chunk) // (4 * workers))} if pool else {}
-            batch = list(reader(header_fields_or_error, chunk, **kwargs))
-            bar.update(len(chunk))
+        if pool is None:
+            results: Iterator[Any] = map(header_fields_or_error, paths)
+        else:
+            chunk = max(1, min(64, len(paths) // (8 * workers)))
+            results = pool.map(header_fields_or_error, paths, chunksize=chunk)
+        batch: list[tuple[str, dict[str, Any] | None, str | None]] = []
+        for result in results:
+            batch.append(result)
+            if len(batch) == batch_size:
+                bar.update(len(batch))
+                yield batch
+                batch = []
+        if batch:
+            bar.update(len(batch))
             yield batch
     finally:
         if pool is not None:

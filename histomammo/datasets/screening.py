@@ -18,9 +18,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from histomammo.datasets._mammo_common import MammoDataset, MammoRecord, patient_split, read_table
+from histomammo.datasets._mammo_common import (
+    MammoDataset,
+    MammoRecord,
+    patient_split,
+    read_table,
+    table_birads,
+)
 from histomammo.datasets._mammo_matching import Diagnosis, MatchReport, match_diagnoses
-from histomammo.datasets.birads import follow_up, parse_birads
+from histomammo.datasets.birads import follow_up
 from histomammo.datasets.mammo_index import MammoIndex, _read_in_batches, _scan
 from histomammo.errors import DataFormatError
 
@@ -174,10 +180,7 @@ class ScreeningArchive(MammoDataset):
                     "'cancer'/'no cancer' and yes/no"
                 )
             readers = [row["birads_reader1"], row["birads_reader2"], row.get("birads_reader3", "")]
-            try:
-                birads = tuple(parse_birads(s, source=where) for s in readers if s != "")
-            except ValueError as err:
-                raise DataFormatError(str(err)) from None
+            birads = tuple(table_birads(s, where) for s in readers if s != "")
             if len(birads) < 2:
                 raise DataFormatError(f"{where}: needs the BI-RADS of at least two readers")
             key = (row["patient_id"], side, year)

@@ -10,11 +10,16 @@ spiculated mass, returned with its mask.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
+from histomammo._atomic import atomic_write
 from histomammo.datasets.synthetic.dicom import synthetic_mammogram
 
 __all__ = ["SyntheticMammogram", "screening_mammogram"]
@@ -189,3 +194,15 @@ def _add_marker(pixels: np.ndarray, text: str, laterality: str, value: int, *, a
         region = pixels[glyph_top : glyph_top + lit.shape[0],
                         left + index * 6 * scale : left + index * 6 * scale + lit.shape[1]]
         region[lit[: region.shape[0], : region.shape[1]]] = value
+
+
+def _write_table(
+    path: Path, columns: Sequence[str], rows: Sequence[Sequence[str]], delimiter: str = ","
+) -> None:
+    """A CSV table with a header row, written atomically (the writers' tables)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    with atomic_write(path, "w") as handle:
+        handle.write(buffer.getvalue())

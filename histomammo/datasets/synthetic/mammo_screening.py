@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 
-from histomammo._atomic import atomic_write
 from histomammo.datasets.synthetic.dicom import write_dicom
-from histomammo.datasets.synthetic.mammo import screening_mammogram
+from histomammo.datasets.synthetic.mammo import _write_table, screening_mammogram
 
 __all__ = ["DIAGNOSIS_COLUMNS", "make_screening_archive"]
 
@@ -105,7 +102,7 @@ def make_screening_archive(
                 continue
             for side in ("L", "R"):
                 rows.append(_diagnosis_row(rng, patient, side, year, cancers.get(year) == side))
-    _write_csv(root / "diagnoses.csv", rows)
+    _write_table(root / "diagnoses.csv", DIAGNOSIS_COLUMNS, rows)
     return tree, root / "diagnoses.csv"
 
 
@@ -151,12 +148,3 @@ def _diagnosis_row(
     third = str(rng.choice(["1", "4"])) if (first in refer) != (second in refer) else ""
     return [patient, side, f"{year}-01-01", first, second, third,
             "cancer" if cancer else "no cancer", "no"]
-
-
-def _write_csv(path: Path, rows: list[list[str]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(DIAGNOSIS_COLUMNS)
-    writer.writerows(rows)
-    with atomic_write(path, "w") as handle:
-        handle.write(buffer.getvalue())
