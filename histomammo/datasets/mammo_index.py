@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from typing import Any
 
 from histomammo.datasets._mammo_common import MammoRecord, RecordDataset
 from histomammo.datasets._mammo_headers import INDEX_FIELDS, header_fields_or_error
+from histomammo.errors import DataFormatError, MissingFileError
 
 __all__ = ["BuildReport", "IndexRow", "MammoIndex"]
 
@@ -107,9 +109,19 @@ class MammoIndex:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._connection = sqlite3.connect(self.path)
-        self._connection.execute("PRAGMA journal_mode=WAL")
-        with self._connection:
-            self._connection.executescript(_SCHEMA)
+        try:
+            self._connection.execute("PRAGMA journal_mode=WAL")
+            with self._connection:
+                self._connection.executescript(_SCHEMA)
+            columns = [row[1] for row in self._connection.execute("PRAGMA table_info(images)")]
+        except sqlite3.DatabaseError as err:
+            self._connection.close()
+            raise DataFormatError(f"{self.path}: not a usable SQLite database ({err}); expected a "
+                                  "MammoIndex file or a new path") from err
+        if tuple(columns) != _COLUMNS:
+            self._connection.close()
+            raise DataFormatError(f"{self.path}: its images table has columns {columns}; expected "
+                                  f"a MammoIndex table with {list(_COLUMNS)}")
 
     def __enter__(self) -> MammoIndex:
         return self
@@ -154,11 +166,16 @@ class MammoIndex:
         Returns
         -------
         BuildReport
-        """
-        import time
 
+        Raises
+        ------
+        MissingFileError
+            ``root`` is not a folder (the index is left as it was).
+        """
         start = time.perf_counter()
         report = BuildReport()
+        if not Path(root).is_dir():  # an unmounted archive must not empty the index
+            raise MissingFileError(f"{root}: folder not found; expected the DICOM tree to index")
         on_disk = dict(_scan(Path(root)))
         todo = self._stale(on_disk, report)
         known = {row[0] for row in self._connection.execute("SELECT path FROM images")}

@@ -112,3 +112,21 @@ def test_parallel_build_matches_serial(tree, tmp_path, monkeypatch):
         parallel.build(tree, workers=2, progress=False)
         serial.build(tree, workers=0, progress=False)
         assert parallel.query() == serial.query()
+
+
+def test_bad_database_and_missing_root(tree, tmp_path):
+    from histomammo.errors import DataFormatError, MissingFileError
+
+    garbled = tmp_path / "garbled.sqlite"
+    garbled.write_bytes(b"this is not an SQLite file" * 100)
+    with pytest.raises(DataFormatError, match="garbled.sqlite"):
+        MammoIndex(garbled)
+    other = tmp_path / "other.sqlite"
+    sqlite3.connect(other).execute("CREATE TABLE images (path TEXT)").connection.commit()
+    with pytest.raises(DataFormatError, match="other.sqlite"):
+        MammoIndex(other)
+    with MammoIndex(tmp_path / "index.sqlite") as index:
+        index.build(tree, progress=False)
+        with pytest.raises(MissingFileError, match="unmounted|not found"):
+            index.build(tmp_path / "unmounted", progress=False)
+        assert len(index) == 40  # untouched
