@@ -28,7 +28,7 @@ from histomammo.datasets._mammo_common import (
 from histomammo.datasets._mammo_matching import Diagnosis, MatchReport, match_diagnoses
 from histomammo.datasets.birads import follow_up
 from histomammo.datasets.mammo_index import MammoIndex, _read_in_batches, _scan
-from histomammo.errors import DataFormatError
+from histomammo.errors import DataFormatError, MissingFileError
 
 __all__ = ["MatchReport", "ScreeningArchive"]
 
@@ -89,7 +89,7 @@ class ScreeningArchive(MammoDataset):
     Raises
     ------
     MissingFileError
-        The diagnosis table is absent.
+        The diagnosis table or the DICOM tree is absent.
     DataFormatError
         Missing columns, unknown BI-RADS or outcome strings, duplicate rows, unreadable
         DICOM headers or headers without patient, laterality or study date.
@@ -209,6 +209,8 @@ class ScreeningArchive(MammoDataset):
                     database.close()
             rows = [r for r in rows if Path(r["path"]).is_relative_to(self.root.absolute())]
         else:
+            if not self.root.is_dir():
+                raise MissingFileError(f"{self.root}: folder not found; expected the DICOM tree")
             paths = sorted(path for path, _ in _scan(self.root))
             rows = []
             for batch in _read_in_batches(paths, workers, 512, progress):

@@ -117,6 +117,8 @@ def test_bad_files(copy):
     tree, table = copy
     with pytest.raises(MissingFileError, match="diagnoses_missing.csv"):
         ScreeningArchive(tree, table.with_name("diagnoses_missing.csv"))
+    with pytest.raises(MissingFileError, match="nowhere"):
+        ScreeningArchive(tree / "nowhere", table)
     victim = sorted(tree.rglob("*.dcm"))[0]
     victim.write_bytes(victim.read_bytes()[:60])
     with pytest.raises(DataFormatError, match=victim.name):
