@@ -60,7 +60,11 @@ class _GreyscaleTransform(v2.Transform):
         return ", ".join(f"{key}={value!r}" for key, value in self.kwargs.items())
 
 
-def _wrapping(function: Callable[..., Any], select: Callable[[Any], np.ndarray] | None = None):
+def _wrapping(
+    function: Callable[..., Any], select: Callable[[Any], np.ndarray] | None = None
+) -> Callable[[_GreyscaleTransform, np.ndarray], np.ndarray]:
+    """A ``_function`` method calling ``function(image, **self.kwargs)`` (then ``select``)."""
+
     def apply(self: _GreyscaleTransform, image: np.ndarray) -> np.ndarray:
         result = function(image, **self.kwargs)
         return result if select is None else select(result)
