@@ -8,5 +8,7 @@ __getattr__, __dir__, __all__ = attach(
     submodules=["synthetic"],
     attributes={
         "pcam": ["PCam"],
+        "image_folder": ["export_image_folder"],
+        "stats": ["compute_mean_std"],
     },
 )
