@@ -11,6 +11,9 @@ Mammography (DICOM), :mod:`~histomammo.datasets.synthetic.dicom`
 
 PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
     :func:`make_pcam` writes H&E-coloured 96x96 patches, labels and meta CSVs in PCam's layout.
+
+Whole-slide images (tiled pyramidal TIFF), :mod:`~histomammo.datasets.synthetic.pcam_slides`
+    :func:`make_slide` writes an H&E slide with a tumour region and returns its masks.
 """
 
 from histomammo._lazy import attach
@@ -20,5 +23,6 @@ __getattr__, __dir__, __all__ = attach(
     attributes={
         "dicom": ["synthetic_mammogram", "write_dicom"],
         "pcam": ["make_pcam"],
+        "pcam_slides": ["SyntheticSlide", "make_slide"],
     },
 )

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["Stain", "draw_patch", "draw_tissue", "CENTRE"]
+__all__ = ["CENTRE", "Stain", "draw_patch", "draw_tissue", "stain_to_rgb", "tumour_cells"]
 
 SIZE = 96
 CENTRE = slice(32, 64)  # the centre 32x32 region whose content decides the label
@@ -126,7 +126,7 @@ def _cell_cluster(
                       rng.uniform(1.1, 1.5))
 
 
-def _tumour_cluster(
+def tumour_cells(
     h: np.ndarray, e: np.ndarray, rng: np.random.Generator, box: tuple[int, int, int, int],
     upright: bool,
 ) -> None:
@@ -199,11 +199,11 @@ def draw_patch(
     kinds = ("lymphoid", "stroma") if tumour_centre or tumour_edge else ("lymphoid", "stroma", "fat")
     h, e = draw_tissue(rng, str(rng.choice(kinds)), upright)
     if tumour_centre:
-        _tumour_cluster(h, e, rng, (36, 60, 36, 60), upright)
+        tumour_cells(h, e, rng, (36, 60, 36, 60), upright)
     elif upright and rng.random() < 0.5:
         _histiocyte_cluster(h, e, rng)
     if tumour_edge:  # cells (cytoplasm included) centred in rows 3..8 end above row 32
-        _tumour_cluster(h, e, rng, (3, 8, 8, 88), upright)
+        tumour_cells(h, e, rng, (3, 8, 8, 88), upright)
     rgb = stain_to_rgb(h, e, stain, rng)
     if not upright:
         rgb = np.rot90(rgb, int(rng.integers(4)))
