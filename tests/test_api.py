@@ -29,7 +29,10 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.dicom": {"DicomImage", "read_dicom"},
     "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
     "histomammo.io.hdf5": {"H5Array"},
-    "histomammo.datasets": {"synthetic", "PCam", "export_image_folder", "compute_mean_std"},
+    "histomammo.datasets": {
+        "synthetic", "PCam", "export_image_folder", "compute_mean_std", "make_pcam_from_slides",
+    },
+    "histomammo.datasets.pcam_from_slides": {"make_pcam_from_slides"},
     "histomammo.datasets.image_folder": {"CLASS_NAMES", "export_image_folder"},
     "histomammo.datasets.stats": {"compute_mean_std"},
     "histomammo.datasets.pcam": {"PCam", "decompress"},

@@ -10,5 +10,6 @@ __getattr__, __dir__, __all__ = attach(
         "pcam": ["PCam"],
         "image_folder": ["export_image_folder"],
         "stats": ["compute_mean_std"],
+        "pcam_from_slides": ["make_pcam_from_slides"],
     },
 )
