@@ -138,6 +138,16 @@ def test_bad_arguments(tmp_path):
         make_pcam(tmp_path, 4, positive_fraction=1.5, progress=False)
 
 
+def _train(net, x, y, *, epochs, lr, batch_size):
+    optimiser = torch.optim.Adam(net.parameters(), lr)
+    for _ in range(epochs):
+        for batch in torch.randperm(len(x)).split(batch_size):
+            loss = torch.nn.functional.cross_entropy(net(x[batch]), y[batch])
+            optimiser.zero_grad()
+            loss.backward()
+            optimiser.step()
+
+
 def test_learns(pcam_root):
     """A tiny CNN separates tumour from normal patches after two epochs on 96 patches.
 
@@ -155,15 +165,33 @@ def test_learns(pcam_root):
         torch.nn.Conv2d(8, 8, 3, padding=1), torch.nn.ReLU(), torch.nn.AdaptiveMaxPool2d(1),
         torch.nn.Flatten(), torch.nn.Linear(8, 2),
     )
-    optimiser = torch.optim.Adam(net.parameters(), 1e-2)
     with torch.no_grad():
         before = (net(xs).argmax(1) == ys).float().mean().item()
-    for _ in range(2):
-        for batch in torch.randperm(len(x)).split(8):
-            loss = torch.nn.functional.cross_entropy(net(x[batch]), y[batch])
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+    _train(net, x, y, epochs=2, lr=1e-2, batch_size=8)
     with torch.no_grad():
         accuracy = (net(xs).argmax(1) == ys).float().mean().item()
     assert accuracy >= 0.9 > before
+
+
+@pytest.mark.slow
+def test_upright_cnn_loses_accuracy_when_rotated(tmp_path):
+    """A plain CNN trained on upright patches does worse on the same patches rotated 90 degrees."""
+    torch.manual_seed(0)
+    root = make_pcam(tmp_path, {"train": 512, "test": 256}, seed=1, upright=True,
+                     splits=["train", "test"], progress=False)
+    (x, y, _), (xs, ys, _) = _read(root, "train"), _read(root, "test")
+    to_tensor = lambda a: (torch.from_numpy(a).permute(0, 3, 1, 2).float() / 255 - 0.5) / 0.25  # noqa: E731
+    x, xs = to_tensor(x), to_tensor(xs)
+    y, ys = torch.from_numpy(y.ravel()).long(), torch.from_numpy(ys.ravel()).long()
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 8, 5, stride=2, padding=2), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(8, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(16, 16, 3, padding=1), torch.nn.ReLU(), torch.nn.Flatten(),
+        torch.nn.Linear(16 * 12 * 12, 2),
+    )
+    _train(net, x, y, epochs=8, lr=3e-3, batch_size=32)
+    with torch.no_grad():
+        upright = (net(xs).argmax(1) == ys).float().mean().item()
+        rotated = (net(torch.rot90(xs, 1, (2, 3))).argmax(1) == ys).float().mean().item()
+    assert upright >= 0.8
+    assert rotated <= upright - 0.2

@@ -102,7 +102,7 @@ class SlidePatches(torch.utils.data.Dataset):
         min_tissue: float = 0.5,
         seed: int = 0,
         transform: Any = None,
-        block: tuple[int, int] = (256, 2048),
+        block: tuple[int, int] = (256, 512),
     ) -> None:
         if n is not None and stride is not None:
             raise ValueError("pass stride= for a grid or n= for random patches, not both")
