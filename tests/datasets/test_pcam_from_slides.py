@@ -122,6 +122,10 @@ def test_bad_input(slides, tmp_path):
         make_pcam_from_slides([path, path], [None, None], tmp_path, progress=False)
     with pytest.raises(ValueError, match="annotation masks"):
         make_pcam_from_slides([path], [], tmp_path, progress=False)
+    (tmp_path / "garbled.tif").write_bytes(b"II*\x00" + bytes(300))
+    with pytest.raises(DataFormatError, match="garbled.tif"):
+        make_pcam_from_slides([tmp_path / "garbled.tif"], [None], tmp_path, splits=["train"],
+                              progress=False)
     np.save(tmp_path / "mask.npy", slides[0].tumour)  # a mask file works like an array
     make_pcam_from_slides([path], [tmp_path / "mask.npy"], tmp_path / "ok", splits=["test"],
                           level=1, n_patches=4, progress=False)
