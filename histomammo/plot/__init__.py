@@ -7,5 +7,6 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "_leaderboard": ["leaderboard"],
+        "tissue": ["plot_patches", "plot_tissue_mask"],
     },
 )
