@@ -12,5 +12,9 @@ __getattr__, __dir__, __all__ = attach(
         "inbreast": ["INbreast"],
         "mammo_index": ["MammoIndex"],
         "screening": ["ScreeningArchive"],
+        "pcam": ["PCam"],
+        "image_folder": ["export_image_folder"],
+        "stats": ["compute_mean_std"],
+        "pcam_from_slides": ["make_pcam_from_slides"],
     },
 )

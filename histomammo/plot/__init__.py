@@ -7,5 +7,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "mammo": ["plot_crop_steps", "plot_mammograms", "plot_naive_steps"],
+        "_leaderboard": ["leaderboard"],
+        "tissue": ["plot_patches", "plot_tissue_mask"],
     },
 )

@@ -13,6 +13,12 @@ Mammography datasets, :mod:`~histomammo.datasets.synthetic.mammo` and ``mammo_*`
     :func:`screening_mammogram` adds skin line, calcifications, burned-in markers and a
     spiculated mass; :func:`make_inbreast`, :func:`make_cbis_ddsm` and
     :func:`make_screening_archive` write the INbreast, CBIS-DDSM and screening-archive layouts.
+
+PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
+    :func:`make_pcam` writes H&E-coloured 96x96 patches, labels and meta CSVs in PCam's layout.
+
+Whole-slide images (tiled pyramidal TIFF), :mod:`~histomammo.datasets.synthetic.pcam_slides`
+    :func:`make_slide` writes an H&E slide with a tumour region and returns its masks.
 """
 
 from histomammo._lazy import attach
@@ -25,5 +31,7 @@ __getattr__, __dir__, __all__ = attach(
         "mammo_inbreast": ["make_inbreast"],
         "mammo_cbis_ddsm": ["make_cbis_ddsm"],
         "mammo_screening": ["make_screening_archive"],
+        "pcam": ["make_pcam"],
+        "pcam_slides": ["SyntheticSlide", "make_slide"],
     },
 )
