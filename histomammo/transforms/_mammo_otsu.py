@@ -32,7 +32,9 @@ def otsu_threshold(
         Histogram bins. By default an integer image gets one bin per grey level between its
         minimum and maximum (4096 bins for full-range 12-bit data, not an 8-bit copy), and a
         float image 256 equal bins between its extremes, as :func:`skimage.filters.threshold_otsu`
-        does; the result then equals scikit-image's on the same data.
+        does; the result then equals scikit-image's on the same data. Given explicitly,
+        ``bins`` equal-width bins between the extremes are used for any dtype (scikit-image
+        ignores ``nbins`` for integer images).
     method : {"exact", "opencv8"}
         ``"opencv8"`` reproduces the thesis's OpenCV pipeline: the image is min-max scaled to
         an 8-bit copy (rounded, like ``cv2.normalize(..., NORM_MINMAX, CV_8U)``) and Otsu runs
