@@ -9,6 +9,11 @@ Mammography (DICOM), :mod:`~histomammo.datasets.synthetic.dicom`
     :func:`synthetic_mammogram` draws a breast-shaped image; :func:`write_dicom` stores an
     image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
 
+Mammography datasets, :mod:`~histomammo.datasets.synthetic.mammo` and ``mammo_*``
+    :func:`screening_mammogram` adds skin line, calcifications, burned-in markers and a
+    spiculated mass; :func:`make_inbreast`, :func:`make_cbis_ddsm` and
+    :func:`make_screening_archive` write the INbreast, CBIS-DDSM and screening-archive layouts.
+
 PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
     :func:`make_pcam` writes H&E-coloured 96x96 patches, labels and meta CSVs in PCam's layout.
 
@@ -22,6 +27,10 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "dicom": ["synthetic_mammogram", "write_dicom"],
+        "mammo": ["SyntheticMammogram", "screening_mammogram"],
+        "mammo_inbreast": ["make_inbreast"],
+        "mammo_cbis_ddsm": ["make_cbis_ddsm"],
+        "mammo_screening": ["make_screening_archive"],
         "pcam": ["make_pcam"],
         "pcam_slides": ["SyntheticSlide", "make_slide"],
     },
