@@ -44,7 +44,7 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.engine.distributed": {
         "launched_by_torchrun", "resolve_device", "init_from_env", "is_distributed", "get_rank",
         "get_world_size", "is_main_process", "barrier", "all_reduce_sum", "all_gather_objects",
-        "cleanup",
+        "communication_device", "any_rank", "all_ranks", "cleanup",
     },
     "histomammo.engine.callbacks": {
         "Callback", "BestCheckpoint", "EarlyStopping", "CSVLogger", "LRMonitor",

@@ -12,6 +12,7 @@ import pytest
 import torch
 from _ddp_script import CONFIGS, run
 
+import histomammo
 from histomammo.engine import distributed
 from histomammo.engine._rng import capture_rng_state, restore_rng_state
 from histomammo.engine.checkpoint import _list_checkpoints, load_checkpoint
@@ -25,6 +26,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _package_parent() -> str:
+    """The ranks import the histomammo under test (not another installed copy)."""
+    parent = str(Path(histomammo.__file__).resolve().parents[1])
+    return os.pathsep.join([parent, *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
 def _launch(world_size: int, out: Path) -> None:
     """Start ``world_size`` ranks as torchrun would (loopback only) and wait for them."""
     port = str(_free_port())
@@ -32,7 +39,7 @@ def _launch(world_size: int, out: Path) -> None:
     for rank in range(world_size):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world_size),
                    LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=port,
-                   OMP_NUM_THREADS="1")
+                   OMP_NUM_THREADS="1", PYTHONPATH=_package_parent())
         processes.append(subprocess.Popen(
             [sys.executable, str(SCRIPT), str(out)], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

@@ -150,7 +150,11 @@ def test_dict_batches_and_tensors_moved():
     moved = move_to_device({"b": [boxes], "p": Point(torch.ones(1), 2)}, torch.device("cpu"))
     assert isinstance(moved["b"][0], tv_tensors.BoundingBoxes) and isinstance(moved["p"], Point)
     assert split_batch({"image": 1, "target": 2}) == (1, 2)
-    assert split_batch({"x": 1}) == ({"x": 1}, {"x": 1})
+    assert split_batch({"input": 1, "label": 2}) == (1, 2)
+    assert split_batch({"image": 1, "mask": 3, "file": "a"}) == (1, 3)
+    with pytest.raises(ValueError, match=r"inputs key \['image', 'input'\].*keys \['x'\]"):
+        split_batch({"x": 1})
+    assert split_batch({"x": 1, "y": 2}, lambda b: (b["x"], b["y"])) == (1, 2)
     assert split_batch([torch.ones(2, 3)])[1] is None
     assert batch_size((torch.ones(3, 5, 5), torch.ones(3, 5, 5))) == 2
 
@@ -182,9 +186,9 @@ def test_grad_clip_bounds_the_step():
 def test_amp_on_cpu_warns_and_trains_identically():
     loader = DataLoader(_blobs(), batch_size=8, shuffle=True)
     plain, mixed = _mlp(0.3), _mlp(0.3)
-    _trainer(plain).fit(loader, 2)
+    _trainer(plain, seed=0).fit(loader, 2)
     with pytest.warns(UserWarning, match="amp=True has no effect"):
-        trainer = _trainer(mixed, amp=True)
+        trainer = _trainer(mixed, amp=True, seed=0)
     assert trainer.scaler is None and trainer.autocast_dtype is None
     trainer.fit(loader, 2)
     for key, value in plain.state_dict().items():
@@ -245,7 +249,8 @@ def test_checkpoints_every_epoch_keep_last_and_history_csv(tmp_path):
     with pytest.raises(CheckpointError, match="resume=True"):
         _trainer(_mlp(), checkpoint_dir=tmp_path).fit(loader, 3, resume=False)
     finished = _trainer(_mlp(), checkpoint_dir=tmp_path)
-    assert finished.fit(loader, 3) == trainer.history  # resumed at the end: nothing to do
+    with pytest.warns(UserWarning, match="does nothing"):  # resumed at the end
+        assert finished.fit(loader, 3) == trainer.history
     assert finished.global_step == 12
 
 
