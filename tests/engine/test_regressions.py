@@ -283,3 +283,37 @@ def test_other_dict_keys_need_prepare_batch():
     no_targets = DataLoader(TensorDataset(torch.randn(8, 4)), batch_size=4)
     with pytest.raises(ValueError, match="hold no targets"):
         _trainer(_model()).fit(no_targets, 1)
+
+
+# ---------------------------------------------------------------- defect 5
+class Augmented(Dataset):
+    """Random augmentation in ``__getitem__`` from torch's and numpy's global generators."""
+
+    def __init__(self):
+        self.data = _data(24)
+
+    def __len__(self):
+        return len(self.data)
+
+    def __getitem__(self, index):
+        x, y = self.data[index]
+        noise = 0.1 * torch.randn(4) + 0.05 * float(np.random.randn())  # noqa: NPY002
+        return x + noise, y
+
+
+def _augmented_run(checkpoint_dir, stop=None):
+    trainer = _trainer(_model(), seed=3, checkpoint_dir=checkpoint_dir, checkpoint_every=2,
+                       callbacks=[StopAtStep(stop)] if stop else [])
+    loader = DataLoader(Augmented(), batch_size=4, shuffle=True, num_workers=2)
+    trainer.fit(loader, 2)
+    return trainer
+
+
+def test_mid_epoch_resume_with_workers_is_bit_identical(tmp_path):
+    reference = _augmented_run(None)
+    with pytest.raises(Interrupt):
+        _augmented_run(tmp_path, stop=9)  # epoch 1, after the checkpoint of step 8
+    resumed = _augmented_run(tmp_path)
+    for key, value in reference.model.state_dict().items():
+        assert torch.equal(resumed.model.state_dict()[key], value), key
+    assert [row["loss"] for row in resumed.history] == [row["loss"] for row in reference.history]
