@@ -68,8 +68,8 @@ def checkpoint_name(global_step: int) -> str:
 def _list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
     """The trainer's checkpoint files in ``directory``, newest (highest step) first.
 
-    Temporary files of interrupted writes (``.checkpoint-*.tmp``) are not listed. A
-    missing directory gives an empty list.
+    Temporary files of interrupted writes (``.checkpoint-*.tmp``) and directories are not
+    listed. A missing directory gives an empty list.
 
     Examples
     --------
@@ -83,7 +83,8 @@ def _list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    found = [(int(m.group(1)), p) for p in directory.iterdir()
+             if (m := _NAME.match(p.name)) and not p.is_dir()]
     return [path for _, path in sorted(found, reverse=True)]
 
 
