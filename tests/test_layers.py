@@ -31,21 +31,29 @@ def _layer_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def _imported_modules(path: Path, module: str) -> set[str]:
+def _import_statements(path: Path, module: str):
+    """``(source, names)`` of every import statement: ``import a.b`` gives ``("a.b", [])``,
+    ``from .x import y`` gives the absolute ``x`` and ``["y"]``."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    found = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            for alias in node.names:
+                yield alias.name, []
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
+                source = ".".join(base + ([node.module] if node.module else []))
             else:
-                target = node.module or ""
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
+                source = node.module or ""
+            yield source, [alias.name for alias in node.names]
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    found = set()
+    for source, names in _import_statements(path, module):
+        found.add(source)
+        found.update(f"{source}.{name}" for name in names)
     return {name for name in found if name.startswith("histomammo.")}
 
 
@@ -109,21 +117,13 @@ def _import_targets(path: Path, module: str, modules: set[str]) -> set[str]:
     so names reached through it add no edge. Parent packages that Python initialises on
     the way are not edges: importing ``a.b.c`` from inside ``a.b`` is no cycle.
     """
-    tree = ast.parse(path.read_text(), filename=str(path))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                source = ".".join(base + ([node.module] if node.module else []))
-            else:
-                source = node.module or ""
-            for alias in node.names:
-                child = f"{source}.{alias.name}"
-                found.add(child if child in modules else source)
+    for source, names in _import_statements(path, module):
+        if not names:
+            found.add(source)
+        for name in names:
+            child = f"{source}.{name}"
+            found.add(child if child in modules else source)
     return {name for name in found if name in modules and name != module}
 
 

@@ -275,14 +275,16 @@ class Trainer:
             )
 
     def _resume_from_directory(self, resume: bool) -> None:
+        if not self._fresh:
+            return  # a second fit on the same trainer continues from its own state
         existing = self._checkpointer.existing()
         if existing and not resume:
             raise CheckpointError(
                 f"{self.checkpoint_dir}: holds {len(existing)} checkpoint(s) of an "
                 "earlier run; pass resume=True to continue it, or use an empty directory"
             )
-        if not existing or not self._fresh:
-            return  # a second fit on the same trainer continues from its own state
+        if not existing:
+            return
         path, state = self._checkpointer.load_newest()
         self._restore(state, path)
         logger.info("resumed from %s (epoch %d, step %d)", path, self.epoch, self.global_step)

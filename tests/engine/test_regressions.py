@@ -188,20 +188,16 @@ def test_staged_unfreeze_keeps_the_lr_when_resuming_inside_a_stages_first_epoch(
     loader = DataLoader(_data(16), batch_size=2)
     reference = _staged(tmp_path / "reference")
     reference.fit(loader, 2)
-    with pytest.raises(Interrupt):
-        _staged(tmp_path / "run", stop=4).fit(loader, 2)  # mid-way through epoch 0, stage 1
-    resumed = _staged(tmp_path / "run")
-    resumed.fit(loader, 2)
-    assert resumed.optimizer.param_groups[0]["lr"] == reference.optimizer.param_groups[0]["lr"]
-    for key, value in reference.model.state_dict().items():
-        assert torch.equal(resumed.model.state_dict()[key], value), key
-    with pytest.raises(Interrupt):
-        _staged(tmp_path / "run2", stop=11).fit(loader, 2)  # mid-way through epoch 1, stage 2
-    resumed = _staged(tmp_path / "run2")
-    resumed.fit(loader, 2)
-    assert resumed.optimizer.param_groups[0]["lr"] == reference.optimizer.param_groups[0]["lr"]
-    for key, value in reference.model.state_dict().items():
-        assert torch.equal(resumed.model.state_dict()[key], value), key
+    # steps 4 and 11: mid-way through epoch 0 (stage 1) and epoch 1 (stage 2)
+    for stop in (4, 11):
+        with pytest.raises(Interrupt):
+            _staged(tmp_path / f"run{stop}", stop=stop).fit(loader, 2)
+        resumed = _staged(tmp_path / f"run{stop}")
+        resumed.fit(loader, 2)
+        assert resumed.optimizer.param_groups[0]["lr"] == \
+            reference.optimizer.param_groups[0]["lr"]
+        for key, value in reference.model.state_dict().items():
+            assert torch.equal(resumed.model.state_dict()[key], value), (stop, key)
 
 
 # ---------------------------------------------------------------- defect 11
