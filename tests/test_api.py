@@ -40,7 +40,10 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.plot": set(),
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
-    "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},
+    "histomammo.engine.sampler": {
+        "ResumableSampler", "derive_seed", "stream_seed", "SHUFFLE_STREAM", "WORKER_STREAM",
+        "EVALUATION_STREAM", "SAMPLE_STREAM",
+    },
     "histomammo.engine.distributed": {
         "launched_by_torchrun", "resolve_device", "init_from_env", "is_distributed", "get_rank",
         "get_world_size", "is_main_process", "barrier", "all_reduce_sum", "all_gather_objects",

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-__all__ = ["ResumableSampler", "derive_seed"]
+__all__ = ["ResumableSampler", "derive_seed", "stream_seed", "SHUFFLE_STREAM", "WORKER_STREAM",
+           "EVALUATION_STREAM", "SAMPLE_STREAM"]
 
 
 def derive_seed(seed: int, *keys: int) -> int:

@@ -67,10 +67,14 @@ class Trainer:
         Clip the total L2 norm of the gradients to this value before each optimizer step.
     accumulate : int
         Micro-batches per optimizer step; the loss is divided by the group's size.
-    seed : int
-        At the start of a fresh ``fit``: python, numpy and torch global generators are
-        seeded with ``seed + rank`` (dropout etc. draw from torch's global generator), and
-        the engine's sampler shuffles each epoch from ``(seed, epoch)``.
+    seed : int or None
+        The run's seed: the engine's sampler shuffles each epoch from ``(seed, epoch)``,
+        and DataLoader workers seed each sample from ``(seed, epoch, index)``. ``None``
+        (default): drawn once from torch's global generator (rank 0's under DDP) and
+        stored in the checkpoints; the global generators are left alone. An int also
+        seeds python's, numpy's and torch's global generators with ``seed + rank`` at
+        the start of a fresh ``fit`` (dropout etc. draw from them). A resumed run takes
+        the seed of its checkpoint and restores every generator state.
     checkpoint_dir : str, os.PathLike or None
         Where ``checkpoint-{global_step:09d}.pt`` files (one after every epoch) and
         ``history.csv`` are written, and where ``fit(resume=True)`` looks.
@@ -82,8 +86,19 @@ class Trainer:
     callbacks : iterable of Callback
         Called in order (see :mod:`histomammo.engine.callbacks`).
     progress : bool
-        tqdm bar per epoch (main process, when stderr is a terminal); otherwise one INFO
-        log line per epoch on the ``histomammo`` logger.
+        ``tqdm.auto`` bar per epoch (main process, when stderr is a terminal or in a
+        Jupyter kernel); otherwise one INFO log line per epoch on the ``histomammo``
+        logger.
+    prepare_batch : callable or None
+        ``prepare_batch(batch) -> (inputs, targets)`` for batch layouts the engine does
+        not know (see ``docs/engine.md``, "Batches"); ``None``: tuples ``(inputs,
+        targets, ...)``, and dicts with ``image``/``input`` and ``target``/``label``/``mask``.
+
+    Attributes
+    ----------
+    state : Progress
+        Where training stands (epoch, step, position, history); :attr:`epoch`,
+        :attr:`global_step`, :attr:`history` and :attr:`stop_training` read it.
 
     Examples
     --------
