@@ -40,6 +40,8 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+# Time the checkout this file belongs to, not another installed copy of histomammo.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from harness import Timing, measure, print_ratio, report  # noqa: E402
 
 from histomammo.engine import Trainer  # noqa: E402

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -28,6 +27,7 @@ from histomammo.engine._loader import engine_loader, loader_shuffles, not_rebuil
 from histomammo.engine._loop import FitRun, run_epoch
 from histomammo.engine._progress import Progress
 from histomammo.engine._rng import capture_rng_state, seed_everything
+from histomammo.engine._setup import can_show_a_bar, check_arguments, draw_seed
 from histomammo.engine._state import apply_state, check_state, run_state
 from histomammo.engine._step import OptimizationStep
 from histomammo.engine._view import TrainerView
@@ -138,7 +138,7 @@ class Trainer:
         progress: bool = True,
         prepare_batch: Callable[[Any], tuple[Any, Any]] | None = None,
     ) -> None:
-        _check_arguments(scheduler, scheduler_step, grad_clip, accumulate, seed,
+        check_arguments(scheduler, scheduler_step, grad_clip, accumulate, seed,
                          checkpoint_every, keep_last, prepare_batch)
         self.device = dist.resolve_device(device)
         dist.init_from_env(self.device)
@@ -152,7 +152,7 @@ class Trainer:
         # seed=None: one seed drawn from torch's generator (rank 0's, so all ranks agree);
         # the global generators are then left alone. An int also seeds them at fit start.
         self._seeds_globals = seed is not None
-        self.seed = int(seed) if seed is not None else _draw_seed()
+        self.seed = int(seed) if seed is not None else draw_seed()
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_every = checkpoint_every
         self.keep_last = int(keep_last)
@@ -432,48 +432,9 @@ class Trainer:
 
     # ------------------------------------------------------------ plumbing
     def _progress_enabled(self) -> bool:
-        return bool(self.progress and self.is_main_process and _can_show_a_bar())
+        return bool(self.progress and self.is_main_process and can_show_a_bar())
 
     def _warn_once(self, message: str) -> None:
         if message not in self._warned:
             self._warned.add(message)
             warnings.warn(message, UserWarning, stacklevel=4)
-
-
-def _can_show_a_bar() -> bool:
-    """A terminal on stderr, or a Jupyter kernel (tqdm.auto draws a widget there)."""
-    if sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
-        return True
-    shell = sys.modules.get("IPython")
-    get_ipython = getattr(shell, "get_ipython", None)
-    kernel = get_ipython() if callable(get_ipython) else None
-    return kernel is not None and "IPKernelApp" in getattr(kernel, "config", {})
-
-
-def _draw_seed() -> int:
-    """A seed from torch's global generator, rank 0's under DDP (so every rank agrees)."""
-    seed = int(torch.randint(0, 2**62, (), dtype=torch.int64).item())
-    return int(dist.all_gather_objects(seed)[0])
-
-
-def _check_arguments(scheduler, scheduler_step, grad_clip, accumulate, seed,
-                     checkpoint_every, keep_last, prepare_batch) -> None:
-    if scheduler_step not in ("epoch", "batch"):
-        raise ValueError(f"scheduler_step must be 'epoch' or 'batch', but got {scheduler_step!r}")
-    if scheduler_step == "batch" and isinstance(
-        scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
-    ):
-        raise ValueError("ReduceLROnPlateau needs scheduler_step='epoch' (it monitors val_loss)")
-    if grad_clip is not None and not grad_clip > 0:
-        raise ValueError(f"grad_clip must be > 0 or None, but got {grad_clip!r}")
-    if not isinstance(accumulate, int) or accumulate < 1:
-        raise ValueError(f"accumulate must be an int >= 1, but got {accumulate!r}")
-    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-        raise ValueError(f"seed must be a non-negative int or None, but got {seed!r}")
-    if prepare_batch is not None and not callable(prepare_batch):
-        raise TypeError(f"prepare_batch must be callable or None, but got {prepare_batch!r}")
-    if checkpoint_every is not None and (not isinstance(checkpoint_every, int)
-                                         or checkpoint_every < 1):
-        raise ValueError(f"checkpoint_every must be an int >= 1 or None, but got {checkpoint_every!r}")
-    if not isinstance(keep_last, int) or keep_last < 1:
-        raise ValueError(f"keep_last must be an int >= 1, but got {keep_last!r}")

@@ -230,16 +230,16 @@ def test_random_streams_are_separate():
 
 # ---------------------------------------------------------------- defect 10
 def test_notebooks_get_a_progress_bar(monkeypatch):
-    from histomammo.engine import trainer as trainer_module
+    from histomammo.engine import _setup
 
     class Kernel:
         config = {"IPKernelApp": {}}
 
     monkeypatch.setitem(sys.modules, "IPython",
                         types.SimpleNamespace(get_ipython=lambda: Kernel()))
-    assert trainer_module._can_show_a_bar()
+    assert _setup.can_show_a_bar()
     monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: None))
-    assert not trainer_module._can_show_a_bar()  # pytest's stderr is no terminal
+    assert not _setup.can_show_a_bar()  # pytest's stderr is no terminal
 
 
 def test_fit_again_with_the_same_total_warns():
