@@ -297,19 +297,41 @@ class Augmented(Dataset):
         return x + noise, y
 
 
-def _augmented_run(checkpoint_dir, stop=None):
+def _augmented_run(checkpoint_dir, stop=None, persistent=False):
     trainer = _trainer(_model(), seed=3, checkpoint_dir=checkpoint_dir, checkpoint_every=2,
                        callbacks=[StopAtStep(stop)] if stop else [])
-    loader = DataLoader(Augmented(), batch_size=4, shuffle=True, num_workers=2)
+    loader = DataLoader(Augmented(), batch_size=4, shuffle=True, num_workers=2,
+                        persistent_workers=persistent)
     trainer.fit(loader, 2)
     return trainer
 
 
-def test_mid_epoch_resume_with_workers_is_bit_identical(tmp_path):
-    reference = _augmented_run(None)
+@pytest.mark.parametrize("persistent", [False, True])
+def test_mid_epoch_resume_with_workers_is_bit_identical(tmp_path, persistent):
+    reference = _augmented_run(None, persistent=persistent)
     with pytest.raises(Interrupt):
-        _augmented_run(tmp_path, stop=9)  # epoch 1, after the checkpoint of step 8
-    resumed = _augmented_run(tmp_path)
+        _augmented_run(tmp_path, stop=9, persistent=persistent)  # after step 8's checkpoint
+    resumed = _augmented_run(tmp_path, persistent=persistent)
     for key, value in reference.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
     assert [row["loss"] for row in resumed.history] == [row["loss"] for row in reference.history]
+
+
+# ---------------------------------------------------------------- callback state_key
+def test_callback_states_follow_their_state_key_not_their_position(tmp_path):
+    from histomammo.engine.callbacks import BestCheckpoint, EarlyStopping
+
+    loader = DataLoader(_data(), batch_size=4)
+    stop_loss = EarlyStopping(monitor="val_loss", patience=5)
+    stop_train = EarlyStopping(monitor="loss", patience=5)
+    trainer = _trainer(_model(), checkpoint_dir=tmp_path,
+                       callbacks=[stop_loss, stop_train, BestCheckpoint()])
+    trainer.fit(loader, 2, val_loader=loader)
+    reordered = [EarlyStopping(monitor="loss", patience=5), BestCheckpoint(),
+                 EarlyStopping(monitor="val_loss", patience=5)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every callback finds its state
+        _trainer(_model(), checkpoint_dir=tmp_path, callbacks=reordered).load_checkpoint(
+            sorted(tmp_path.glob("checkpoint-*.pt"))[-1])
+    assert reordered[0].best == stop_train.best and reordered[2].best == stop_loss.best
+    assert reordered[1].best == stop_loss.best  # BestCheckpoint follows val_loss too
