@@ -85,11 +85,14 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.plot.tissue": {"plot_patches", "plot_tissue_mask"},
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
-    "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},
+    "histomammo.engine.sampler": {
+        "ResumableSampler", "derive_seed", "stream_seed", "SHUFFLE_STREAM", "WORKER_STREAM",
+        "EVALUATION_STREAM", "SAMPLE_STREAM",
+    },
     "histomammo.engine.distributed": {
         "launched_by_torchrun", "resolve_device", "init_from_env", "is_distributed", "get_rank",
         "get_world_size", "is_main_process", "barrier", "all_reduce_sum", "all_gather_objects",
-        "cleanup",
+        "communication_device", "any_rank", "all_ranks", "cleanup",
     },
     "histomammo.engine.callbacks": {
         "Callback", "BestCheckpoint", "EarlyStopping", "CSVLogger", "LRMonitor",

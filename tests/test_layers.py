@@ -1,4 +1,5 @@
-"""Lower layers never import higher ones (DESIGN.md, "Layers")."""
+"""Lower layers never import higher ones (DESIGN.md, "Layers"), and no module imports
+itself through others (no import cycles)."""
 
 from __future__ import annotations
 
@@ -30,21 +31,29 @@ def _layer_of(module: str) -> str:
     return parts[1] if len(parts) > 1 else ""
 
 
-def _imported_modules(path: Path, module: str) -> set[str]:
+def _import_statements(path: Path, module: str):
+    """``(source, names)`` of every import statement: ``import a.b`` gives ``("a.b", [])``,
+    ``from .x import y`` gives the absolute ``x`` and ``["y"]``."""
     tree = ast.parse(path.read_text(), filename=str(path))
-    found = set()
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            for alias in node.names:
+                yield alias.name, []
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
+                source = ".".join(base + ([node.module] if node.module else []))
             else:
-                target = node.module or ""
-            found.add(target)
-            found.update(f"{target}.{alias.name}" for alias in node.names)
+                source = node.module or ""
+            yield source, [alias.name for alias in node.names]
+
+
+def _imported_modules(path: Path, module: str) -> set[str]:
+    found = set()
+    for source, names in _import_statements(path, module):
+        found.add(source)
+        found.update(f"{source}.{name}" for name in names)
     return {name for name in found if name.startswith("histomammo.")}
 
 
@@ -92,3 +101,146 @@ def test_checker_catches_an_upward_import(tmp_path, monkeypatch):
     (fake / "bad.py").write_text("from histomammo.engine import Trainer\n")
     monkeypatch.setattr(sys.modules[__name__], "PACKAGE_ROOT", tmp_path / "histomammo")
     assert _violations() == ["histomammo.io.bad imports histomammo.engine (io -> engine)"]
+
+
+# ------------------------------------------------------------------ import cycles
+def _module_names() -> set[str]:
+    return {module for _, module in _package_modules()}
+
+
+def _import_targets(path: Path, module: str, modules: set[str]) -> set[str]:
+    """The package modules that ``module``'s import statements load (every statement, at
+    any depth, ``TYPE_CHECKING`` blocks included).
+
+    ``from X import name`` loads ``X.name`` when that is a module, else ``X`` itself; a
+    package's ``__init__`` that only declares lazy ``attach`` re-exports imports nothing,
+    so names reached through it add no edge. Parent packages that Python initialises on
+    the way are not edges: importing ``a.b.c`` from inside ``a.b`` is no cycle.
+    """
+    found = set()
+    for source, names in _import_statements(path, module):
+        if not names:
+            found.add(source)
+        for name in names:
+            child = f"{source}.{name}"
+            found.add(child if child in modules else source)
+    return {name for name in found if name in modules and name != module}
+
+
+def _import_graph() -> dict[str, set[str]]:
+    modules = _module_names()
+    return {module: _import_targets(path, module, modules) for path, module in _package_modules()}
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components with more than one module (Tarjan), each as a cycle
+    path through it, sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    components: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        on_stack.add(node)
+        for target in sorted(graph.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in on_stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            component = []
+            while True:
+                member = stack.pop()
+                on_stack.discard(member)
+                component.append(member)
+                if member == node:
+                    break
+            if len(component) > 1:
+                components.append(sorted(component))
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return sorted(_cycle_path(graph, component) for component in components)
+
+
+def _cycle_path(graph: dict[str, set[str]], component: list[str]) -> list[str]:
+    """One cycle ``[a, b, ..., a]`` inside a strongly connected component."""
+    members, start = set(component), component[0]
+    path, seen = [start], {start}
+    while True:
+        following = sorted(graph[path[-1]] & members)
+        if start in following and len(path) > 1:
+            return [*path, start]
+        unvisited = [m for m in following if m not in seen]
+        if not unvisited:  # shortest way back to the start, breadth-first
+            return [*path, *_way_back(graph, path[-1], start, members)]
+        path.append(unvisited[0])
+        seen.add(unvisited[0])
+
+
+def _way_back(graph: dict[str, set[str]], source: str, target: str, members: set[str]):
+    previous = {source: None}
+    queue = [source]
+    while queue:
+        node = queue.pop(0)
+        for nxt in sorted(graph[node] & members):
+            if nxt not in previous:
+                previous[nxt] = node
+                queue.append(nxt)
+        if target in previous:
+            break
+    way, node = [], target
+    while node != source:
+        way.append(node)
+        node = previous[node]
+    return way[::-1]
+
+
+def test_no_import_cycles():
+    cycles = [" -> ".join(cycle) for cycle in _cycles(_import_graph())]
+    assert cycles == []
+
+
+def test_engine_never_imports_the_trainer():
+    graph = _import_graph()
+    importers = sorted(m for m, targets in graph.items() if "histomammo.engine.trainer" in targets)
+    assert importers == []
+
+
+def test_cycle_checker_catches_a_cycle_and_spares_lazy_packages(tmp_path, monkeypatch):
+    root = tmp_path / "histomammo"
+    (root / "engine" / "callbacks").mkdir(parents=True)
+    (root / "__init__.py").write_text("")
+    # lazy attach re-exports: importing a name through the package is no cycle
+    (root / "engine" / "__init__.py").write_text(
+        "from histomammo._lazy import attach\n"
+        "__getattr__, __dir__, __all__ = attach(__name__, attributes={'trainer': ['T']})\n")
+    (root / "_lazy.py").write_text("")
+    (root / "engine" / "trainer.py").write_text(
+        "from histomammo.engine.callbacks import Callback\nclass T: ...\n")
+    # a package importing its own submodules, which import a sibling: no cycle
+    (root / "engine" / "callbacks" / "__init__.py").write_text(
+        "from histomammo.engine.callbacks._base import Callback\n"
+        "from histomammo.engine.callbacks._extra import Extra\n")
+    (root / "engine" / "callbacks" / "_base.py").write_text("class Callback: ...\n")
+    (root / "engine" / "callbacks" / "_extra.py").write_text(
+        "from ._base import Callback\nfrom histomammo.engine import T\nclass Extra: ...\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE_ROOT", root)
+    assert _cycles(_import_graph()) == []
+    (root / "engine" / "loop.py").write_text(
+        "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+        "    from histomammo.engine.trainer import T\n")
+    (root / "engine" / "callbacks" / "_base.py").write_text(
+        "def later():\n    from histomammo.engine import loop\n")
+    assert _cycles(_import_graph()) == [[
+        "histomammo.engine.callbacks",
+        "histomammo.engine.callbacks._base",
+        "histomammo.engine.loop",
+        "histomammo.engine.trainer",
+        "histomammo.engine.callbacks",
+    ]]

@@ -7,9 +7,11 @@ Accepted batch layouts (see :func:`split_batch`):
   (detection), ``targets`` a tensor, a list of target dicts, or anything the loss function
   takes; extra items (metadata) are ignored;
 * ``(inputs,)`` or a bare tensor: inputs only (prediction);
-* a dict with an ``"image"`` key: ``inputs = batch["image"]``, ``targets =
-  batch.get("target")``;
-* any other dict is passed through whole: ``model(batch)`` and ``loss_fn(outputs, batch)``.
+* a dict with an inputs key (``"image"`` or ``"input"``): ``inputs`` is that entry,
+  ``targets`` the first of ``"target"``, ``"label"``, ``"mask"`` present (``None`` when
+  none is);
+* anything else needs the trainer's ``prepare_batch(batch) -> (inputs, targets)``; a dict
+  without an inputs key raises ``ValueError`` naming the keys found.
 """
 
 from __future__ import annotations
@@ -20,27 +22,55 @@ from typing import Any
 import torch
 
 __all__ = [
+    "INPUT_KEYS",
+    "TARGET_KEYS",
     "split_batch",
     "move_to_device",
     "batch_size",
     "sum_loss_terms",
     "to_python",
+    "plain_value",
     "concatenate",
     "interleave",
 ]
 
 
-def split_batch(batch: Any) -> tuple[Any, Any]:
-    """Return ``(inputs, targets)`` of a batch (``targets`` is ``None`` when absent)."""
+INPUT_KEYS = ("image", "input")
+TARGET_KEYS = ("target", "label", "mask")
+
+
+def split_batch(batch: Any, prepare_batch: Any = None) -> tuple[Any, Any]:
+    """Return ``(inputs, targets)`` of a batch (``targets`` is ``None`` when absent).
+
+    ``prepare_batch(batch) -> (inputs, targets)``, when given, decides alone.
+    """
+    if prepare_batch is not None:
+        prepared = prepare_batch(batch)
+        if not (isinstance(prepared, tuple) and len(prepared) == 2):
+            raise TypeError(
+                f"prepare_batch returned {type(prepared).__name__}; expected a tuple "
+                "(inputs, targets)"
+            )
+        return prepared
     if isinstance(batch, Mapping):
-        if "image" in batch:
-            return batch["image"], batch.get("target")
-        return batch, batch
+        return _split_dict(batch)
     if isinstance(batch, (tuple, list)):
         if len(batch) == 0:
             raise ValueError("got an empty batch; expected (inputs, targets)")
         return batch[0], (batch[1] if len(batch) > 1 else None)
     return batch, None
+
+
+def _split_dict(batch: Mapping) -> tuple[Any, Any]:
+    inputs = next((key for key in INPUT_KEYS if key in batch), None)
+    if inputs is None:
+        raise ValueError(
+            f"a dict batch needs an inputs key {list(INPUT_KEYS)}, but it has keys "
+            f"{list(batch)}; pass Trainer(prepare_batch=fn) with fn(batch) -> (inputs, targets) "
+            "for other layouts"
+        )
+    target = next((key for key in TARGET_KEYS if key in batch), None)
+    return batch[inputs], (None if target is None else batch[target])
 
 
 def move_to_device(value: Any, device: torch.device, non_blocking: bool = False) -> Any:
@@ -112,6 +142,32 @@ def to_python(value: Any) -> Any:
     return value
 
 
+def plain_value(value: Any) -> Any:
+    """``value`` made of Python numbers, strings and lists/dicts only (for the history).
+
+    Tensors and numpy values (scalars or arrays) become Python numbers or nested lists, so
+    a history row can always go into a ``weights_only`` checkpoint and a CSV file.
+
+    Examples
+    --------
+    >>> import numpy as np, torch
+    >>> row = plain_value({"auc": np.float64(0.5), "n": torch.tensor(3), "v": np.arange(2)})
+    >>> row, type(row["auc"])
+    ({'auc': 0.5, 'n': 3, 'v': [0, 1]}, <class 'float'>)
+    """
+    if type(value) in (bool, int, float, str) or value is None:
+        return value
+    if isinstance(value, Mapping):
+        return {str(key): plain_value(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain_value(item) for item in value]
+    if hasattr(value, "tolist") and callable(value.tolist):  # tensors, numpy arrays/scalars
+        return plain_value(value.tolist())
+    if isinstance(value, (int, float)):  # int/float subclasses (numpy's float64 is one)
+        return float(value) if isinstance(value, float) else int(value)
+    return str(value)
+
+
 def concatenate(parts: list[Any]) -> Any:
     """Join per-batch outputs: tensors along dim 0, lists by extension, dicts/tuples per entry."""
     if not parts:
@@ -131,15 +187,24 @@ def concatenate(parts: list[Any]) -> Any:
 def interleave(shards: list[Any], total: int) -> Any:
     """Undo round-robin sharding: sample ``i`` is item ``i // R`` of shard ``i % R``.
 
-    ``shards`` are the ranks' concatenated outputs (equal lengths, padding at the end);
-    the result holds the first ``total`` samples in dataset order.
+    ``shards`` are the ranks' concatenated outputs: rank ``r`` holds samples
+    ``r, r + R, r + 2R, ...`` (unpadded, so lengths differ by at most one); the result holds
+    the ``total`` samples in dataset order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> interleave([torch.tensor([0, 2, 4]), torch.tensor([1, 3])], 5)
+    tensor([0, 1, 2, 3, 4])
     """
     first = shards[0]
+    ranks = len(shards)
     if isinstance(first, torch.Tensor):
-        stacked = torch.stack(shards, dim=1)  # (per_rank, ranks, ...)
-        return stacked.reshape(-1, *stacked.shape[2:])[:total]
+        joined = first.new_empty((total, *first.shape[1:]))
+        for rank, shard in enumerate(shards):
+            joined[rank::ranks] = shard[: len(range(rank, total, ranks))]
+        return joined
     if isinstance(first, list):
-        ranks = len(shards)
         return [shards[i % ranks][i // ranks] for i in range(total)]
     if isinstance(first, Mapping):
         return {key: interleave([shard[key] for shard in shards], total) for key in first}

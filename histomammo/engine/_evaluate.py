@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import weakref
 from collections.abc import Callable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
@@ -14,43 +14,33 @@ from torch.nn.modules.dropout import _DropoutNd
 from torch.utils.data import DataLoader
 
 from histomammo.engine import distributed as dist
-from histomammo.engine._batch import (
-    batch_size,
-    concatenate,
-    interleave,
-    move_to_device,
-    split_batch,
-    sum_loss_terms,
-    to_python,
-)
-from histomammo.engine._loader import engine_loader, not_rebuildable_reason
-from histomammo.engine.sampler import derive_seed
-
-if TYPE_CHECKING:
-    from histomammo.engine.trainer import Trainer
+from histomammo.engine._batch import batch_size, concatenate, interleave, sum_loss_terms, to_python
+from histomammo.engine._loader import not_rebuildable_reason, shard_loader
+from histomammo.engine._step import OptimizationStep
+from histomammo.engine.sampler import EVALUATION_STREAM, stream_seed
 
 __all__ = ["evaluate", "predict"]
 
-_EVALUATION_SEED_STREAM = 2
 _sharded_loaders: weakref.WeakKeyDictionary[DataLoader, DataLoader] = weakref.WeakKeyDictionary()
 
 
-def evaluate(
-    trainer: Trainer, loader: DataLoader, metrics: Mapping[str, Callable[[Any, Any], Any]]
-) -> dict[str, Any]:
-    """See :meth:`Trainer.evaluate`."""
-    loader, total = _evaluation_loader(trainer, loader)
-    device = trainer.device
-    sums = torch.zeros(2, dtype=torch.float64, device=device)  # weighted loss, samples
+def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
+             metrics: Mapping[str, Callable[[Any, Any], Any]]) -> dict[str, Any]:
+    """See :meth:`Trainer.evaluate <histomammo.engine.Trainer.evaluate>`.
+
+    Under DDP the loss is summed over every rank's samples, and the outputs and targets
+    are gathered from every rank before any metric is computed, so every rank computes
+    the same numbers (and so takes the same stop/save decisions).
+    """
+    loader, total = _evaluation_loader(step, seed, loader)
+    sums = torch.zeros(2, dtype=torch.float64, device=step.device)  # weighted loss, samples
     outputs: list[Any] = []
     targets: list[Any] = []
-    with _restore_mode(trainer.model), torch.no_grad():
+    with _restore_mode(step.model), torch.no_grad():
         for batch in loader:
-            inputs, target = split_batch(batch)
-            inputs = move_to_device(inputs, device, device.type == "cuda")
-            target = move_to_device(target, device, device.type == "cuda")
-            with trainer._autocast():
-                loss, output = _evaluation_pass(trainer, inputs, target, bool(metrics))
+            inputs, target = step.inputs_and_targets(batch)
+            with step.autocast():
+                loss, output = _evaluation_pass(step, inputs, target, bool(metrics))
             if loss is not None:
                 count = batch_size(inputs)
                 sums += torch.stack([loss.detach().double() * count, sums.new_tensor(count)])
@@ -59,40 +49,38 @@ def evaluate(
                     raise ValueError("metrics need targets, but the loader's batches have none")
                 outputs.append(_to_cpu(output))
                 targets.append(_to_cpu(target))
-    sums = dist.all_reduce_sum(sums.to(trainer._reduce_device)).tolist()
+    sums = dist.all_reduce_sum(sums.to(dist.communication_device())).tolist()
     scores: dict[str, Any] = {"loss": sums[0] / sums[1]} if sums[1] else {}
     if metrics:
-        all_outputs = _gather(concatenate(outputs), total)
-        all_targets = _gather(concatenate(targets), total)
+        all_outputs = _gather(concatenate(outputs), total, always=True)
+        all_targets = _gather(concatenate(targets), total, always=True)
         for name, fn in metrics.items():
             scores[name] = to_python(fn(all_outputs, all_targets))
     return scores
 
 
-def predict(trainer: Trainer, loader: DataLoader) -> Any:
-    """See :meth:`Trainer.predict`."""
-    loader, total = _evaluation_loader(trainer, loader)
-    device = trainer.device
+def predict(step: OptimizationStep, seed: int, loader: DataLoader) -> Any:
+    """See :meth:`Trainer.predict <histomammo.engine.Trainer.predict>`."""
+    loader, total = _evaluation_loader(step, seed, loader)
     outputs = []
-    with _restore_mode(trainer.model), torch.no_grad():
-        trainer.model.eval()
+    with _restore_mode(step.model), torch.no_grad():
+        step.model.eval()
         for batch in loader:
-            inputs, _ = split_batch(batch)
-            inputs = move_to_device(inputs, device, device.type == "cuda")
-            with trainer._autocast():
-                outputs.append(_to_cpu(trainer.model(inputs)))
-    return _gather(concatenate(outputs), total)
+            inputs, _ = step.inputs_and_targets(batch)
+            with step.autocast():
+                outputs.append(_to_cpu(step.model(inputs)))
+    return _gather(concatenate(outputs), total, always=False)
 
 
-def _evaluation_pass(trainer: Trainer, inputs: Any, target: Any, want_outputs: bool):
+def _evaluation_pass(step: OptimizationStep, inputs: Any, target: Any, want_outputs: bool):
     """``(loss or None, outputs or None)`` of one batch."""
-    model = trainer.model
-    if trainer.loss_fn is not None:
+    model = step.model
+    if step.loss_fn is not None:
         model.eval()
         output = model(inputs)
         if target is None:
             return None, output
-        return sum_loss_terms(trainer.loss_fn(output, target), "loss_fn")[0], output
+        return sum_loss_terms(step.loss_fn(output, target), "loss_fn")[0], output
     loss = None
     if target is not None:
         with _deterministic_train_mode(model):
@@ -136,22 +124,26 @@ def _to_cpu(value: Any) -> Any:
     return value
 
 
-def _evaluation_loader(trainer: Trainer, loader: DataLoader) -> tuple[Any, int | None]:
+def _evaluation_loader(step: OptimizationStep, seed: int, loader: DataLoader
+                       ) -> tuple[Any, int | None]:
     """``(loader, dataset length)``: under DDP a plain loader is sharded in order across
-    ranks; otherwise ``(loader as given, None)``."""
+    ranks without padding; otherwise ``(loader as given, None)``."""
     if not dist.is_distributed() or not_rebuildable_reason(loader) is not None:
         return loader, None
     sharded = _sharded_loaders.get(loader)
     if sharded is None:
-        sharded = engine_loader(loader, shuffle=False, seed=trainer.seed, drop_last=False,
-                                pin_memory=trainer.device.type == "cuda")[0]
+        sharded = shard_loader(loader, pin_memory=step.device.type == "cuda",
+                               generator=torch.Generator())
         _sharded_loaders[loader] = sharded
-    sharded.generator.manual_seed(derive_seed(trainer.seed, _EVALUATION_SEED_STREAM))
+    sharded.generator.manual_seed(stream_seed(seed, EVALUATION_STREAM))
     return sharded, len(loader.dataset)
 
 
-def _gather(local: Any, total: int | None) -> Any:
-    """All ranks' outputs in dataset order (padding dropped) when sharded, else ``local``."""
-    if total is None:
-        return local
-    return interleave(dist.all_gather_objects(local), total)
+def _gather(local: Any, total: int | None, *, always: bool) -> Any:
+    """All ranks' outputs: in dataset order when the engine sharded the loader; in rank
+    order for a loader sharded by the user's own sampler when ``always``; else ``local``."""
+    if total is not None:
+        return interleave(dist.all_gather_objects(local), total)
+    if always and dist.is_distributed():
+        return concatenate(dist.all_gather_objects(local))
+    return local

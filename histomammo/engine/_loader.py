@@ -9,9 +9,15 @@ when training on CUDA.
 
 from __future__ import annotations
 
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
 import torch
 from torch.utils.data import (
     DataLoader,
+    Dataset,
     IterableDataset,
     RandomSampler,
     Sampler,
@@ -19,9 +25,71 @@ from torch.utils.data import (
 )
 
 from histomammo.engine import distributed as dist
-from histomammo.engine.sampler import ResumableSampler
+from histomammo.engine.sampler import SAMPLE_STREAM, ResumableSampler, stream_seed
 
-__all__ = ["not_rebuildable_reason", "loader_shuffles", "rebuild_loader", "engine_loader"]
+__all__ = ["not_rebuildable_reason", "loader_shuffles", "rebuild_loader", "engine_loader",
+           "shard_loader", "ShardSampler", "SampleSeededDataset"]
+
+
+class ShardSampler(Sampler[int]):
+    """Indices ``rank, rank + R, rank + 2R, ...`` of ``range(num_samples)``: an evaluation
+    shard without padding (shards differ in length by at most one), so every sample is
+    counted exactly once over all ranks.
+
+    Examples
+    --------
+    >>> list(ShardSampler(5, num_replicas=2, rank=1))
+    [1, 3]
+    """
+
+    def __init__(self, num_samples: int, num_replicas: int, rank: int) -> None:
+        self.indices = range(rank, num_samples, num_replicas)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+
+class _EpochTagged(Sampler):
+    """Yield ``(epoch, index)`` pairs of a :class:`ResumableSampler`, so that a worker knows
+    the epoch of every sample it loads (persistent workers included)."""
+
+    def __init__(self, sampler: ResumableSampler) -> None:
+        self.sampler = sampler
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        epoch = self.sampler.epoch
+        return ((epoch, index) for index in iter(self.sampler))
+
+
+class SampleSeededDataset(Dataset):
+    """Seed ``random``, ``numpy.random`` and ``torch`` from ``(seed, epoch, index)`` before
+    each ``dataset[index]``, inside the DataLoader worker that loads it.
+
+    Random augmentation in ``__getitem__`` then draws the same numbers for a sample whatever
+    worker, batch or resume point it lands in, so a run resumed mid-epoch with
+    ``num_workers > 0`` is bit-identical to an uninterrupted one. Only used with workers:
+    the generators it seeds are the worker process's own, never the main process's.
+    """
+
+    def __init__(self, dataset: Dataset, seed: int) -> None:
+        self.dataset, self.seed = dataset, int(seed)
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        epoch, index = key
+        sample_seed = stream_seed(self.seed, SAMPLE_STREAM, epoch, index)
+        random.seed(sample_seed)
+        np.random.seed(sample_seed % 2**32)  # noqa: NPY002 (the worker's own global state)
+        torch.manual_seed(sample_seed)
+        return self.dataset[index]
 
 
 def not_rebuildable_reason(loader: DataLoader) -> str | None:
@@ -55,11 +123,12 @@ def loader_shuffles(sampler: Sampler) -> bool | None:
 
 def rebuild_loader(
     loader: DataLoader,
-    sampler: ResumableSampler,
+    sampler: Sampler,
     *,
     generator: torch.Generator,
     pin_memory: bool,
     drop_last: bool | None = None,
+    dataset: Dataset | None = None,
 ) -> DataLoader:
     """A DataLoader with every setting of ``loader`` but ``sampler`` and ``generator``.
 
@@ -75,12 +144,14 @@ def rebuild_loader(
         ``True`` switches pinning on (CUDA training); ``False`` keeps the loader's setting.
     drop_last : bool or None
         Overrides the loader's ``drop_last`` (evaluation keeps every sample).
+    dataset : Dataset or None
+        Replaces the loader's dataset (the per-sample seeding wrapper).
     """
     extra = {}
     if hasattr(loader, "in_order"):
         extra["in_order"] = loader.in_order
     return DataLoader(
-        loader.dataset,
+        loader.dataset if dataset is None else dataset,
         batch_size=loader.batch_size,
         sampler=sampler,
         num_workers=loader.num_workers,
@@ -107,11 +178,25 @@ def engine_loader(
 ) -> tuple[DataLoader, ResumableSampler, torch.Generator]:
     """``(rebuilt loader, its sampler, its generator)``, sharded over this process's ranks.
 
-    ``loader`` must be rebuildable (:func:`not_rebuildable_reason` is ``None``).
+    ``loader`` must be rebuildable (:func:`not_rebuildable_reason` is ``None``). With
+    workers, every sample is loaded through :class:`SampleSeededDataset`.
     """
     sampler = ResumableSampler(len(loader.dataset), shuffle=shuffle, seed=seed,
                                num_replicas=dist.get_world_size(), rank=dist.get_rank())
     generator = torch.Generator()
-    rebuilt = rebuild_loader(loader, sampler, generator=generator, pin_memory=pin_memory,
-                             drop_last=drop_last)
+    if loader.num_workers > 0:
+        rebuilt = rebuild_loader(loader, _EpochTagged(sampler), generator=generator,
+                                 pin_memory=pin_memory, drop_last=drop_last,
+                                 dataset=SampleSeededDataset(loader.dataset, seed))
+    else:
+        rebuilt = rebuild_loader(loader, sampler, generator=generator, pin_memory=pin_memory,
+                                 drop_last=drop_last)
     return rebuilt, sampler, generator
+
+
+def shard_loader(loader: DataLoader, *, pin_memory: bool, generator: torch.Generator
+                 ) -> DataLoader:
+    """``loader`` rebuilt over this rank's unpadded :class:`ShardSampler`, in order."""
+    sampler = ShardSampler(len(loader.dataset), dist.get_world_size(), dist.get_rank())
+    return rebuild_loader(loader, sampler, generator=generator, pin_memory=pin_memory,
+                          drop_last=False)

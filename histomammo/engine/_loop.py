@@ -1,97 +1,148 @@
-"""The body of :meth:`Trainer.fit`: one epoch, one micro-batch, one optimizer step.
+"""The body of ``fit``: one epoch, its micro-batches and optimizer steps, over the engine's
+pieces (:class:`FitRun`); it never sees the Trainer.
 
 Order (the callback contract): ``on_epoch_start`` → per optimizer step ``on_batch_end``
 then the periodic checkpoint → validation and the epoch's scheduler step → the history
-row is appended → ``on_epoch_end`` → end-of-epoch checkpoint.
+row is appended → ``on_epoch_end`` → the stop decision is reduced over ranks →
+end-of-epoch checkpoint.
+
+The position (:class:`~histomammo.engine._progress.Progress`) moves only when an
+optimizer step completes, and any exception drops the half-accumulated gradients, so an
+interrupted ``fit`` leaves the run exactly at its last optimizer step.
 """
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import time
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 
 from histomammo.engine import distributed as dist
-from histomammo.engine._amp import backward, optimizer_step
-from histomammo.engine._batch import batch_size, move_to_device, split_batch, sum_loss_terms
-from histomammo.engine.sampler import derive_seed
+from histomammo.engine._checkpointer import Checkpointer
+from histomammo.engine._evaluate import evaluate
+from histomammo.engine._progress import Progress
+from histomammo.engine._step import OptimizationStep
+from histomammo.engine._view import TrainerView
+from histomammo.engine.sampler import WORKER_STREAM, ResumableSampler, stream_seed
 
-if TYPE_CHECKING:
-    from histomammo.engine.trainer import Trainer
-
-__all__ = ["run_epoch"]
+__all__ = ["FitRun", "run_epoch"]
 
 logger = logging.getLogger("histomammo")
 
-WORKER_SEED_STREAM = 1  # derive_seed(seed, epoch, 1) seeds the DataLoader's generator
+
+@dataclass
+class FitRun:
+    """The pieces one ``fit`` works with."""
+
+    progress: Progress
+    step: OptimizationStep
+    scheduler: Any
+    scheduler_step: str
+    callbacks: list[Any]
+    view: TrainerView
+    seed: int
+    checkpointer: Checkpointer | None
+    checkpoint_every: int | None
+    state: Callable[[], dict[str, Any]]  # the checkpoint of the run (without rng)
+    show_progress: bool
+    warn: Callable[[str], None]
 
 
-def run_epoch(trainer: Trainer, loader, generator, epochs: int, val_loader, metrics) -> None:
-    """Train epoch ``trainer.epoch`` (from where a resume left it), validate, checkpoint."""
-    _position_sampler(trainer, generator)
-    for callback in trainer.callbacks:
-        callback.on_epoch_start(trainer, trainer.epoch)
-    trainer._epoch_clock = time.perf_counter()
-    _train_batches(trainer, loader, epochs)
-    row = _epoch_row(trainer, val_loader, metrics)
-    trainer.history.append(row)
-    trainer.epoch_done = True
-    for callback in trainer.callbacks:
-        callback.on_epoch_end(trainer, row)
-    trainer.epoch += 1
-    trainer.epoch_done = False
-    trainer._restart_epoch_progress()
-    if trainer.checkpoint_dir is not None:
-        trainer._write_periodic_checkpoint()
+def run_epoch(run: FitRun, loader: Any, sampler: ResumableSampler | None,
+              generator: torch.Generator | None, epochs: int, val_loader: Any,
+              metrics: Mapping[str, Callable[[Any, Any], Any]] | None) -> None:
+    """Train epoch ``progress.epoch`` (from where it stands), validate, checkpoint."""
+    progress = run.progress
+    _position_sampler(run, sampler, generator)
+    for callback in run.callbacks:
+        callback.on_epoch_start(run.view, progress.epoch)
+    progress.start_clock()
+    try:
+        _train_batches(run, loader, epochs)
+        row = _epoch_row(run, val_loader, metrics)
+    except BaseException:
+        progress.stop_clock()
+        raise
+    progress.finish_epoch(row)
+    try:
+        for callback in run.callbacks:
+            callback.on_epoch_end(run.view, row)
+    finally:  # the epoch is done and recorded whatever a callback does
+        progress.stopped = dist.any_rank(progress.stopped)
+        progress.next_epoch()
+    if run.checkpointer is not None:
+        run.checkpointer.write(progress.global_step, run.state)
 
 
-def _position_sampler(trainer: Trainer, generator) -> None:
-    """Point the sampler at this epoch, after the samples a resumed run already used."""
-    saved, trainer.sampler_state = trainer.sampler_state, None
-    resuming = trainer.batch_in_epoch > 0
-    if trainer.sampler is not None:
-        generator.manual_seed(derive_seed(trainer.seed, trainer.epoch, WORKER_SEED_STREAM))
-        trainer.sampler.set_epoch(trainer.epoch)
-        if resuming and saved is not None and saved["epoch"] == trainer.epoch:
-            trainer.sampler.load_state_dict(saved)
+def _position_sampler(run: FitRun, sampler: ResumableSampler | None,
+                      generator: torch.Generator | None) -> None:
+    """Point the sampler at this epoch, after the samples already used; a loader that
+    cannot resume restarts an epoch that was left mid-way."""
+    progress = run.progress
+    if sampler is not None:
+        generator.manual_seed(stream_seed(run.seed, WORKER_STREAM, progress.epoch))
+        sampler.set_epoch(progress.epoch)
+        if progress.mid_epoch and progress.resumable:
+            sampler.advance(progress.consumed)
             return
-    if resuming:
-        trainer._warn_once("resuming at the start of the epoch: the loader cannot resume")
-    trainer._restart_epoch_progress()
+    if progress.mid_epoch:
+        run.warn("resuming at the start of the epoch: the loader cannot resume")
+    progress.restart_epoch()
+    progress.resumable = sampler is not None
 
 
-def _train_batches(trainer: Trainer, loader, epochs: int) -> None:
-    module = trainer._training_module()
+def _train_batches(run: FitRun, loader: Any, epochs: int) -> None:
+    progress, step = run.progress, run.step
+    module = step.training_module()
     module.train()
     remaining = _length(loader)
-    total = None if remaining is None else trainer.batch_in_epoch + remaining
-    bar = trainer._progress_bar(total, epochs)
-    group: list[tuple[torch.Tensor, int]] = []
-    keys: list[str] = []
-    for batch in loader:
-        index = trainer.batch_in_epoch
-        last = total is not None and index + 1 == total
-        final = (index + 1) % trainer.accumulate == 0 or last
-        values, count, keys = _micro_step(
-            trainer, module, batch, _group_size(index, trainer.accumulate, total), final
-        )
-        group.append((values, count))
-        trainer.batch_in_epoch += 1
-        if trainer.sampler is not None:
-            trainer.sampler.advance(loader.batch_size)
-        bar.update(1)
-        if final:
-            _after_step(trainer, _step(trainer, group, keys), bar, last)
-            group = []
-    if group:  # a loader without a length ended inside an accumulation group
-        _after_step(trainer, _step(trainer, group, keys), bar, last=True)
-    bar.close()
+    total = None if remaining is None else progress.batch_in_epoch + remaining
+    bar = _progress_bar(run, total, epochs)
+    samples_per_batch = getattr(loader, "batch_size", None) or 0
+    accumulate = step.accumulate
+    group: list[tuple[torch.Tensor, int, list[str]]] = []
+    try:
+        for index, batch, last in _batches(loader, progress.batch_in_epoch, total):
+            final = (index + 1) % accumulate == 0 or last
+            divisor = _group_size(index, accumulate, total)
+            group.append(step.micro_step(module, batch, divisor, sync=final))
+            bar.update(1)
+            if final:
+                if len(group) < divisor:  # the short last group of a loader without length
+                    step.rescale_gradients(divisor / len(group))
+                logs = _step(run, group, samples_per_batch)
+                group = []
+                _after_step(run, logs, bar, last)
+    except BaseException:
+        step.discard_gradients()
+        raise
+    finally:
+        bar.close()
 
 
-def _length(loader) -> int | None:
+def _batches(loader: Any, start: int, total: int | None) -> Iterator[tuple[int, Any, bool]]:
+    """``(index in epoch, batch, is last)``; a loader without a length is read one batch
+    ahead so that its last micro-batch is known when it is processed."""
+    if total is not None:
+        for index, batch in enumerate(loader, start):
+            yield index, batch, index + 1 == total
+        return
+    iterator = iter(loader)
+    try:
+        current = next(iterator)
+    except StopIteration:
+        return
+    index = start
+    for upcoming in iterator:
+        yield index, current, False
+        current, index = upcoming, index + 1
+    yield index, current, True
+
+
+def _length(loader: Any) -> int | None:
     """Batches the loader will yield, or ``None`` when it cannot tell (IterableDataset)."""
     try:
         return len(loader)
@@ -100,100 +151,85 @@ def _length(loader) -> int | None:
 
 
 def _group_size(index: int, accumulate: int, total: int | None) -> int:
-    """Micro-batches in the accumulation group of micro-batch ``index`` (the last is short)."""
+    """Micro-batches in the accumulation group of micro-batch ``index`` (the last is short);
+    ``accumulate`` when the total is unknown (the step then rescales the gradients)."""
     start = index - index % accumulate
     return accumulate if total is None else min(accumulate, total - start)
 
 
-def _micro_step(trainer: Trainer, module, batch, group_size: int, final: bool):
-    """Forward and backward one micro-batch; return its loss values, sample count and keys.
-
-    Under DDP the gradients of all but the group's last micro-batch stay local
-    (``no_sync``); the last one's backward all-reduces the accumulated sum.
-    """
-    inputs, targets = split_batch(batch)
-    non_blocking = trainer.device.type == "cuda"
-    inputs = move_to_device(inputs, trainer.device, non_blocking)
-    targets = move_to_device(targets, trainer.device, non_blocking)
-    sync = final or not hasattr(module, "no_sync")
-    with contextlib.nullcontext() if sync else module.no_sync():
-        with trainer._autocast():
-            if trainer.loss_fn is None:
-                total, terms = sum_loss_terms(module(inputs, targets), "the model (loss_fn=None)")
-            else:
-                total, terms = sum_loss_terms(trainer.loss_fn(module(inputs), targets), "loss_fn")
-        backward(total / group_size if group_size > 1 else total, trainer.scaler)
-    keys = ["loss", *sorted(terms)]
-    # One small tensor per micro-batch, read back once per optimizer step (in _step).
-    values = torch.stack([total.detach(), *(terms[k].detach() for k in keys[1:])]).float()
-    return values, batch_size(inputs), keys
-
-
-def _step(trainer: Trainer, group: list, keys: list[str]) -> dict[str, float]:
-    """Optimizer (and per-batch scheduler) step; add the group's sample-weighted loss sums
-    to the epoch's; return the step's logs."""
-    optimizer_step(trainer.optimizer, trainer.scaler, trainer.model.parameters(),
-                   trainer.grad_clip)
-    trainer.global_step += 1
-    if trainer.scheduler is not None and trainer.scheduler_step == "batch":
-        trainer.scheduler.step()
-    rows = torch.stack([values for values, _ in group]).tolist()  # one device sync per step
-    counts = [count for _, count in group]
+def _step(run: FitRun, group: list, samples_per_batch: int) -> dict[str, float]:
+    """Optimizer (and per-batch scheduler) step; commit the group to the progress; return
+    the step's logs."""
+    run.step.step()
+    keys = group[-1][2]
+    rows = torch.stack([values for values, _, _ in group]).tolist()  # one sync per step
+    counts = [count for _, count, _ in group]
     samples = sum(counts)
     sums = [sum(row[i] * n for row, n in zip(rows, counts, strict=True)) for i in range(len(keys))]
-    for key, value in zip([*keys, "samples"], [*sums, samples], strict=True):
-        trainer.epoch_sums[key] = trainer.epoch_sums.get(key, 0.0) + value
+    run.progress.commit_step(len(group), len(group) * samples_per_batch,
+                             dict(zip([*keys, "samples"], [*sums, samples], strict=True)))
+    if run.scheduler is not None and run.scheduler_step == "batch":
+        run.scheduler.step()
     logs = {key: value / samples for key, value in zip(keys, sums, strict=True)}
-    logs["lr"] = float(trainer.optimizer.param_groups[0]["lr"])
+    logs["lr"] = float(run.step.optimizer.param_groups[0]["lr"])
     return logs
 
 
-def _after_step(trainer: Trainer, logs: dict[str, float], bar, last: bool) -> None:
+def _after_step(run: FitRun, logs: dict[str, float], bar: Any, last: bool) -> None:
     """Progress, ``on_batch_end``, then the periodic checkpoint (never at epoch end)."""
+    progress = run.progress
     if not bar.disable:
-        rate = trainer.epoch_sums["samples"] / max(trainer.epoch_seconds, 1e-9)
+        rate = progress.epoch_sums["samples"] / max(progress.epoch_seconds, 1e-9)
         bar.set_postfix(loss=f"{logs['loss']:.4g}", samples_per_s=f"{rate:.1f}", refresh=False)
-    for callback in trainer.callbacks:
-        callback.on_batch_end(trainer, logs)
-    every = trainer.checkpoint_every
-    if trainer.checkpoint_dir is not None and every and trainer.global_step % every == 0 \
+    for callback in run.callbacks:
+        callback.on_batch_end(run.view, logs)
+    every = run.checkpoint_every
+    if run.checkpointer is not None and every and progress.global_step % every == 0 \
             and not last:
-        trainer._write_periodic_checkpoint()
+        run.checkpointer.write(progress.global_step, run.state)
 
 
-def _epoch_row(trainer: Trainer, val_loader, metrics) -> dict[str, Any]:
+def _epoch_row(run: FitRun, val_loader: Any, metrics: Any) -> dict[str, Any]:
     """The history row: epoch means reduced over ranks, validation, scheduler step."""
-    sums = trainer.epoch_sums
+    progress = run.progress
+    sums = progress.epoch_sums
     keys = sorted(k for k in sums if k != "samples")
     totals = torch.tensor([sums[k] for k in keys] + [sums.get("samples", 0.0)],
-                          dtype=torch.float64, device=trainer._reduce_device)
+                          dtype=torch.float64, device=dist.communication_device())
     totals = dist.all_reduce_sum(totals).tolist()
     row: dict[str, Any] = {
-        "epoch": trainer.epoch,
-        "step": trainer.global_step,
-        "lr": float(trainer.optimizer.param_groups[0]["lr"]),
+        "epoch": progress.epoch,
+        "step": progress.global_step,
+        "lr": float(run.step.optimizer.param_groups[0]["lr"]),
     }
     if totals[-1]:
         row.update({key: value / totals[-1] for key, value in zip(keys, totals, strict=False)})
     if val_loader is not None:
-        scores = trainer.evaluate(val_loader, metrics)
+        scores = evaluate(run.step, run.seed, val_loader, metrics or {})
         row.update({f"val_{name}": value for name, value in scores.items()})
-    _step_epoch_scheduler(trainer, row)
-    row["seconds"] = trainer.epoch_seconds
-    if not trainer._progress_enabled() and trainer.is_main_process:
-        logger.info("epoch %d: %s", trainer.epoch, _format_row(row))
+    _step_epoch_scheduler(run, row)
+    row["seconds"] = progress.epoch_seconds
+    if not run.show_progress and dist.is_main_process():
+        logger.info("epoch %d: %s", progress.epoch, _format_row(row))
     return row
 
 
-def _step_epoch_scheduler(trainer: Trainer, row: dict[str, Any]) -> None:
+def _step_epoch_scheduler(run: FitRun, row: dict[str, Any]) -> None:
     """ReduceLROnPlateau gets ``val_loss`` (the train ``loss`` without validation)."""
-    scheduler = trainer.scheduler
-    if scheduler is None or trainer.scheduler_step != "epoch":
+    scheduler = run.scheduler
+    if scheduler is None or run.scheduler_step != "epoch":
         return
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
         scheduler.step(row.get("val_loss", row.get("loss")))
     else:
         scheduler.step()
+
+
+def _progress_bar(run: FitRun, total: int | None, epochs: int):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=run.progress.batch_in_epoch, unit="batch", leave=False,
+                desc=f"epoch {run.progress.epoch + 1}/{epochs}", disable=not run.show_progress)
 
 
 def _format_row(row: dict[str, Any]) -> str:

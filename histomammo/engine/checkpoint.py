@@ -7,6 +7,12 @@ temporary file that is fsynced and renamed over the target, so an interruption a
 instant leaves the old file or the new one, never a broken one. :func:`load_checkpoint`
 never unpickles arbitrary objects: a file that contains them is refused.
 
+Every file also stores a SHA-256 digest of its payload (each tensor's dtype, shape and
+bytes, and every other value), under the key ``"payload_sha256"``; :func:`load_checkpoint`
+recomputes it, so a flipped byte inside a tensor, which ``torch.load`` does not notice, is
+reported as a corrupt file (and skipped by the trainer's resume like a truncated one).
+Files without a digest (written by other tools) load unverified.
+
 The trainer names its files ``checkpoint-{global_step:09d}.pt``; the newest is the one
 with the highest step.
 """
@@ -14,9 +20,13 @@ with the highest step.
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
 import logging
 import os
+import pickle
 import re
+import shutil
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,6 +41,11 @@ __all__ = ["checkpoint_name", "save_checkpoint", "load_checkpoint", "latest_chec
 
 logger = logging.getLogger("histomammo")
 
+_DIGEST_KEY = "payload_sha256"
+# What torch.load raises on truncated or garbled files (UnicodeDecodeError is a ValueError);
+# anything else (TypeError, KeyError, ...) is a bug and propagates.
+_LOAD_ERRORS = (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError)
+_NO_SPACE = (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC))
 _NAME = re.compile(r"^checkpoint-(\d+)\.pt$")
 _ATOMS = frozenset({str, bytes, int, float, complex, bool, type(None), torch.Tensor,
                     torch.nn.Parameter, torch.Size, torch.dtype, torch.device})
@@ -53,8 +68,8 @@ def checkpoint_name(global_step: int) -> str:
 def _list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
     """The trainer's checkpoint files in ``directory``, newest (highest step) first.
 
-    Temporary files of interrupted writes (``.checkpoint-*.tmp``) are not listed. A
-    missing directory gives an empty list.
+    Temporary files of interrupted writes (``.checkpoint-*.tmp``) and directories are not
+    listed. A missing directory gives an empty list.
 
     Examples
     --------
@@ -68,7 +83,8 @@ def _list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
     directory = Path(directory)
     if not directory.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in directory.iterdir() if (m := _NAME.match(p.name))]
+    found = [(int(m.group(1)), p) for p in directory.iterdir()
+             if (m := _NAME.match(p.name)) and not p.is_dir()]
     return [path for _, path in sorted(found, reverse=True)]
 
 
@@ -170,6 +186,63 @@ def _check_loadable(value: Any, where: str) -> None:
     )
 
 
+def _payload_digest(state: Mapping[str, Any]) -> str:
+    """SHA-256 (hex) of ``state`` without its digest entry: keys, types, values, and each
+    tensor's dtype, shape and bytes, in the mapping's order.
+
+    Examples
+    --------
+    >>> import torch
+    >>> _payload_digest({"w": torch.zeros(2)}) == _payload_digest({"w": torch.zeros(2)})
+    True
+    >>> _payload_digest({"w": torch.zeros(2)}) == _payload_digest({"w": torch.ones(2)})
+    False
+    """
+    hasher = hashlib.sha256()
+    _feed(hasher, {key: value for key, value in state.items() if key != _DIGEST_KEY})
+    return hasher.hexdigest()
+
+
+def _feed(hasher: Any, value: Any) -> None:
+    kind = type(value)
+    hasher.update(kind.__name__.encode())
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        hasher.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+        if tensor.numel():
+            hasher.update(tensor.reshape(-1).view(torch.uint8).numpy().data)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            _feed(hasher, key)
+            _feed(hasher, item)
+    elif isinstance(value, (list, tuple, set)):
+        hasher.update(str(len(value)).encode())
+        for item in value:
+            _feed(hasher, item)
+    else:
+        hasher.update(repr(value).encode())
+
+
+def _payload_bytes(value: Any) -> int:
+    """Bytes of the tensors in ``value`` (the size of a checkpoint, near enough)."""
+    if isinstance(value, torch.Tensor):
+        return value.numel() * value.element_size()
+    if isinstance(value, Mapping):
+        return sum(_payload_bytes(item) for item in value.values())
+    if isinstance(value, (list, tuple, set)):
+        return sum(_payload_bytes(item) for item in value)
+    return 0
+
+
+def _no_space(err: BaseException) -> bool:
+    """A full disk, as an OSError or as torch's C++ writer reports it."""
+    if isinstance(err, OSError):
+        return err.errno in _NO_SPACE
+    return isinstance(err, RuntimeError) and any(
+        marker in str(err) for marker in ("inline_container", "file write failed",
+                                          "No space left"))
+
+
 def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically (temporary file, fsync, rename).
 
@@ -189,7 +262,9 @@ def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> P
     ------
     CheckpointError
         When ``state`` holds a value ``torch.load(..., weights_only=True)`` would refuse
-        (a numpy array, a custom class, ...); nothing is written then.
+        (a numpy array, a custom class, ...); when a directory stands at ``path``; when
+        the disk is full (the message names the directory and the space needed). Nothing
+        is written then, and the files already there are untouched.
 
     Examples
     --------
@@ -200,10 +275,31 @@ def save_checkpoint(path: str | os.PathLike[str], state: Mapping[str, Any]) -> P
     3
     """
     path = Path(path)
-    _check_loadable(dict(state), f"{path}: state")
+    payload = {key: value for key, value in state.items() if key != _DIGEST_KEY}
+    _check_loadable(payload, f"{path}: state")
+    if path.is_dir():
+        raise CheckpointError(
+            f"{path}: a directory stands where the checkpoint file goes; move it away"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_write(path, "wb") as handle:
-        torch.save(dict(state), handle)
+    payload[_DIGEST_KEY] = _payload_digest(payload)
+    try:
+        with atomic_write(path, "wb") as handle:
+            torch.save(payload, handle)
+    except (OSError, RuntimeError) as err:
+        if isinstance(err, IsADirectoryError):
+            raise CheckpointError(
+                f"{path}: a directory stands where the checkpoint file goes; move it away"
+            ) from err
+        if not _no_space(err):
+            raise
+        needed = _payload_bytes(payload) / 2**20
+        free = shutil.disk_usage(path.parent).free / 2**20
+        raise CheckpointError(
+            f"{path.parent}: disk full while writing {path.name}: it needs about "
+            f"{needed:.1f} MiB, {free:.1f} MiB are free; the earlier checkpoints are intact "
+            f"({type(err).__name__}: {err})"
+        ) from err
     return path
 
 
@@ -228,7 +324,8 @@ def load_checkpoint(
     Raises
     ------
     CheckpointError
-        The file is missing, truncated or corrupt, is not a mapping, or holds pickled
+        The file is missing, truncated or corrupt (its payload digest does not match),
+        is not a mapping, or holds pickled
         objects other than tensors and plain containers. Such objects are refused by the
         ``weights_only`` unpickler and never executed.
 
@@ -248,7 +345,7 @@ def load_checkpoint(
         raise CheckpointError(f"{path}: no such checkpoint file")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except Exception as err:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+    except _LOAD_ERRORS as err:
         if "unsupported global" in str(err).lower():
             raise CheckpointError(
                 f"{path}: refused: the file holds pickled objects other than tensors and "
@@ -261,5 +358,11 @@ def load_checkpoint(
     if not isinstance(state, dict):
         raise CheckpointError(
             f"{path}: holds a {type(state).__name__}; expected a dict of checkpoint entries"
+        )
+    saved_digest = state.pop(_DIGEST_KEY, None)
+    if saved_digest is not None and saved_digest != _payload_digest(state):
+        raise CheckpointError(
+            f"{path}: corrupt checkpoint: the SHA-256 digest of its payload does not match "
+            "the one stored when it was written (a changed byte inside a tensor or value)"
         )
     return state

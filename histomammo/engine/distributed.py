@@ -27,6 +27,9 @@ __all__ = [
     "barrier",
     "all_reduce_sum",
     "all_gather_objects",
+    "communication_device",
+    "any_rank",
+    "all_ranks",
     "cleanup",
 ]
 
@@ -174,6 +177,44 @@ def all_gather_objects(value: Any) -> list[Any]:
     gathered: list[Any] = [None] * get_world_size()
     dist.all_gather_object(gathered, value)
     return gathered
+
+
+def communication_device() -> torch.device:
+    """Where collectives' tensors live: the current CUDA device for ``nccl``, else the CPU."""
+    if is_distributed() and dist.get_backend() == "nccl":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
+def _count_true(flag: bool) -> int:
+    votes = torch.tensor([int(bool(flag))], dtype=torch.int64, device=communication_device())
+    return int(all_reduce_sum(votes).item())
+
+
+def any_rank(flag: bool) -> bool:
+    """``True`` on every rank when ``flag`` is true on at least one (call it on all ranks).
+
+    A stop decision taken by one rank alone would leave the others waiting in the next
+    collective; reduced with this, all ranks stop together (Lightning's
+    ``reduce_boolean_decision(..., all=False)``).
+
+    Examples
+    --------
+    >>> any_rank(True), any_rank(False)
+    (True, False)
+    """
+    return _count_true(flag) > 0 if is_distributed() else bool(flag)
+
+
+def all_ranks(flag: bool) -> bool:
+    """``True`` on every rank when ``flag`` is true on all of them (call it on all ranks).
+
+    Examples
+    --------
+    >>> all_ranks(True), all_ranks(False)
+    (True, False)
+    """
+    return _count_true(flag) == get_world_size() if is_distributed() else bool(flag)
 
 
 def cleanup() -> None:

@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch.utils.data import Sampler
 
-__all__ = ["ResumableSampler", "derive_seed"]
+__all__ = ["ResumableSampler", "derive_seed", "stream_seed", "SHUFFLE_STREAM", "WORKER_STREAM",
+           "EVALUATION_STREAM", "SAMPLE_STREAM"]
 
 
 def derive_seed(seed: int, *keys: int) -> int:
@@ -44,8 +45,28 @@ def derive_seed(seed: int, *keys: int) -> int:
     return int((int(words[0]) << 32 | int(words[1])) >> 1)
 
 
+# The engine's random streams. Each seed is stream_seed(seed, stream, epoch, index): the
+# stream comes first and the arity is fixed, because SeedSequence pads with zeros, so
+# derive_seed(s, 2) equals derive_seed(s, 2, 0) and keys of varying length would collide.
+SHUFFLE_STREAM, WORKER_STREAM, EVALUATION_STREAM, SAMPLE_STREAM = 0, 1, 2, 3
+
+
+def stream_seed(seed: int, stream: int, epoch: int = 0, index: int = 0) -> int:
+    """The seed of ``stream`` (one of the ``*_STREAM`` ids) for ``epoch`` and ``index``.
+
+    Examples
+    --------
+    >>> len({stream_seed(0, s, 2) for s in range(4)} | {stream_seed(0, EVALUATION_STREAM)})
+    5
+    """
+    return derive_seed(seed, stream, epoch, index)
+
+
 class ResumableSampler(Sampler[int]):
     """Yield dataset indices for one epoch, shuffled from ``(seed, epoch)`` or in order.
+
+    The permutation's generator is seeded with ``stream_seed(seed, SHUFFLE_STREAM, epoch)``,
+    a stream of its own (the workers', the evaluation's and the samples' seeds are others).
 
     With ``num_replicas > 1`` the epoch's order (a permutation of ``range(num_samples)``,
     padded by repeating its head to a multiple of ``num_replicas``, exactly as
@@ -128,7 +149,7 @@ class ResumableSampler(Sampler[int]):
         """This rank's full index list for the current epoch (ignores :attr:`consumed`)."""
         if self.shuffle:
             generator = torch.Generator()
-            generator.manual_seed(derive_seed(self.seed, self.epoch))
+            generator.manual_seed(stream_seed(self.seed, SHUFFLE_STREAM, self.epoch))
             order = torch.randperm(self.num_samples, generator=generator).tolist()
         else:
             order = list(range(self.num_samples))

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
-import time
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -23,11 +21,16 @@ from torch.utils.data import DataLoader
 from histomammo.engine import _evaluate
 from histomammo.engine import checkpoint as ckpt
 from histomammo.engine import distributed as dist
-from histomammo.engine._amp import amp_setup, autocast
+from histomammo.engine._amp import amp_setup
+from histomammo.engine._checkpointer import Checkpointer
 from histomammo.engine._loader import engine_loader, loader_shuffles, not_rebuildable_reason
-from histomammo.engine._loop import run_epoch
+from histomammo.engine._loop import FitRun, run_epoch
+from histomammo.engine._progress import Progress
 from histomammo.engine._rng import capture_rng_state, seed_everything
-from histomammo.engine._state import restore_trainer_state, resume_from_newest, trainer_state
+from histomammo.engine._setup import can_show_a_bar, check_arguments, draw_seed
+from histomammo.engine._state import apply_state, check_state, run_state
+from histomammo.engine._step import OptimizationStep
+from histomammo.engine._view import TrainerView
 from histomammo.engine.callbacks import Callback, CSVLogger
 from histomammo.engine.sampler import ResumableSampler
 from histomammo.errors import CheckpointError
@@ -64,10 +67,14 @@ class Trainer:
         Clip the total L2 norm of the gradients to this value before each optimizer step.
     accumulate : int
         Micro-batches per optimizer step; the loss is divided by the group's size.
-    seed : int
-        At the start of a fresh ``fit``: python, numpy and torch global generators are
-        seeded with ``seed + rank`` (dropout etc. draw from torch's global generator), and
-        the engine's sampler shuffles each epoch from ``(seed, epoch)``.
+    seed : int or None
+        The run's seed: the engine's sampler shuffles each epoch from ``(seed, epoch)``,
+        and DataLoader workers seed each sample from ``(seed, epoch, index)``. ``None``
+        (default): drawn once from torch's global generator (rank 0's under DDP) and
+        stored in the checkpoints; the global generators are left alone. An int also
+        seeds python's, numpy's and torch's global generators with ``seed + rank`` at
+        the start of a fresh ``fit`` (dropout etc. draw from them). A resumed run takes
+        the seed of its checkpoint and restores every generator state.
     checkpoint_dir : str, os.PathLike or None
         Where ``checkpoint-{global_step:09d}.pt`` files (one after every epoch) and
         ``history.csv`` are written, and where ``fit(resume=True)`` looks.
@@ -79,8 +86,19 @@ class Trainer:
     callbacks : iterable of Callback
         Called in order (see :mod:`histomammo.engine.callbacks`).
     progress : bool
-        tqdm bar per epoch (main process, when stderr is a terminal); otherwise one INFO
-        log line per epoch on the ``histomammo`` logger.
+        ``tqdm.auto`` bar per epoch (main process, when stderr is a terminal or in a
+        Jupyter kernel); otherwise one INFO log line per epoch on the ``histomammo``
+        logger.
+    prepare_batch : callable or None
+        ``prepare_batch(batch) -> (inputs, targets)`` for batch layouts the engine does
+        not know (see ``docs/engine.md``, "Batches"); ``None``: tuples ``(inputs,
+        targets, ...)``, and dicts with ``image``/``input`` and ``target``/``label``/``mask``.
+
+    Attributes
+    ----------
+    state : Progress
+        Where training stands (epoch, step, position, history); :attr:`epoch`,
+        :attr:`global_step`, :attr:`history` and :attr:`stop_training` read it.
 
     Examples
     --------
@@ -112,15 +130,16 @@ class Trainer:
         amp: bool = False,
         grad_clip: float | None = None,
         accumulate: int = 1,
-        seed: int = 0,
+        seed: int | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         checkpoint_every: int | None = None,
         keep_last: int = 2,
         callbacks: Iterable[Callback] = (),
         progress: bool = True,
+        prepare_batch: Callable[[Any], tuple[Any, Any]] | None = None,
     ) -> None:
-        _check_arguments(scheduler, scheduler_step, grad_clip, accumulate, seed,
-                         checkpoint_every, keep_last)
+        check_arguments(scheduler, scheduler_step, grad_clip, accumulate, seed,
+                         checkpoint_every, keep_last, prepare_batch)
         self.device = dist.resolve_device(device)
         dist.init_from_env(self.device)
         self.model = model.to(self.device)
@@ -130,29 +149,56 @@ class Trainer:
         self.scheduler_step = scheduler_step
         self.grad_clip = grad_clip
         self.accumulate = int(accumulate)
-        self.seed = int(seed)
+        # seed=None: one seed drawn from torch's generator (rank 0's, so all ranks agree);
+        # the global generators are then left alone. An int also seeds them at fit start.
+        self._seeds_globals = seed is not None
+        self.seed = int(seed) if seed is not None else draw_seed()
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir is not None else None
         self.checkpoint_every = checkpoint_every
         self.keep_last = int(keep_last)
         self.callbacks: list[Callback] = list(callbacks)
         self.progress = progress
+        self.prepare_batch = prepare_batch
         self.autocast_dtype, self.scaler = amp_setup(amp, self.device)
-        # Position and record of training; everything below goes into a checkpoint.
-        self.epoch = 0
-        self.global_step = 0
-        self.history: list[dict[str, Any]] = []
-        self.stop_training = False
-        self.batch_in_epoch = 0  # micro-batches of `epoch` already consumed
-        self.epoch_sums: dict[str, float] = {}  # sample-weighted loss sums, "samples"
-        self.epoch_seconds_before = 0.0  # time spent in `epoch` before a resume
-        self.epoch_done = False  # True between the epoch's history row and its end
-        self.sampler: ResumableSampler | None = None
-        self.sampler_state: dict[str, int] | None = None  # a restored mid-epoch position
-        self._fresh = True  # nothing trained or restored yet: fit seeds the generators
-        self._epoch_clock = time.perf_counter()
-        self._ddp: nn.Module | None = None
-        self._ddp_signature: tuple[bool, ...] = ()
+        self.state = Progress()  # where training stands: the one owner
+        self._step = OptimizationStep(self.model, optimizer, loss_fn, self.device,
+                                      self.autocast_dtype, self.scaler, grad_clip,
+                                      self.accumulate, prepare_batch)
+        self._checkpointer = (Checkpointer(self.checkpoint_dir, self.keep_last)
+                              if self.checkpoint_dir is not None else None)
+        self._fresh = True  # nothing trained or restored yet: fit may seed the generators
+        self._explicit_load: Path | None = None  # a full load_checkpoint since the last fit
         self._warned: set[str] = set()
+
+    # ------------------------------------------------- where training stands
+    @property
+    def epoch(self) -> int:
+        """The epoch in progress (0-based), or the next one between epochs."""
+        return self.state.epoch
+
+    @property
+    def global_step(self) -> int:
+        """Optimizer steps taken."""
+        return self.state.global_step
+
+    @property
+    def batch_in_epoch(self) -> int:
+        """Micro-batches of the current epoch done by completed optimizer steps."""
+        return self.state.batch_in_epoch
+
+    @property
+    def history(self) -> list[dict[str, Any]]:
+        """One dict per finished epoch (see :meth:`fit`)."""
+        return self.state.history
+
+    @property
+    def stop_training(self) -> bool:
+        """Set to ``True`` (e.g. by a callback) to end ``fit`` after the current epoch."""
+        return self.state.stopped
+
+    @stop_training.setter
+    def stop_training(self, value: bool) -> None:
+        self.state.stopped = bool(value)
 
     @property
     def is_main_process(self) -> bool:
@@ -165,7 +211,7 @@ class Trainer:
         train_loader: DataLoader,
         epochs: int,
         val_loader: DataLoader | None = None,
-        resume: bool = True,
+        resume: bool | str | os.PathLike[str] = True,
         metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None,
     ) -> list[dict[str, Any]]:
         """Train until ``epochs`` epochs in total are done; return :attr:`history`.
@@ -178,13 +224,16 @@ class Trainer:
             or batch_sampler, or an IterableDataset, is used as given (a warning says so):
             such an epoch is never resumed mid-way but restarted from its beginning.
         epochs : int
-            Total number of epochs (a resumed run continues up to it).
+            Total number of epochs (a resumed run continues up to it; a run that already
+            has them warns and returns at once).
         val_loader : DataLoader or None
             Evaluated after every epoch with :meth:`evaluate`.
-        resume : bool
-            Continue from the newest loadable checkpoint in ``checkpoint_dir`` (corrupt
-            ones are skipped with a warning). ``False`` refuses a directory that already
-            holds checkpoints rather than mixing two runs.
+        resume : bool, str or os.PathLike
+            ``True``: continue from the newest loadable checkpoint in ``checkpoint_dir``
+            (corrupt ones are skipped with a warning). ``False`` refuses a directory that
+            already holds checkpoints rather than mixing two runs. A path: continue from
+            that checkpoint file. A full :meth:`load_checkpoint` before ``fit`` wins over
+            the directory in every case.
         metrics : mapping of str to callable or None
             ``{name: fn(outputs, targets)}`` evaluated on ``val_loader``; recorded in the
             history row as ``val_<name>`` (and ``val_loss``).
@@ -195,48 +244,65 @@ class Trainer:
             One row per epoch: ``epoch``, ``step`` (global step), ``lr`` (first param
             group, before the epoch's scheduler step), ``loss`` and ``loss_<term>``
             (sample-weighted epoch means, averaged over ranks), ``val_*``, ``seconds``.
+            Values are Python numbers (what callbacks add too).
 
         Raises
         ------
         CheckpointError
             ``checkpoint_dir`` holds checkpoints but none can be loaded, or an incompatible
-            one (other model keys); or ``resume=False`` with existing checkpoints.
+            one (other model keys); ``resume=False`` with existing checkpoints; a
+            checkpoint cannot be written (full disk, a directory in the way).
         """
         if not isinstance(epochs, int) or epochs < 0:
             raise ValueError(f"epochs must be a non-negative int, but got {epochs!r}")
-        self._prepare_run(resume)
-        loader, self.sampler, generator = self._training_loader(train_loader)
+        if not isinstance(resume, bool):
+            self.load_checkpoint(resume)
+        self._prepare_run(resume is True, epochs)
+        loader, sampler, generator = self._training_loader(train_loader)
+        run = self._fit_run()
         for callback in self.callbacks:
-            callback.on_fit_start(self)
-        while self.epoch < epochs and not self.stop_training:
-            run_epoch(self, loader, generator, epochs, val_loader, metrics)
+            callback.on_fit_start(run.view)
+        while self.state.epoch < epochs and not self.state.stopped:
+            run_epoch(run, loader, sampler, generator, epochs, val_loader, metrics)
         for callback in self.callbacks:
-            callback.on_fit_end(self)
+            callback.on_fit_end(run.view)
         return self.history
 
-    def _prepare_run(self, resume: bool) -> None:
+    def _prepare_run(self, resume: bool, epochs: int) -> None:
         """Append the CSV logger, resume from ``checkpoint_dir`` or seed a fresh run."""
-        self.stop_training = False
-        if self.checkpoint_dir is not None:
+        explicit, self._explicit_load = self._explicit_load, None
+        self.state.stopped = False
+        if self._checkpointer is not None:
             if not any(isinstance(cb, CSVLogger) and cb.path == self._csv_path
                        for cb in self.callbacks):
                 self.callbacks.append(CSVLogger(self._csv_path))
-            existing = ckpt._list_checkpoints(self.checkpoint_dir)
-            if existing and not resume:
-                raise CheckpointError(
-                    f"{self.checkpoint_dir}: holds {len(existing)} checkpoint(s) of an "
-                    "earlier run; pass resume=True to continue it, or use an empty directory"
-                )
-            if existing:
-                path = resume_from_newest(self, existing)
-                self._fresh = False
-                logger.info("resumed from %s (epoch %d, step %d)", path, self.epoch,
-                            self.global_step)
-            if self.is_main_process:
-                ckpt._remove_temporaries(self.checkpoint_dir)
-        if self._fresh:
+            if explicit is None:
+                self._resume_from_directory(resume)
+            self._checkpointer.remove_temporaries()
+        if self._fresh and self._seeds_globals:
             seed_everything(self.seed + dist.get_rank())
         self._fresh = False
+        if self.state.epoch >= epochs and epochs > 0:
+            self._warn_once(
+                f"fit(epochs={epochs}) does nothing: {self.state.epoch} epochs are done "
+                "already and epochs is the total, not a count of more epochs "
+                f"(pass epochs={self.state.epoch + epochs} to train {epochs} more)"
+            )
+
+    def _resume_from_directory(self, resume: bool) -> None:
+        if not self._fresh:
+            return  # a second fit on the same trainer continues from its own state
+        existing = self._checkpointer.existing()
+        if existing and not resume:
+            raise CheckpointError(
+                f"{self.checkpoint_dir}: holds {len(existing)} checkpoint(s) of an "
+                "earlier run; pass resume=True to continue it, or use an empty directory"
+            )
+        if not existing:
+            return
+        path, state = self._checkpointer.load_newest()
+        self._restore(state, path)
+        logger.info("resumed from %s (epoch %d, step %d)", path, self.epoch, self.global_step)
 
     @property
     def _csv_path(self) -> Path:
@@ -256,22 +322,23 @@ class Trainer:
         )
         return loader, None, None
 
-    def _restart_epoch_progress(self) -> None:
-        """Forget what the current epoch has consumed, summed and timed: it starts afresh."""
-        self.batch_in_epoch, self.epoch_sums, self.epoch_seconds_before = 0, {}, 0.0
+    def _fit_run(self) -> FitRun:
+        return FitRun(
+            progress=self.state, step=self._step, scheduler=self.scheduler,
+            scheduler_step=self.scheduler_step, callbacks=self.callbacks,
+            view=self._view(), seed=self.seed, checkpointer=self._checkpointer,
+            checkpoint_every=self.checkpoint_every, state=self._run_state,
+            show_progress=self._progress_enabled(), warn=self._warn_once,
+        )
 
-    @property
-    def epoch_seconds(self) -> float:
-        """Seconds spent in the current epoch so far (across a resume)."""
-        return self.epoch_seconds_before + time.perf_counter() - self._epoch_clock
+    def _view(self) -> TrainerView:
+        return TrainerView(model=self.model, optimizer=self.optimizer, scheduler=self.scheduler,
+                           device=self.device, seed=self.seed,
+                           checkpoint_dir=self.checkpoint_dir, progress=self.state,
+                           save=self.save_checkpoint)
 
-    def _autocast(self):
-        return autocast(self.device, self.autocast_dtype)
-
-    @property
-    def _reduce_device(self) -> torch.device:
-        """gloo reduces CPU tensors, nccl CUDA ones."""
-        return self.device if self.device.type == "cuda" else torch.device("cpu")
+    def _run_state(self) -> dict[str, Any]:
+        return run_state(self._step, self.scheduler, self.state, self.callbacks, self.seed)
 
     # ------------------------------------------------------------ evaluation
     def evaluate(
@@ -283,7 +350,9 @@ class Trainer:
         ----------
         loader : DataLoader
             Batches as in :meth:`fit`. Under DDP a plain loader is sharded across ranks
-            and the outputs are gathered back in dataset order.
+            without padding and the outputs are gathered back in dataset order; a loader
+            with the user's own sampler (e.g. ``DistributedSampler``) is gathered in rank
+            order, so every rank computes the metrics on all outputs.
         metrics : mapping of str to callable or None
             ``{name: fn(outputs, targets)}``: ``outputs`` and ``targets`` concatenated over
             the loader on the CPU (tensors along dim 0; lists, e.g. detection outputs,
@@ -300,7 +369,7 @@ class Trainer:
             For ``loss_fn=None`` models with metrics, a second, eval-mode forward pass
             produces the outputs.
         """
-        return _evaluate.evaluate(self, loader, metrics or {})
+        return _evaluate.evaluate(self._step, self.seed, loader, metrics or {})
 
     def predict(self, loader: DataLoader) -> Any:
         """Model outputs in eval mode on the CPU, concatenated over the loader.
@@ -310,9 +379,9 @@ class Trainer:
         Tensor, list, dict or tuple
             Tensors joined along dim 0 (e.g. ``(N, classes)`` logits); list outputs
             (detection: one dict per image) joined into one list. Under DDP every rank
-            gets all outputs, in dataset order.
+            gets all outputs of a plain loader, in dataset order.
         """
-        return _evaluate.predict(self, loader)
+        return _evaluate.predict(self._step, self.seed, loader)
 
     # ------------------------------------------------------------ checkpoints
     def save_checkpoint(self, path: str | os.PathLike[str]) -> Path:
@@ -322,10 +391,13 @@ class Trainer:
         communicate. The trainer's own periodic checkpoints also store every rank's
         random-generator state.
         """
-        return ckpt.save_checkpoint(path, trainer_state(self, [capture_rng_state()]))
+        return ckpt.save_checkpoint(path, {**self._run_state(), "rng": [capture_rng_state()]})
 
     def load_checkpoint(self, path: str | os.PathLike[str], *, model_only: bool = False) -> None:
         """Restore a checkpoint: the model's weights only, or the whole training state.
+
+        All or nothing: everything is checked against this trainer before anything is
+        changed, so a failing load leaves the trainer as it was.
 
         Parameters
         ----------
@@ -333,77 +405,36 @@ class Trainer:
             A file written by the trainer.
         model_only : bool
             Load the weights alone (for evaluation); otherwise optimizer, scheduler,
-            scaler, position, history, callbacks and random generators too, so a following
-            ``fit`` continues exactly where the checkpoint was taken.
+            scaler, position, history, callbacks, seed and random generators too, so the
+            next ``fit`` continues exactly where the checkpoint was taken, whatever
+            ``checkpoint_dir`` holds.
 
         Raises
         ------
         CheckpointError
-            Unreadable or unsafe file, missing entries, or model keys that do not match
-            (the message lists the missing and unexpected keys).
+            Unreadable, corrupt or unsafe file, missing entries, model keys or shapes that
+            do not match (the message lists them), or an optimizer state that does not fit.
         """
         state = ckpt.load_checkpoint(path, map_location="cpu")
-        self._restore(state, Path(path), model_only=model_only)
+        if model_only:
+            check_state(state, Path(path), self.model, None)
+            self.model.load_state_dict(state["model"])
+            return
+        self._restore(state, Path(path))
+        self._explicit_load = Path(path)
 
-    def _restore(self, state: dict[str, Any], path: Path, model_only: bool = False) -> None:
-        restore_trainer_state(self, state, path, model_only=model_only)
-        self._fresh = self._fresh and model_only
-
-    def _write_periodic_checkpoint(self) -> None:
-        """Every rank's generator states, written by rank 0, then a barrier."""
-        rng_states = dist.all_gather_objects(capture_rng_state())
-        if self.is_main_process:
-            path = self.checkpoint_dir / ckpt.checkpoint_name(self.global_step)
-            ckpt.save_checkpoint(path, trainer_state(self, rng_states))
-            ckpt._prune_checkpoints(self.checkpoint_dir, self.keep_last)
-        dist.barrier()
+    def _restore(self, state: dict[str, Any], path: Path) -> None:
+        check_state(state, path, self.model, self.optimizer)
+        apply_state(state, path, self._step, self.scheduler, self.state, self.callbacks)
+        if "seed" in state:
+            self.seed = int(state["seed"])
+        self._fresh = False
 
     # ------------------------------------------------------------ plumbing
-    def _training_module(self) -> nn.Module:
-        """The model, wrapped in DDP under torch.distributed (re-wrapped when the set of
-        trainable parameters changed, since DDP only synchronises parameters that
-        required gradients when it was built)."""
-        if not dist.is_distributed():
-            return self.model
-        signature = tuple(p.requires_grad for p in self.model.parameters())
-        if self._ddp is None or signature != self._ddp_signature:
-            self._ddp = None
-            device_ids = [self.device.index] if self.device.type == "cuda" else None
-            self._ddp = nn.parallel.DistributedDataParallel(self.model, device_ids=device_ids)
-            self._ddp_signature = signature
-        return self._ddp
-
     def _progress_enabled(self) -> bool:
-        return bool(self.progress and self.is_main_process and sys.stderr.isatty())
-
-    def _progress_bar(self, total: int | None, epochs: int):
-        from tqdm.auto import tqdm
-
-        return tqdm(total=total, initial=self.batch_in_epoch, unit="batch", leave=False,
-                    desc=f"epoch {self.epoch + 1}/{epochs}", disable=not self._progress_enabled())
+        return bool(self.progress and self.is_main_process and can_show_a_bar())
 
     def _warn_once(self, message: str) -> None:
         if message not in self._warned:
             self._warned.add(message)
             warnings.warn(message, UserWarning, stacklevel=4)
-
-
-def _check_arguments(scheduler, scheduler_step, grad_clip, accumulate, seed,
-                     checkpoint_every, keep_last) -> None:
-    if scheduler_step not in ("epoch", "batch"):
-        raise ValueError(f"scheduler_step must be 'epoch' or 'batch', but got {scheduler_step!r}")
-    if scheduler_step == "batch" and isinstance(
-        scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau
-    ):
-        raise ValueError("ReduceLROnPlateau needs scheduler_step='epoch' (it monitors val_loss)")
-    if grad_clip is not None and not grad_clip > 0:
-        raise ValueError(f"grad_clip must be > 0 or None, but got {grad_clip!r}")
-    if not isinstance(accumulate, int) or accumulate < 1:
-        raise ValueError(f"accumulate must be an int >= 1, but got {accumulate!r}")
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, but got {seed!r}")
-    if checkpoint_every is not None and (not isinstance(checkpoint_every, int)
-                                         or checkpoint_every < 1):
-        raise ValueError(f"checkpoint_every must be an int >= 1 or None, but got {checkpoint_every!r}")
-    if not isinstance(keep_last, int) or keep_last < 1:
-        raise ValueError(f"keep_last must be an int >= 1, but got {keep_last!r}")

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import pickle
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from histomammo.engine import Trainer
 from histomammo.engine.checkpoint import (
@@ -129,3 +131,82 @@ def test_model_only_load_copies_weights(tmp_path):
     target = nn.Linear(3, 2)
     _trainer(target).load_checkpoint(path, model_only=True)
     assert torch.equal(target.weight, source.weight) and torch.equal(target.bias, source.bias)
+
+
+# ------------------------------------------------------------ faults
+def _fit(directory, epochs=2, **kwargs):
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    data = DataLoader(TensorDataset(torch.randn(16, 3), torch.randn(16, 2)), batch_size=4)
+    trainer = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), nn.MSELoss(),
+                      device="cpu", progress=False, seed=0, checkpoint_dir=directory, **kwargs)
+    return trainer, trainer.fit(data, epochs)
+
+
+def test_flipped_byte_in_a_tensor_is_a_corrupt_checkpoint(tmp_path):
+    trainer, _ = _fit(tmp_path)
+    newest, older = _list_checkpoints(tmp_path)[:2]
+    raw = bytearray(newest.read_bytes())
+    weight = trainer.model.weight.detach().numpy().tobytes()
+    at = bytes(raw).find(weight)
+    assert at > 0  # the payload is stored uncompressed: torch.load would not notice
+    raw[at + 5] ^= 0x10
+    newest.write_bytes(bytes(raw))
+    with pytest.raises(CheckpointError, match="digest"):
+        load_checkpoint(newest)
+    with pytest.warns(UserWarning, match="skipping checkpoint.*digest"):
+        resumed, _ = _fit(tmp_path, epochs=2)
+    assert resumed.global_step == 8  # resumed from the older one, then trained epoch 1 again
+    assert load_checkpoint(older)["global_step"] == 4
+
+
+@pytest.mark.parametrize("failure", [
+    OSError(errno.ENOSPC, "No space left on device"),
+    RuntimeError("[enforce fail at inline_container.cc:626] . unexpected pos 64 vs 0"),
+])
+def test_full_disk_raises_checkpoint_error_and_keeps_earlier_files(tmp_path, monkeypatch,
+                                                                    failure):
+    _fit(tmp_path, epochs=1)
+    before = {path.name: path.read_bytes() for path in _list_checkpoints(tmp_path)}
+    real_save = torch.save
+
+    def full_disk(obj, handle, *args, **kwargs):
+        handle.write(b"partial")
+        raise failure
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    with pytest.raises(CheckpointError, match=rf"{tmp_path}: disk full .* needs about .* free"):
+        _fit(tmp_path, epochs=2)
+    monkeypatch.setattr(torch, "save", real_save)
+    assert {path.name: path.read_bytes() for path in _list_checkpoints(tmp_path)} == before
+    assert not list(tmp_path.glob(".*.tmp"))
+    assert load_checkpoint(_list_checkpoints(tmp_path)[0])["global_step"] == 4
+
+
+def test_other_write_errors_are_not_called_a_full_disk(tmp_path, monkeypatch):
+    def broken(obj, handle, *args, **kwargs):
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(OSError, match="Input/output"):
+        save_checkpoint(tmp_path / "a.pt", {"w": torch.ones(2)})
+
+
+def test_directory_in_the_way_raises_checkpoint_error(tmp_path):
+    blocker = tmp_path / checkpoint_name(4)
+    blocker.mkdir(parents=True)
+    with pytest.raises(CheckpointError, match=rf"{blocker}: a directory stands where"):
+        _fit(tmp_path, epochs=1)
+    with pytest.raises(CheckpointError, match="a directory stands"):
+        save_checkpoint(blocker, {"w": torch.ones(2)})
+
+
+def test_programming_errors_are_not_reported_as_corrupt_files(tmp_path, monkeypatch):
+    path = save_checkpoint(tmp_path / "a.pt", {"w": torch.ones(2)})
+
+    def buggy(*args, **kwargs):
+        raise TypeError("a bug, not a corrupt file")
+
+    monkeypatch.setattr(torch, "load", buggy)
+    with pytest.raises(TypeError, match="a bug"):
+        load_checkpoint(path)

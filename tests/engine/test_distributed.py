@@ -10,9 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from _ddp_script import CONFIGS, run
+from _ddp_script import CONFIGS, datasets, mean_absolute_error, run
+from torch.utils.data import DataLoader
 
-from histomammo.engine import distributed
+import histomammo
+from histomammo.engine import Trainer, distributed
 from histomammo.engine._rng import capture_rng_state, restore_rng_state
 from histomammo.engine.checkpoint import _list_checkpoints, load_checkpoint
 
@@ -25,6 +27,12 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _package_parent() -> str:
+    """The ranks import the histomammo under test (not another installed copy)."""
+    parent = str(Path(histomammo.__file__).resolve().parents[1])
+    return os.pathsep.join([parent, *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
 def _launch(world_size: int, out: Path) -> None:
     """Start ``world_size`` ranks as torchrun would (loopback only) and wait for them."""
     port = str(_free_port())
@@ -32,7 +40,7 @@ def _launch(world_size: int, out: Path) -> None:
     for rank in range(world_size):
         env = dict(os.environ, RANK=str(rank), WORLD_SIZE=str(world_size),
                    LOCAL_RANK=str(rank), MASTER_ADDR="127.0.0.1", MASTER_PORT=port,
-                   OMP_NUM_THREADS="1")
+                   OMP_NUM_THREADS="1", PYTHONPATH=_package_parent())
         processes.append(subprocess.Popen(
             [sys.executable, str(SCRIPT), str(out)], env=env,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -40,7 +48,9 @@ def _launch(world_size: int, out: Path) -> None:
     for rank, process in enumerate(processes):
         try:
             _, stderr = process.communicate(timeout=180)
-        finally:
+        except subprocess.TimeoutExpired:
+            stderr = "timed out (a rank waiting for another that took a different decision?)"
+        if process.returncode != 0:  # a failed or hung rank: stop the others too
             for other in processes:
                 if other.poll() is None:
                     other.kill()
@@ -101,3 +111,23 @@ def test_only_rank_zero_writes_checkpoints(ddp_results):
         assert len(state["rng"]) == 2  # every rank's generators
         assert state["sampler"] == {"epoch": 2, "consumed": 0}
         assert (ddp_results / name / "history.csv").is_file()
+
+
+def test_stop_decisions_evaluation_and_short_groups_agree_across_ranks(ddp_results):
+    ranks = [torch.load(ddp_results / f"rank-{r}.pt", weights_only=True) for r in (0, 1)]
+    assert [rank["epochs"] for rank in ranks] == [1, 1]  # rank 1 alone asked to stop
+    for kind in ("plain", "own"):
+        assert ranks[0][kind] == ranks[1][kind], kind  # metrics from all ranks' outputs
+    assert ranks[0]["plain"]["count"] == 13  # no padding duplicates
+    assert ranks[0]["own"]["count"] == 14  # DistributedSampler pads 13 to 14 itself
+    # the sharded evaluation equals the single-process one on the same weights
+    model = torch.nn.Sequential(torch.nn.Linear(6, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
+    model.load_state_dict(ranks[0]["weights"])
+    single = Trainer(model, torch.optim.SGD(model.parameters(), lr=0.1), torch.nn.MSELoss(),
+                     device="cpu", seed=0, progress=False).evaluate(
+        DataLoader(datasets()[2], batch_size=3), {"mae": mean_absolute_error})
+    assert ranks[0]["plain"]["loss"] == pytest.approx(single["loss"], abs=1e-6)
+    assert ranks[0]["plain"]["mae"] == pytest.approx(single["mae"], abs=1e-6)
+    # the short last accumulation group of a stream is all-reduced: replicas stay equal
+    for key, value in ranks[0]["streamed"].items():
+        assert torch.equal(ranks[1]["streamed"][key], value), key

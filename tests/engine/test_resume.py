@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import pytest
 import torch
 from _train_script import EPOCHS, Interrupted, KillAt, make_trainer, train
 
+import histomammo
 from histomammo.engine._rng import capture_rng_state, restore_rng_state
 from histomammo.engine.checkpoint import _list_checkpoints
 
@@ -45,6 +47,7 @@ def _run_killed(directory: Path, *args: str) -> None:
     process = subprocess.run(
         [sys.executable, str(SCRIPT), "--dir", str(directory), *args],
         capture_output=True, text=True, timeout=120,
+        env=dict(os.environ, PYTHONPATH=str(Path(histomammo.__file__).resolve().parents[1])),
     )
     assert process.returncode == -signal.SIGKILL, process.stderr
 

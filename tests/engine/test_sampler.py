@@ -91,7 +91,9 @@ def test_rebuilt_loader_keeps_every_setting():
                  "worker_init_fn", "prefetch_factor", "persistent_workers", "in_order",
                  "pin_memory", "multiprocessing_context"):
         assert getattr(rebuilt, name) == getattr(loader, name), name
-    assert rebuilt.sampler is sampler and rebuilt.generator is generator
+    # with workers, the sampler's indices are tagged with the epoch for per-sample seeding
+    assert rebuilt.sampler.sampler is sampler and rebuilt.generator is generator
+    assert rebuilt.dataset.dataset is data
     assert len(rebuilt) == 3  # drop_last kept
 
 

@@ -6,6 +6,7 @@ import collections
 import logging
 import warnings
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -150,7 +151,11 @@ def test_dict_batches_and_tensors_moved():
     moved = move_to_device({"b": [boxes], "p": Point(torch.ones(1), 2)}, torch.device("cpu"))
     assert isinstance(moved["b"][0], tv_tensors.BoundingBoxes) and isinstance(moved["p"], Point)
     assert split_batch({"image": 1, "target": 2}) == (1, 2)
-    assert split_batch({"x": 1}) == ({"x": 1}, {"x": 1})
+    assert split_batch({"input": 1, "label": 2}) == (1, 2)
+    assert split_batch({"image": 1, "mask": 3, "file": "a"}) == (1, 3)
+    with pytest.raises(ValueError, match=r"inputs key \['image', 'input'\].*keys \['x'\]"):
+        split_batch({"x": 1})
+    assert split_batch({"x": 1, "y": 2}, lambda b: (b["x"], b["y"])) == (1, 2)
     assert split_batch([torch.ones(2, 3)])[1] is None
     assert batch_size((torch.ones(3, 5, 5), torch.ones(3, 5, 5))) == 2
 
@@ -182,9 +187,9 @@ def test_grad_clip_bounds_the_step():
 def test_amp_on_cpu_warns_and_trains_identically():
     loader = DataLoader(_blobs(), batch_size=8, shuffle=True)
     plain, mixed = _mlp(0.3), _mlp(0.3)
-    _trainer(plain).fit(loader, 2)
+    _trainer(plain, seed=0).fit(loader, 2)
     with pytest.warns(UserWarning, match="amp=True has no effect"):
-        trainer = _trainer(mixed, amp=True)
+        trainer = _trainer(mixed, amp=True, seed=0)
     assert trainer.scaler is None and trainer.autocast_dtype is None
     trainer.fit(loader, 2)
     for key, value in plain.state_dict().items():
@@ -245,7 +250,8 @@ def test_checkpoints_every_epoch_keep_last_and_history_csv(tmp_path):
     with pytest.raises(CheckpointError, match="resume=True"):
         _trainer(_mlp(), checkpoint_dir=tmp_path).fit(loader, 3, resume=False)
     finished = _trainer(_mlp(), checkpoint_dir=tmp_path)
-    assert finished.fit(loader, 3) == trainer.history  # resumed at the end: nothing to do
+    with pytest.warns(UserWarning, match="does nothing"):  # resumed at the end
+        assert finished.fit(loader, 3) == trainer.history
     assert finished.global_step == 12
 
 
@@ -316,21 +322,48 @@ def test_mid_epoch_checkpoint_of_unrebuildable_loader_restarts_the_epoch(tmp_pat
     assert resumed.global_step == 2 + 8  # the epoch ran again in full
 
 
+class RandomPerSample(Dataset):
+    """Draws from torch's and numpy's global generators in ``__getitem__`` (augmentation);
+    the last feature is the sample's index."""
+
+    def __len__(self):
+        return 8
+
+    def __getitem__(self, index):
+        draws = torch.cat([torch.rand(2), torch.tensor([float(np.random.rand())])])  # noqa: NPY002
+        return torch.cat([draws, torch.tensor([float(index)])]), index % 2
+
+
+class RecordInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(4, 2)
+        self.seen: dict[int, torch.Tensor] = {}
+
+    def forward(self, x):
+        if self.training:
+            self.seen.update({int(row[-1]): row[:-1].clone() for row in x})
+        return self.linear(x)
+
+
 def test_workers_are_seeded_reproducibly():
-    class RandomPerSample(Dataset):
-        def __len__(self):
-            return 8
+    """Each sample's random draws depend on (seed, epoch, index) only: not on the worker
+    that loads it, the batch it lands in, or the generators of the main process."""
+    def draws(batch_size, workers, global_seed, seed=5):
+        torch.manual_seed(global_seed)
+        model = RecordInputs()
+        loader = DataLoader(RandomPerSample(), batch_size=batch_size, shuffle=True,
+                            num_workers=workers)
+        _trainer(model, seed=seed).fit(loader, 1)
+        return model.seen
 
-        def __getitem__(self, index):
-            return torch.rand(4), index % 2
-
-    def run():
-        model = _mlp()
-        loader = DataLoader(RandomPerSample(), batch_size=4, shuffle=True, num_workers=1)
-        _trainer(model).fit(loader, 1)
-        return model[0].weight.detach().clone()
-
-    assert torch.equal(run(), run())
+    reference = draws(4, 2, global_seed=0)
+    assert sorted(reference) == list(range(8))
+    assert len({tuple(v.tolist()) for v in reference.values()}) == 8  # real draws
+    for other in (draws(2, 2, global_seed=1), draws(1, 1, global_seed=2)):
+        for index, value in reference.items():
+            assert torch.equal(other[index], value), index
+    assert not torch.equal(draws(4, 2, global_seed=0, seed=6)[0], reference[0])
 
 
 def test_logs_one_line_per_epoch_without_a_terminal(caplog):

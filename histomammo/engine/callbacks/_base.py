@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from histomammo.errors import CheckpointError
 
 if TYPE_CHECKING:
-    from histomammo.engine.trainer import Trainer
+    from histomammo.engine._view import TrainerView
 
 class Callback:
     """Base class: override the hooks you need; every hook does nothing by default.
@@ -20,20 +20,31 @@ class Callback:
     ...         print(logs["epoch"])
     """
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         """Called once when ``fit`` starts, after any resume has been restored."""
 
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+    def on_epoch_start(self, trainer: TrainerView, epoch: int) -> None:
         """Called before the first batch of ``epoch`` (also when resuming mid-epoch)."""
 
-    def on_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_batch_end(self, trainer: TrainerView, logs: dict[str, float]) -> None:
         """Called after each optimizer step; ``logs`` holds ``loss``, each loss term and ``lr``."""
 
-    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, logs: dict[str, Any]) -> None:
         """Called after validation with the epoch's history row (mutable)."""
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerView) -> None:
         """Called once when ``fit`` returns normally."""
+
+    @property
+    def state_key(self) -> str:
+        """The stable key of this callback's state in a checkpoint.
+
+        The class name by default; callbacks that are used several times with different
+        settings (``BestCheckpoint(monitor=...)``) include those settings, so a state
+        finds its callback whatever the order of the list. Two callbacks with the same
+        key are told apart by their order (``#1``, ``#2`` appended).
+        """
+        return type(self).__qualname__
 
     def state_dict(self) -> dict[str, Any]:
         """State saved in every checkpoint (tensors, numbers, strings, lists, dicts only)."""

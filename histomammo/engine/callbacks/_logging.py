@@ -12,7 +12,7 @@ from histomammo._atomic import atomic_write
 from histomammo.engine.callbacks._base import Callback, _require_state
 
 if TYPE_CHECKING:
-    from histomammo.engine.trainer import Trainer
+    from histomammo.engine._view import TrainerView
 
 def _csv_cell(value: Any) -> object:
     # A callback may put a 0-d torch or numpy scalar in the logs: write 0.5, not tensor(0.5).
@@ -72,15 +72,15 @@ class CSVLogger(Callback):
             for row in rows:
                 writer.writerow({key: _csv_cell(value) for key, value in row.items()})
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         if trainer.is_main_process:
             self.path.parent.mkdir(parents=True, exist_ok=True)
 
-    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, logs: dict[str, Any]) -> None:
         if trainer.is_main_process:
             self.write(trainer.history)
 
-    def on_fit_end(self, trainer: Trainer) -> None:
+    def on_fit_end(self, trainer: TrainerView) -> None:
         if trainer.is_main_process and trainer.history:
             self.write(trainer.history)
 
@@ -131,10 +131,10 @@ class LRMonitor(Callback):
     def __init__(self) -> None:
         self.lrs: list[dict[str, float]] = []
 
-    def on_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_batch_end(self, trainer: TrainerView, logs: dict[str, float]) -> None:
         self.lrs.append({"step": trainer.global_step, **_group_lrs(trainer.optimizer)})
 
-    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, logs: dict[str, Any]) -> None:
         if self.lrs and self.lrs[-1]["step"] == trainer.global_step:
             last_step = {key: value for key, value in self.lrs[-1].items() if key != "step"}
             logs.update(last_step)

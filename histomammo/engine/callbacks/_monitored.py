@@ -8,10 +8,11 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from histomammo.engine import distributed as dist
 from histomammo.engine.callbacks._base import Callback, _is_real, _require_state
 
 if TYPE_CHECKING:
-    from histomammo.engine.trainer import Trainer
+    from histomammo.engine._view import TrainerView
 
 logger = logging.getLogger("histomammo")
 
@@ -45,6 +46,10 @@ class _MonitoredCallback(Callback):
         if self.mode == "min":
             return value < self.best - self.min_delta
         return value > self.best + self.min_delta
+
+    @property
+    def state_key(self) -> str:
+        return f"{type(self).__qualname__}[monitor={self.monitor},mode={self.mode}]"
 
     def state_dict(self) -> dict[str, Any]:
         return {"best": self.best, "best_epoch": self.best_epoch}
@@ -131,7 +136,7 @@ class BestCheckpoint(_MonitoredCallback):
         self.filename = filename
         self.directory = None if directory is None else Path(directory)
 
-    def _target(self, trainer: Trainer) -> Path:
+    def _target(self, trainer: TrainerView) -> Path:
         directory = self.directory if self.directory is not None else trainer.checkpoint_dir
         if directory is None:
             raise ValueError(
@@ -140,14 +145,19 @@ class BestCheckpoint(_MonitoredCallback):
             )
         return Path(directory) / self.filename
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         target = self._target(trainer)
         if trainer.is_main_process:
             target.parent.mkdir(parents=True, exist_ok=True)
 
-    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+    @property
+    def state_key(self) -> str:
+        return f"{super().state_key[:-1]},filename={self.filename}]"
+
+    def on_epoch_end(self, trainer: TrainerView, logs: dict[str, Any]) -> None:
         value = self._value(logs)
-        if not self._improves(value):
+        # One decision for all ranks (rank 0 writes the file; the others keep the same best).
+        if not dist.all_ranks(self._improves(value)):
             return
         self.best, self.best_epoch = value, trainer.epoch
         if trainer.is_main_process:
@@ -226,7 +236,7 @@ class EarlyStopping(_MonitoredCallback):
         self.patience = patience
         self.wait = 0
 
-    def on_epoch_end(self, trainer: Trainer, logs: dict[str, Any]) -> None:
+    def on_epoch_end(self, trainer: TrainerView, logs: dict[str, Any]) -> None:
         value = self._value(logs)
         if self._improves(value):
             self.best, self.best_epoch, self.wait = value, trainer.epoch, 0

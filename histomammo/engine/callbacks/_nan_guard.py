@@ -11,7 +11,7 @@ from histomammo.engine.checkpoint import latest_checkpoint
 from histomammo.errors import NonFiniteLossError
 
 if TYPE_CHECKING:
-    from histomammo.engine.trainer import Trainer
+    from histomammo.engine._view import TrainerView
 
 def _last_checkpoint(directory: Path | None) -> str:
     if directory is None:
@@ -56,7 +56,7 @@ class NaNGuard(Callback):
     non-finite loss nan at epoch 0, global step 1
     """
 
-    def on_batch_end(self, trainer: Trainer, logs: dict[str, float]) -> None:
+    def on_batch_end(self, trainer: TrainerView, logs: dict[str, float]) -> None:
         if "loss" not in logs:
             raise ValueError(
                 f"NaNGuard: the batch logs hold no 'loss'; available keys: {list(logs)}"

@@ -13,7 +13,7 @@ from histomammo.engine.callbacks._base import Callback, _is_real
 if TYPE_CHECKING:
     from torch import nn
 
-    from histomammo.engine.trainer import Trainer
+    from histomammo.engine._view import TrainerView
 
 logger = logging.getLogger("histomammo")
 
@@ -146,7 +146,8 @@ class StagedUnfreeze(Callback):
     ``.grad`` so that no optimizer (momentum, weight decay) can move them. When an epoch is
     the *first* of its stage, ``lr`` (and ``weight_decay`` when given) is set on every
     optimizer param group; within a stage a scheduler keeps working from that value, and
-    on resume the restored optimizer state carries it. Epochs past the end of a schedule
+    on resume (also mid-way through a stage's first epoch) the restored optimizer state
+    carries it: the stage's lr is never applied again. Epochs past the end of a schedule
     whose last stage has a length stay in the last stage. Buffers such as BatchNorm running
     statistics are not parameters: frozen BatchNorm layers still update them in train mode.
 
@@ -239,12 +240,12 @@ class StagedUnfreeze(Callback):
         """Names (as in ``model.named_parameters()``) of the parameters trained at ``epoch``."""
         return _selected_names(model, self.stage_at(epoch).trainable)
 
-    def on_fit_start(self, trainer: Trainer) -> None:
+    def on_fit_start(self, trainer: TrainerView) -> None:
         held = {id(p) for group in trainer.optimizer.param_groups for p in group["params"]}
         for index, stage in enumerate(self.stages):
             _check_stage(trainer.model, stage, f"StagedUnfreeze stage {index}", held)
 
-    def on_epoch_start(self, trainer: Trainer, epoch: int) -> None:
+    def on_epoch_start(self, trainer: TrainerView, epoch: int) -> None:
         index = self.stage_index(epoch)
         stage = self.stages[index]
         trainable = set(_selected_names(trainer.model, stage.trainable))
@@ -252,7 +253,9 @@ class StagedUnfreeze(Callback):
             param.requires_grad_(name in trainable)
             if name not in trainable:
                 param.grad = None
-        if epoch != self._starts[index]:
+        # A stage's lr is set when the stage starts, never again: not when a run resumes
+        # mid-way through the stage's first epoch (a scheduler has moved it since).
+        if epoch != self._starts[index] or getattr(trainer, "batch_in_epoch", 0) > 0:
             return
         for group in trainer.optimizer.param_groups:
             group["lr"] = stage.lr
