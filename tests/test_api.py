@@ -32,7 +32,16 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets": {"synthetic"},
     "histomammo.datasets.synthetic": {"write_dicom", "synthetic_mammogram"},
     "histomammo.models": {"create_model", "list_models", "register_model"},
-    "histomammo.metrics": set(),
+    "histomammo.metrics": {
+        "classification", "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
+        "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
+        "bootstrap_ci",
+    },
+    "histomammo.metrics.classification": {
+        "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
+        "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
+        "bootstrap_ci",
+    },
     "histomammo.transforms": set(),
     "histomammo.transforms.patches": set(),
     "histomammo.transforms.augment": set(),
