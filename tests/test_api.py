@@ -32,6 +32,16 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets": {"synthetic"},
     "histomammo.datasets.synthetic": {"write_dicom", "synthetic_mammogram"},
     "histomammo.models": {"create_model", "list_models", "register_model"},
+    "histomammo.models.alexnet": {
+        "GreyAlexNet", "alexnet_grey", "alexnet_large", "conv_output_size",
+    },
+    "histomammo.models.resnet": {
+        "GreyResNet", "resnet50_grey", "resnet50_patch", "KERAS_CONV_BIASES",
+    },
+    "histomammo.models.vgg": {"VGG16GAP", "vgg16_gap"},
+    "histomammo.models.patch_to_image": {
+        "PatchToImageClassifier", "patch_to_image", "vgg_block", "resnet_block",
+    },
     "histomammo.metrics": {
         "classification", "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
         "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
