@@ -55,7 +55,19 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.transforms": set(),
     "histomammo.transforms.patches": set(),
     "histomammo.transforms.augment": set(),
-    "histomammo.engine.recipes": set(),
+    "histomammo.engine.recipes": {
+        "thesis", "shen", "ThesisRecipe", "oversample", "shen_patch_stages",
+        "shen_whole_image_stages", "shen_optimizer", "batch_balanced_cross_entropy",
+        "BatchBalancedCrossEntropy",
+    },
+    "histomammo.engine.recipes.thesis": {
+        "ThesisRecipe", "thesis", "oversample", "THESIS_EPOCHS", "VIEW_CHECK_EPOCHS",
+    },
+    "histomammo.engine.recipes.shen": {
+        "shen_patch_stages", "shen_whole_image_stages", "shen_optimizer",
+        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "SHEN_PATCH_BATCH_SIZE",
+        "SHEN_IMAGE_BATCH_SIZE",
+    },
     "histomammo.plot": set(),
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},

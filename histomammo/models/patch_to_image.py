@@ -176,7 +176,8 @@ class PatchToImageClassifier(nn.Module):
         if head not in ("conv", "fc"):
             raise ValueError(f"head must be 'conv' or 'fc'; got {head!r}")
         self.body, patch_fc = _split_patch_net(patch_net)
-        self.head_kind, self.uses_heatmap = head, heatmap or head == "fc"
+        self.top_kind, self.head_kind = top, head
+        self.uses_heatmap = heatmap or head == "fc"
         channels = patch_fc.in_features
         if self.uses_heatmap:
             self.heatmap_conv = nn.Conv2d(channels, patch_fc.out_features, 1)
