@@ -53,8 +53,13 @@ PUBLIC_API: dict[str, set[str]] = {
         "bootstrap_ci",
     },
     "histomammo.transforms": set(),
-    "histomammo.transforms.patches": set(),
-    "histomammo.transforms.augment": set(),
+    "histomammo.transforms.patches": {
+        "PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches",
+    },
+    "histomammo.transforms.patches.lesion": {
+        "PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches",
+    },
+    "histomammo.transforms.augment": {"shen", "IntensityShift", "SubtractMean", "mean_grey"},
     "histomammo.engine.recipes": {
         "thesis", "shen", "ThesisRecipe", "oversample", "shen_patch_stages",
         "shen_whole_image_stages", "shen_optimizer", "batch_balanced_cross_entropy",
