@@ -29,8 +29,23 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.dicom": {"DicomImage", "read_dicom"},
     "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
     "histomammo.io.hdf5": {"H5Array"},
-    "histomammo.datasets": {"synthetic"},
-    "histomammo.datasets.synthetic": {"write_dicom", "synthetic_mammogram"},
+    "histomammo.datasets": {
+        "synthetic", "birads", "cbis_ddsm", "inbreast", "CBISDDSM", "INbreast", "MammoRecord",
+        "patient_split",
+    },
+    "histomammo.datasets.synthetic": {
+        "write_dicom", "synthetic_mammogram", "SyntheticMammogram", "screening_mammogram",
+        "make_inbreast", "make_cbis_ddsm",
+    },
+    "histomammo.datasets.birads": {"BIRADS_SCORES", "birads_category", "follow_up", "parse_birads"},
+    "histomammo.datasets.inbreast": {"INbreast", "Roi"},
+    "histomammo.datasets.cbis_ddsm": {"CBISDDSM"},
+    "histomammo.transforms.mammo": {
+        "CropResult", "DownscaleArea", "NormalizeIntensity", "OrientLeft", "OtsuCrop",
+        "PreprocessCrop", "PreprocessNaive", "RemoveMarkers", "area_resize", "breast_mask",
+        "downscale_area", "normalize_intensity", "orient_left", "otsu_crop", "otsu_threshold",
+        "preprocess_crop", "preprocess_naive", "remove_markers",
+    },
     "histomammo.models": {"create_model", "list_models", "register_model"},
     "histomammo.models.alexnet": {
         "GreyAlexNet", "alexnet_grey", "alexnet_large", "conv_output_size",
@@ -52,7 +67,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
         "bootstrap_ci",
     },
-    "histomammo.transforms": set(),
+    "histomammo.transforms": {"mammo"},
     "histomammo.transforms.patches": {
         "PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches",
     },

@@ -3,4 +3,12 @@ which writes small files in those exact layouts for tests, demos and tutorials."
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, submodules=["synthetic"])
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=["birads", "cbis_ddsm", "inbreast", "synthetic"],
+    attributes={
+        "_mammo_common": ["MammoRecord", "patient_split"],
+        "cbis_ddsm": ["CBISDDSM"],
+        "inbreast": ["INbreast"],
+    },
+)

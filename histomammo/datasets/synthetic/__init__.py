@@ -8,6 +8,11 @@ never leaves half a file.
 Mammography (DICOM), :mod:`~histomammo.datasets.synthetic.dicom`
     :func:`synthetic_mammogram` draws a breast-shaped image; :func:`write_dicom` stores an
     image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
+
+Mammography datasets, :mod:`~histomammo.datasets.synthetic.mammo` and ``mammo_*``
+    :func:`screening_mammogram` adds skin line, calcifications, burned-in markers and a
+    spiculated mass; :func:`make_inbreast`, :func:`make_cbis_ddsm` and
+    :func:`make_screening_archive` write the INbreast, CBIS-DDSM and screening-archive layouts.
 """
 
 from histomammo._lazy import attach
@@ -16,5 +21,8 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "dicom": ["synthetic_mammogram", "write_dicom"],
+        "mammo": ["SyntheticMammogram", "screening_mammogram"],
+        "mammo_inbreast": ["make_inbreast"],
+        "mammo_cbis_ddsm": ["make_cbis_ddsm"],
     },
 )
