@@ -59,19 +59,26 @@ def _lrn() -> nn.LocalResponseNorm:
     return nn.LocalResponseNorm(size=5, alpha=5e-4, beta=0.75, k=2.0)
 
 
-def _features(in_channels: int) -> nn.Sequential:
+def _scaled(channels: int, width: float) -> int:
+    """``channels * width`` rounded to an even number (the split convolutions halve it)."""
+    return max(2, int(round(channels * width / 2)) * 2)
+
+
+def _features(in_channels: int, width: float = 1.0) -> nn.Sequential:
+    c1, c2, c3, c5 = (_scaled(c, width) for c in (96, 256, 384, 256))
+
     def conv(cin: int, cout: int, k: int, stride: int = 1, groups: int = 1) -> nn.Conv2d:
         return nn.Conv2d(cin, cout, k, stride=stride, groups=groups)
 
     layers = [
-        ("pad1", nn.ZeroPad2d(2)), ("conv1", conv(in_channels, 96, 11, stride=4)),
+        ("pad1", nn.ZeroPad2d(2)), ("conv1", conv(in_channels, c1, 11, stride=4)),
         ("relu1", nn.ReLU(inplace=True)), ("pool1", nn.MaxPool2d(3, 2)), ("lrn1", _lrn()),
-        ("pad2", nn.ZeroPad2d(2)), ("conv2", conv(96, 256, 5, groups=2)),
+        ("pad2", nn.ZeroPad2d(2)), ("conv2", conv(c1, c2, 5, groups=2)),
         ("relu2", nn.ReLU(inplace=True)), ("pool2", nn.MaxPool2d(3, 2)), ("lrn2", _lrn()),
-        ("pad3", nn.ZeroPad2d(1)), ("conv3", conv(256, 384, 3)), ("relu3", nn.ReLU(inplace=True)),
-        ("pad4", nn.ZeroPad2d(1)), ("conv4", conv(384, 384, 3, groups=2)),
+        ("pad3", nn.ZeroPad2d(1)), ("conv3", conv(c2, c3, 3)), ("relu3", nn.ReLU(inplace=True)),
+        ("pad4", nn.ZeroPad2d(1)), ("conv4", conv(c3, c3, 3, groups=2)),
         ("relu4", nn.ReLU(inplace=True)),
-        ("pad5", nn.ZeroPad2d(1)), ("conv5", conv(384, 256, 5, groups=2)),
+        ("pad5", nn.ZeroPad2d(1)), ("conv5", conv(c3, c5, 5, groups=2)),
         ("relu5", nn.ReLU(inplace=True)), ("pool5", nn.MaxPool2d(3, 2)),
     ]
     return nn.Sequential(OrderedDict(layers))
@@ -105,6 +112,11 @@ class GreyAlexNet(nn.Module):
         1 for mammograms.
     dropout : float
         Dropout probability before ``fc2`` and ``fc`` (0.5, Krizhevsky et al.).
+    width : float
+        Multiplier of every convolution's filter count (1.0: the thesis's network; smaller
+        values give the same architecture at a size that trains in seconds on a CPU).
+    fc_size : int
+        Width of ``fc1`` and ``fc2`` (4096 in the thesis).
 
     Attributes
     ----------
@@ -124,20 +136,23 @@ class GreyAlexNet(nn.Module):
         input_size: tuple[int, int] = (224, 224),
         in_channels: int = 1,
         dropout: float = 0.5,
+        width: float = 1.0,
+        fc_size: int = 4096,
     ) -> None:
         super().__init__()
-        height, width = _feature_size(tuple(input_size))
-        if height < 1 or width < 1:
+        rows, cols = _feature_size(tuple(input_size))
+        if rows < 1 or cols < 1:
             raise ValueError(f"input_size {tuple(input_size)} is too small for AlexNet")
         self.input_size = (int(input_size[0]), int(input_size[1]))
-        self.features = _features(in_channels)
+        self.features = _features(in_channels, width)
+        flat = self.features.conv5.out_channels * rows * cols
         self.classifier = nn.Sequential(OrderedDict([
             ("flatten", nn.Flatten()),
-            ("fc1", nn.Linear(256 * height * width, 4096)), ("relu6", nn.ReLU(inplace=True)),
+            ("fc1", nn.Linear(flat, fc_size)), ("relu6", nn.ReLU(inplace=True)),
             ("drop6", nn.Dropout(dropout)),
-            ("fc2", nn.Linear(4096, 4096)), ("relu7", nn.ReLU(inplace=True)),
+            ("fc2", nn.Linear(fc_size, fc_size)), ("relu7", nn.ReLU(inplace=True)),
             ("drop7", nn.Dropout(dropout)),
-            ("fc", nn.Linear(4096, num_classes)),
+            ("fc", nn.Linear(fc_size, num_classes)),
         ]))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -29,15 +29,16 @@ _SHEN_TOP_11 = ("features.17", "features.19", "features.21",
                 "features.24", "features.26", "features.28", "fc")
 
 
-def _vgg_features(in_channels: int) -> nn.Sequential:
+def _vgg_features(in_channels: int, width: float = 1.0) -> nn.Sequential:
     layers: list[nn.Module] = []
     channels = in_channels
     for item in _VGG16:
         if item == "M":
             layers.append(nn.MaxPool2d(2, 2))
         else:
-            layers += [nn.Conv2d(channels, item, 3, padding=1), nn.ReLU(inplace=True)]
-            channels = item
+            filters = max(1, int(round(item * width)))
+            layers += [nn.Conv2d(channels, filters, 3, padding=1), nn.ReLU(inplace=True)]
+            channels = filters
     return nn.Sequential(*layers)
 
 
@@ -50,6 +51,9 @@ class VGG16GAP(nn.Module):
         Outputs (5 patch classes in Shen et al.).
     in_channels : int
         Input channels (1 for mammograms).
+    width : float
+        Multiplier of every convolution's filter count (1.0: VGG16; smaller values give the
+        same architecture at a size that trains in seconds on a CPU).
 
     Shapes
     ------
@@ -57,13 +61,13 @@ class VGG16GAP(nn.Module):
     output ``(N, num_classes)`` logits.
     """
 
-    feature_channels = 512
     #: Module prefixes matching Shen et al.'s "top 11 layers" (see the module source).
     shen_top_prefixes = _SHEN_TOP_11
 
-    def __init__(self, num_classes: int = 5, in_channels: int = 1) -> None:
+    def __init__(self, num_classes: int = 5, in_channels: int = 1, width: float = 1.0) -> None:
         super().__init__()
-        self.features = _vgg_features(in_channels)
+        self.features = _vgg_features(in_channels, width)
+        self.feature_channels = self.features[28].out_channels
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(self.feature_channels, num_classes)
         for module in self.features:
@@ -89,6 +93,7 @@ def vgg16_gap(
     num_classes: int = 5,
     in_channels: int = 1,
     weights: str | os.PathLike[str] | None = None,
+    width: float = 1.0,
 ) -> VGG16GAP:
     """Shen et al.'s VGG16 patch classifier (14,716,101 parameters for 5 classes, grey).
 
@@ -101,6 +106,8 @@ def vgg16_gap(
     weights : str or path, optional
         This model's own state dict, or torchvision's ``vgg16`` ImageNet state dict saved
         by the user (stem kernels summed over RGB; the FC layers, absent here, are ignored).
+    width : float
+        Filter-count multiplier (1.0: VGG16; see :class:`VGG16GAP`).
 
     Examples
     --------
@@ -109,7 +116,7 @@ def vgg16_gap(
     >>> sum(p.numel() for p in model.parameters())
     14716101
     """
-    model = VGG16GAP(num_classes, in_channels)
+    model = VGG16GAP(num_classes, in_channels, width)
     if weights is not None:
         load_user_weights(model, weights, stem="features.0.weight", head=("fc", "classifier"))
     return model
