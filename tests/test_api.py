@@ -88,7 +88,11 @@ PUBLIC_API: dict[str, set[str]] = {
         "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "SHEN_PATCH_BATCH_SIZE",
         "SHEN_IMAGE_BATCH_SIZE",
     },
-    "histomammo.plot": set(),
+    "histomammo.plot": {"plot_roc", "plot_training_curves"},
+    "histomammo.plot.classification": {"plot_roc", "plot_training_curves"},
+    "histomammo.metrics._published_mammo": {
+        "THESIS_TABLE_6_3", "THESIS_TABLE_6_4", "THESIS_SOURCE",
+    },
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
     "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},
