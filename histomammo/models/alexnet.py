@@ -125,8 +125,8 @@ class GreyAlexNet(nn.Module):
     classifier : nn.Sequential
         ``flatten``, ``fc1``, ``relu6``, ``drop6``, ``fc2``, ``relu7``, ``drop7``, ``fc``.
 
-    Shapes
-    ------
+    Notes
+    -----
     input ``(N, in_channels, H, W)`` float; output ``(N, num_classes)`` logits.
     """
 

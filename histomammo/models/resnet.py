@@ -60,8 +60,8 @@ class GreyResNet(ResNet):
     stride_in_1x1 : bool
         Keras's stride placement (see the module docstring).
 
-    Shapes
-    ------
+    Notes
+    -----
     input ``(N, in_channels, H, W)``; :meth:`forward_features` ``(N, 2048, H/32, W/32)``;
     output ``(N, num_classes)`` logits. Any input size works (global average pooling).
     """

@@ -55,8 +55,8 @@ class VGG16GAP(nn.Module):
         Multiplier of every convolution's filter count (1.0: VGG16; smaller values give the
         same architecture at a size that trains in seconds on a CPU).
 
-    Shapes
-    ------
+    Notes
+    -----
     input ``(N, in_channels, H, W)``; :meth:`forward_features` ``(N, 512, H/32, W/32)``;
     output ``(N, num_classes)`` logits.
     """

@@ -104,14 +104,15 @@ def plot_training_curves(
     figure, losses = plt.subplots(figsize=(6, 3.5))
     rates = losses.twinx()
     epochs = [row.get("epoch", i) + 1 for i, row in enumerate(history)]
-    for key in keys:
+    for index, key in enumerate(keys):
         values = [row.get(key) for row in history]
         if all(v is None for v in values):
             continue
         axes = losses if "loss" in key else rates
         style = "-" if "loss" in key else "--"
+        # one colour per key across both axes (each axes has its own colour cycle)
         axes.plot(epochs, [float("nan") if v is None else v for v in values], style,
-                  marker=".", label=key)
+                  marker=".", label=key, color=f"C{index}")
     losses.set(xlabel="epoch", ylabel="loss", title=title)
     rates.set(ylabel="AUC / specificity / accuracy", ylim=(0, 1.02))
     handles = losses.get_legend_handles_labels()[0] + rates.get_legend_handles_labels()[0]
