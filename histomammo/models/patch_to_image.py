@@ -137,8 +137,9 @@ class PatchToImageClassifier(nn.Module):
         Image-level classes (2: cancer or not).
     input_size : tuple of int, optional
         ``(H, W)`` of the images; required for ``head="fc"`` (it fixes the flattened size).
-    pool_size, fc_hidden : int, tuple of int
-        For ``head="fc"``.
+    pool_size, fc_hidden, shortcut : int or None, tuple of int, bool
+        For ``head="fc"``: max pooling after the heatmap (``None``: none), the hidden FC
+        widths, and whether the shortcut from the heatmap to the output is added.
 
     Attributes
     ----------
@@ -167,8 +168,9 @@ class PatchToImageClassifier(nn.Module):
         head: str = "conv",
         num_classes: int = 2,
         input_size: tuple[int, int] | None = None,
-        pool_size: int = 2,
+        pool_size: int | None = 2,
         fc_hidden: Sequence[int] = (64,),
+        shortcut: bool = True,
     ) -> None:
         super().__init__()
         if top not in _DEFAULT_TOP:
@@ -192,27 +194,31 @@ class PatchToImageClassifier(nn.Module):
                 "classifier": nn.Linear(channels, num_classes),
             })
         else:
-            self.top = self._fc_head(channels, num_classes, input_size, pool_size, fc_hidden)
+            self.top = self._fc_head(channels, num_classes, input_size, pool_size, fc_hidden,
+                                     shortcut)
 
     def _fc_head(self, channels: int, num_classes: int, input_size: tuple[int, int] | None,
-                 pool_size: int, fc_hidden: Sequence[int]) -> nn.ModuleDict:
+                 pool_size: int | None, fc_hidden: Sequence[int],
+                 shortcut: bool) -> nn.ModuleDict:
         if input_size is None:
             raise ValueError("head='fc' flattens the heatmap: give input_size=(H, W)")
         with torch.no_grad():
             probe = next(self.body.parameters())
             zeros = torch.zeros(1, probe.shape[1], *input_size, device=probe.device)
             height, width = self.body(zeros).shape[-2:]
-        layers: list[nn.Module] = [nn.MaxPool2d(pool_size), nn.Flatten()]
-        size = channels * (height // pool_size) * (width // pool_size)
+        pool = pool_size or 1
+        layers: list[nn.Module] = [nn.MaxPool2d(pool) if pool_size else nn.Identity(),
+                                   nn.Flatten()]
+        size = channels * (height // pool) * (width // pool)
         for hidden in fc_hidden:
             layers += [nn.Linear(size, hidden), nn.ReLU(inplace=True)]
             size = hidden
         layers.append(nn.Linear(size, num_classes))
-        return nn.ModuleDict({
-            "fc": nn.Sequential(*layers),
-            "shortcut": nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                                      nn.Linear(channels, num_classes)),
-        })
+        head = nn.ModuleDict({"fc": nn.Sequential(*layers)})
+        if shortcut:
+            head["shortcut"] = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+                                             nn.Linear(channels, num_classes))
+        return head
 
     def heatmap(self, x: torch.Tensor) -> torch.Tensor:
         """ReLU heatmap ``(N, patch_classes, h, w)`` (the patch classifier at every location)."""
@@ -223,7 +229,10 @@ class PatchToImageClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         features = self.heatmap(x) if self.uses_heatmap else self.body(x)
         if self.head_kind == "fc":
-            return self.top["fc"](features) + self.top["shortcut"](features)
+            logits = self.top["fc"](features)
+            if "shortcut" in self.top:
+                logits = logits + self.top["shortcut"](features)
+            return logits
         pooled = self.top["pool"](self.top["blocks"](features))
         return self.top["classifier"](self.top["flatten"](pooled))
 

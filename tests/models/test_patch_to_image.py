@@ -83,6 +83,15 @@ def test_smoke_shapes(top, blocks, heatmap, head):
     assert new and all(model.get_parameter(n).grad is not None for n in new)
 
 
+def test_fc_head_options():
+    patch = TinyPatchNet()
+    plain = PatchToImageClassifier(patch, head="fc", input_size=(128, 96), pool_size=None,
+                                   shortcut=False, fc_hidden=())
+    assert "shortcut" not in plain.top
+    assert plain.top["fc"][-1].in_features == 5 * 4 * 3  # heatmap 4 x 3, not pooled
+    assert plain(torch.rand(2, 1, 128, 96)).shape == (2, 2)
+
+
 def test_default_top_blocks_follow_the_paper_patterns(trained_like_resnet):
     model = PatchToImageClassifier(trained_like_resnet)
     units = [list(block) for block in model.top["blocks"]]
