@@ -30,18 +30,20 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
     "histomammo.io.hdf5": {"H5Array"},
     "histomammo.datasets": {
-        "synthetic", "birads", "cbis_ddsm", "inbreast", "CBISDDSM", "INbreast", "MammoRecord",
-        "patient_split",
+        "synthetic", "birads", "cbis_ddsm", "inbreast", "mammo_index", "screening", "CBISDDSM",
+        "INbreast", "MammoIndex", "MammoRecord", "ScreeningArchive", "patient_split",
     },
     "histomammo.datasets.synthetic": {
         "write_dicom", "synthetic_mammogram", "SyntheticMammogram", "screening_mammogram",
-        "make_inbreast", "make_cbis_ddsm",
+        "make_inbreast", "make_cbis_ddsm", "make_screening_archive",
     },
     "histomammo.datasets.birads": {"BIRADS_SCORES", "birads_category", "follow_up", "parse_birads"},
     "histomammo.datasets.inbreast": {"INbreast", "Roi"},
     "histomammo.datasets.cbis_ddsm": {"CBISDDSM"},
+    "histomammo.datasets.mammo_index": {"BuildReport", "IndexRow", "MammoIndex"},
+    "histomammo.datasets.screening": {"MatchReport", "ScreeningArchive"},
     "histomammo.transforms.mammo": {
-        "CropResult", "DownscaleArea", "NormalizeIntensity", "OrientLeft", "OtsuCrop",
+        "CropResult", "CropStages", "otsu_crop_stages", "DownscaleArea", "NormalizeIntensity", "OrientLeft", "OtsuCrop",
         "PreprocessCrop", "PreprocessNaive", "RemoveMarkers", "area_resize", "breast_mask",
         "downscale_area", "normalize_intensity", "orient_left", "otsu_crop", "otsu_threshold",
         "preprocess_crop", "preprocess_naive", "remove_markers",
@@ -88,7 +90,11 @@ PUBLIC_API: dict[str, set[str]] = {
         "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "SHEN_PATCH_BATCH_SIZE",
         "SHEN_IMAGE_BATCH_SIZE",
     },
-    "histomammo.plot": {"plot_roc", "plot_training_curves"},
+    "histomammo.plot": {
+        "plot_roc", "plot_training_curves", "plot_crop_steps", "plot_mammograms",
+        "plot_naive_steps",
+    },
+    "histomammo.plot.mammo": {"plot_crop_steps", "plot_mammograms", "plot_naive_steps"},
     "histomammo.plot.classification": {"plot_roc", "plot_training_curves"},
     "histomammo.metrics._published_mammo": {
         "THESIS_TABLE_6_3", "THESIS_TABLE_6_4", "THESIS_SOURCE",

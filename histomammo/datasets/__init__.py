@@ -5,10 +5,12 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
-    submodules=["birads", "cbis_ddsm", "inbreast", "synthetic"],
+    submodules=["birads", "cbis_ddsm", "inbreast", "mammo_index", "screening", "synthetic"],
     attributes={
         "_mammo_common": ["MammoRecord", "patient_split"],
         "cbis_ddsm": ["CBISDDSM"],
         "inbreast": ["INbreast"],
+        "mammo_index": ["MammoIndex"],
+        "screening": ["ScreeningArchive"],
     },
 )

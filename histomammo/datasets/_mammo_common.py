@@ -13,10 +13,11 @@ import torch
 from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from histomammo.datasets.birads import parse_birads
 from histomammo.errors import DataFormatError, MissingFileError
 from histomammo.io.dicom import read_dicom
 
-__all__ = ["MammoDataset", "MammoRecord", "patient_split", "read_table"]
+__all__ = ["MammoDataset", "MammoRecord", "RecordDataset", "patient_split", "read_table"]
 
 SPLITS = ("train", "val", "test")
 
@@ -85,6 +86,14 @@ def read_table(
     return rows
 
 
+def table_birads(value: str, where: str) -> str:
+    """:func:`parse_birads` of a table cell; DataFormatError naming ``where`` if unknown."""
+    try:
+        return parse_birads(value, source=where)
+    except ValueError as err:
+        raise DataFormatError(str(err)) from None
+
+
 def patient_split(
     patients: Sequence[str],
     split: str | None,
@@ -148,3 +157,11 @@ class MammoDataset(Dataset):
     def labels(self) -> list[int]:
         """The targets of all samples, in order (without reading any image)."""
         return [record.label for record in self.records]
+
+
+class RecordDataset(MammoDataset):
+    """A :class:`MammoDataset` over given records (e.g. rows of a :class:`MammoIndex`)."""
+
+    def __init__(self, records: Sequence[MammoRecord],
+                 transform: Callable[[Any], Any] | None = None) -> None:
+        self.records, self.transform = list(records), transform

@@ -18,9 +18,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from histomammo.datasets._mammo_common import MammoDataset, MammoRecord, read_table
+from histomammo.datasets._mammo_common import MammoDataset, MammoRecord, read_table, table_birads
 from histomammo.datasets._mammo_headers import read_header
-from histomammo.datasets.birads import parse_birads
 from histomammo.errors import DataFormatError, MissingFileError
 from histomammo.io.dicom import read_dicom
 
@@ -118,10 +117,7 @@ class CBISDDSM(MammoDataset):
                     f"{where}: pathology {row['pathology']!r} / side {row['left or right breast']!r}; "
                     f"expected one of {_PATHOLOGIES} and LEFT or RIGHT"
                 )
-            try:
-                assessment = parse_birads(row["assessment"], source=where)
-            except ValueError as err:
-                raise DataFormatError(str(err)) from None
+            assessment = table_birads(row["assessment"], where)
             rows.append({"table": table, "where": where, "folder": folder, "kind": kind,
                          "patient": row["patient_id"], "side": _SIDES[row["left or right breast"]],
                          "view": row["image view"], "id": row["abnormality id"],

@@ -19,8 +19,14 @@ from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
-from histomammo.datasets._mammo_common import MammoDataset, MammoRecord, patient_split, read_table
-from histomammo.datasets.birads import birads_category, follow_up, parse_birads
+from histomammo.datasets._mammo_common import (
+    MammoDataset,
+    MammoRecord,
+    patient_split,
+    read_table,
+    table_birads,
+)
+from histomammo.datasets.birads import birads_category, follow_up
 from histomammo.errors import DataFormatError, MissingFileError
 
 __all__ = ["INbreast", "Roi"]
@@ -145,10 +151,7 @@ class INbreast(MammoDataset):
                     f"{where}: table says {row['Laterality']} {row['View']} but the file "
                     f"{path.name} is {match.group(3)} {view}"
                 )
-            try:
-                score = parse_birads(row["Bi-Rads"], source=where)
-            except ValueError as err:
-                raise DataFormatError(str(err)) from None
+            score = table_birads(row["Bi-Rads"], where)
             target = self._target(score, birads3)
             extra = {"birads": score, "acr": row.get("ACR", ""),
                      "acquisition_date": row.get("Acquisition date", ""), "file_id": file_id}

@@ -7,5 +7,6 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "classification": ["plot_roc", "plot_training_curves"],
+        "mammo": ["plot_crop_steps", "plot_mammograms", "plot_naive_steps"],
     },
 )

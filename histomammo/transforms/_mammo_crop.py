@@ -12,7 +12,8 @@ from scipy import ndimage
 from histomammo.transforms._mammo_otsu import otsu_threshold
 from histomammo.transforms._mammo_resize import _as_dtype, area_resize, downscale_area
 
-__all__ = ["CropResult", "breast_mask", "orient_left", "otsu_crop", "remove_markers"]
+__all__ = ["CropResult", "CropStages", "breast_mask", "orient_left", "otsu_crop", "otsu_crop_stages",
+           "remove_markers"]
 
 logger = logging.getLogger("histomammo.transforms.mammo")
 
@@ -33,6 +34,33 @@ class CropResult(NamedTuple):
 
     image: np.ndarray
     box: tuple[int, int, int, int]
+
+
+class CropStages(NamedTuple):
+    """Every intermediate of :func:`otsu_crop` (figure 5.2 of the thesis), for figures and checks.
+
+    Attributes
+    ----------
+    blurred : numpy.ndarray
+        The blurred area-reduced copy the box is searched on, the input's dtype.
+    foreground : numpy.ndarray
+        bool, same shape: its Otsu foreground.
+    boxes : list of tuple of int
+        ``(x0, y0, x1, y1)`` of every 8-connected foreground component, full-resolution pixels.
+    box : tuple of int
+        The box of the component with the most foreground pixels (the whole image if none).
+    image : numpy.ndarray
+        The crop of the original, resized to ``out_size``.
+    factor : int
+        Reduction factor of ``blurred`` relative to the input.
+    """
+
+    blurred: np.ndarray
+    foreground: np.ndarray
+    boxes: list[tuple[int, int, int, int]]
+    box: tuple[int, int, int, int]
+    image: np.ndarray
+    factor: int
 
 
 def _check_image(image: np.ndarray, name: str) -> np.ndarray:
@@ -61,10 +89,14 @@ def _largest_component(foreground: np.ndarray) -> np.ndarray | None:
     return labels == int(np.argmax(sizes))
 
 
+def _blurred(reduced: np.ndarray, blur_sigma: float) -> np.ndarray:
+    blurred = ndimage.gaussian_filter(reduced.astype(np.float32), blur_sigma) if blur_sigma else reduced
+    return _as_dtype(blurred, reduced.dtype)  # integer data keeps its full integer histogram
+
+
 def _foreground(reduced: np.ndarray, blur_sigma: float) -> np.ndarray | None:
     """Otsu foreground of a slightly blurred copy; None for a constant image."""
-    blurred = ndimage.gaussian_filter(reduced.astype(np.float32), blur_sigma) if blur_sigma else reduced
-    blurred = _as_dtype(blurred, reduced.dtype)  # integer data keeps its full integer histogram
+    blurred = _blurred(reduced, blur_sigma)
     if blurred.min() == blurred.max():
         return None
     return blurred > otsu_threshold(blurred)
@@ -149,25 +181,55 @@ def otsu_crop(
     >>> result.image.shape, result.image.dtype
     ((32, 32), dtype('uint16'))
     """
+    stages = otsu_crop_stages(image, blur_sigma=blur_sigma, out_size=out_size,
+                              working_size=working_size)
+    return CropResult(stages.image, stages.box)
+
+
+def otsu_crop_stages(
+    image: np.ndarray,
+    *,
+    blur_sigma: float = 1.0,
+    out_size: tuple[int, int] = (224, 224),
+    working_size: int = 512,
+) -> CropStages:
+    """:func:`otsu_crop` returning every intermediate (:class:`CropStages`); same parameters.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> image = np.zeros((400, 300), np.uint16); image[100:300, 0:150] = 3000; image[5:9, 250:290] = 4095
+    >>> stages = otsu_crop_stages(image, out_size=(32, 32))
+    >>> stages.boxes, stages.box
+    ([(250, 5, 290, 9), (0, 100, 150, 300)], (0, 100, 150, 300))
+    """
     image = _check_image(image, "otsu_crop")
     rows, cols = (int(v) for v in out_size)
     if image.size == 0:
         logger.warning("otsu_crop: empty image of shape %s; returning zeros", image.shape)
-        return CropResult(np.zeros((rows, cols), image.dtype), (0, 0, 0, 0))
+        empty = np.zeros((0, 0), image.dtype)
+        return CropStages(empty, empty.astype(bool), [], (0, 0, 0, 0), np.zeros((rows, cols), image.dtype), 1)
     reduced, factor = _reduced_copy(image, working_size)
-    foreground = _foreground(reduced, blur_sigma)
-    component = None if foreground is None else _largest_component(foreground)
-    if component is None:
+    blurred = _blurred(reduced, blur_sigma)
+    constant = blurred.min() == blurred.max()
+    foreground = np.zeros(blurred.shape, bool) if constant else blurred > otsu_threshold(blurred)
+    labels, count = ndimage.label(foreground, structure=_EIGHT_CONNECTED)
+    boxes = [_full_box(found, factor, image.shape) for found in ndimage.find_objects(labels)]
+    if count == 0:
         logger.warning("otsu_crop: constant image (no foreground); returning the whole image resized")
         box = (0, 0, image.shape[1], image.shape[0])
     else:
-        row_slice, col_slice = ndimage.find_objects(component.astype(np.uint8))[0]
-        box = (
-            col_slice.start * factor, row_slice.start * factor,
-            min(col_slice.stop * factor, image.shape[1]), min(row_slice.stop * factor, image.shape[0]),
-        )
+        sizes = np.bincount(labels.reshape(-1), minlength=count + 1)
+        box = boxes[int(np.argmax(sizes[1:]))]
     crop = image[box[1] : box[3], box[0] : box[2]]
-    return CropResult(area_resize(crop, (rows, cols)), box)
+    return CropStages(blurred, foreground, boxes, box, area_resize(crop, (rows, cols)), factor)
+
+
+def _full_box(found: tuple[slice, slice], factor: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+    """A reduced-copy bounding box as full-resolution XYXY pixels (whole blocks)."""
+    row_slice, col_slice = found
+    return (col_slice.start * factor, row_slice.start * factor,
+            min(col_slice.stop * factor, shape[1]), min(row_slice.stop * factor, shape[0]))
 
 
 def remove_markers(

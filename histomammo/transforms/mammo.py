@@ -23,9 +23,11 @@ Examples
 
 from histomammo.transforms._mammo_crop import (
     CropResult,
+    CropStages,
     breast_mask,
     orient_left,
     otsu_crop,
+    otsu_crop_stages,
     remove_markers,
 )
 from histomammo.transforms._mammo_otsu import otsu_threshold
@@ -47,6 +49,7 @@ from histomammo.transforms._mammo_v2 import (
 
 __all__ = [
     "CropResult",
+    "CropStages",
     "DownscaleArea",
     "NormalizeIntensity",
     "OrientLeft",
@@ -60,6 +63,7 @@ __all__ = [
     "normalize_intensity",
     "orient_left",
     "otsu_crop",
+    "otsu_crop_stages",
     "otsu_threshold",
     "preprocess_crop",
     "preprocess_naive",

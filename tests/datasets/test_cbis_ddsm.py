@@ -118,3 +118,16 @@ def test_absent_and_truncated_files(copy):
     with pytest.raises(MissingFileError, match="mass_case_description_train_set.csv"):
         CBISDDSM(copy)
     assert np.isfinite(data[1][0].numpy()).all()
+
+
+def test_roi_mask_of_wrong_size_and_pickling(copy):
+    import pickle
+
+    from histomammo.datasets.synthetic import write_dicom
+
+    data = CBISDDSM(copy)
+    assert len(pickle.loads(pickle.dumps(data))) == len(data)
+    mask_path = data.records[0].extra["abnormalities"][0]["roi_mask"]
+    write_dicom(mask_path, np.zeros((10, 10), np.uint16), SeriesInstanceUID=None)
+    with pytest.raises(DataFormatError, match="series"):
+        CBISDDSM(copy)

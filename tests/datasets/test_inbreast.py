@@ -145,3 +145,13 @@ def test_mismatched_view_and_garbled_files(copy):
         INbreast(copy)
     assert not list(copy.rglob("*.tmp"))
     assert np.isfinite(data[2][0].numpy()).all()
+
+
+def test_wrong_kind_of_image(copy):
+    from histomammo.datasets.synthetic import write_dicom
+
+    data = INbreast(copy)
+    path = data.records[0].path
+    write_dicom(path, np.zeros((8, 8), np.uint16), PhotometricInterpretation="YBR_FULL")
+    with pytest.raises(DataFormatError, match=path.name):
+        data[0]

@@ -24,5 +24,6 @@ __getattr__, __dir__, __all__ = attach(
         "mammo": ["SyntheticMammogram", "screening_mammogram"],
         "mammo_inbreast": ["make_inbreast"],
         "mammo_cbis_ddsm": ["make_cbis_ddsm"],
+        "mammo_screening": ["make_screening_archive"],
     },
 )

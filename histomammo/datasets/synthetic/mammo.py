@@ -10,11 +10,16 @@ spiculated mass, returned with its mask.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 from scipy import ndimage
 
+from histomammo._atomic import atomic_write
 from histomammo.datasets.synthetic.dicom import synthetic_mammogram
 
 __all__ = ["SyntheticMammogram", "screening_mammogram"]
@@ -108,9 +113,14 @@ def screening_mammogram(
     unit = base.astype(np.float32) / top
     breast = unit > 0.15
     unit = np.minimum(unit, 0.9)
-    _add_skin_line(unit, breast, width)
-    calcifications = _add_calcifications(unit, breast, rng)
-    mass = _add_mass(unit, breast, rng, view) if malignant else np.zeros_like(breast)
+    skin_depth = ndimage.distance_transform_edt(breast)  # the image border is not skin
+    _add_skin_line(unit, breast, skin_depth, width)
+    # distance to the skin or the image border: a mass is not cut off by the border
+    rows, cols = np.arange(height), np.arange(width)
+    border = np.minimum.outer(np.minimum(rows + 1, height - rows), np.minimum(cols + 1, width - cols))
+    depth = np.minimum(skin_depth, border)
+    calcifications = _add_calcifications(unit, depth, rng)
+    mass = _add_mass(unit, breast, depth, rng, view) if malignant else np.zeros_like(breast)
     pixels = np.rint(np.clip(unit, 0, 1) * top).astype(np.uint16)
     _add_marker(pixels, f"{laterality}{view}", laterality, top, at_top=True)
     if grey_marker:
@@ -118,16 +128,15 @@ def screening_mammogram(
     return SyntheticMammogram(pixels, mass, breast, calcifications)
 
 
-def _add_skin_line(unit: np.ndarray, breast: np.ndarray, width: int) -> None:
+def _add_skin_line(unit: np.ndarray, breast: np.ndarray, depth: np.ndarray, width: int) -> None:
     """A thin band along the breast edge, brighter than the thin tissue inside it."""
-    thickness = max(1, width // 150)
-    edge = breast & ~ndimage.binary_erosion(breast, iterations=thickness, border_value=1)
+    edge = breast & (depth <= max(1, width // 150))
     unit[edge] = np.maximum(unit[edge], 0.6)
 
 
-def _add_calcifications(unit: np.ndarray, breast: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _add_calcifications(unit: np.ndarray, depth: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """3 to 6 tiny bright dots inside the breast (benign: every case has some)."""
-    inside = np.argwhere(ndimage.binary_erosion(breast, iterations=4))
+    inside = np.argwhere(depth > 4)
     if len(inside) == 0:
         return np.zeros((0, 2))
     centres = inside[rng.choice(len(inside), size=int(rng.integers(3, 7)))]
@@ -137,28 +146,34 @@ def _add_calcifications(unit: np.ndarray, breast: np.ndarray, rng: np.random.Gen
 
 
 def _add_mass(
-    unit: np.ndarray, breast: np.ndarray, rng: np.random.Generator, view: str
+    unit: np.ndarray, breast: np.ndarray, depth: np.ndarray, rng: np.random.Generator, view: str
 ) -> np.ndarray:
     """A bright round mass with radiating spicules, inside the breast; returns its mask."""
     height, width = unit.shape
     radius = 0.06 * width * rng.uniform(0.85, 1.15)
-    allowed = ndimage.binary_erosion(breast, iterations=max(1, int(2.2 * radius)))
+    allowed = depth > 2.2 * radius
     if view == "MLO":  # keep it below the pectoral muscle
         allowed[: int(0.5 * height)] = False
     inner = np.argwhere(allowed)
     if len(inner) == 0:
         inner = np.argwhere(breast)
     row, col = inner[rng.integers(len(inner))]
-    rows, cols = np.ogrid[:height, :width]
+    reach = int(np.ceil(2.2 * radius)) + 1  # work in the mass's window only
+    top, left = max(row - reach, 0), max(col - reach, 0)
+    window = (slice(top, min(row + reach + 1, height)), slice(left, min(col + reach + 1, width)))
+    rows, cols = np.ogrid[window[0], window[1]]
     distance = np.hypot(rows - row, cols - col)
-    mask = distance <= radius
+    local = distance <= radius
     angle = np.arctan2(rows - row, cols - col)
     for spike in rng.uniform(-np.pi, np.pi, int(rng.integers(8, 14))):
         off_axis = np.abs(np.angle(np.exp(1j * (angle - spike)))) * distance
-        mask |= (off_axis <= max(1.0, radius * 0.12)) & (distance <= 2.2 * radius)
-    mask &= breast
+        local |= (off_axis <= max(1.0, radius * 0.12)) & (distance <= 2.2 * radius)
+    local &= breast[window]
     profile = 0.3 - 0.1 * np.clip(distance / (2.2 * radius), 0, 1)  # brightest at the core
-    unit[mask] = np.minimum(unit[mask] + profile[mask], 0.96)
+    patch = unit[window]
+    patch[local] = np.minimum(patch[local] + profile[local], 0.96)
+    mask = np.zeros_like(breast)
+    mask[window] = local
     return mask
 
 
@@ -179,3 +194,15 @@ def _add_marker(pixels: np.ndarray, text: str, laterality: str, value: int, *, a
         region = pixels[glyph_top : glyph_top + lit.shape[0],
                         left + index * 6 * scale : left + index * 6 * scale + lit.shape[1]]
         region[lit[: region.shape[0], : region.shape[1]]] = value
+
+
+def _write_table(
+    path: Path, columns: Sequence[str], rows: Sequence[Sequence[str]], delimiter: str = ","
+) -> None:
+    """A CSV table with a header row, written atomically (the writers' tables)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(columns)
+    writer.writerows(rows)
+    with atomic_write(path, "w") as handle:
+        handle.write(buffer.getvalue())

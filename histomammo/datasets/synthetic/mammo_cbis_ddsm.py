@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from pathlib import Path
 
 import numpy as np
 from pydicom.uid import generate_uid
 
-from histomammo._atomic import atomic_write
 from histomammo.datasets.synthetic.dicom import write_dicom
-from histomammo.datasets.synthetic.mammo import screening_mammogram
+from histomammo.datasets.synthetic.mammo import _write_table, screening_mammogram
 
 __all__ = ["CALC_COLUMNS", "MASS_COLUMNS", "make_cbis_ddsm"]
 
@@ -100,7 +97,7 @@ def make_cbis_ddsm(
                 tables[kind, split].extend(rows)
     for (kind, split), rows in tables.items():
         columns = MASS_COLUMNS if kind == "mass" else CALC_COLUMNS
-        _write_csv(root / f"{kind}_case_description_{split}_set.csv", columns, rows)
+        _write_table(root / f"{kind}_case_description_{split}_set.csv", columns, rows)
     return root
 
 
@@ -181,12 +178,3 @@ def _write_series(
                     StudyInstanceUID=study, SeriesInstanceUID=series, InstanceNumber=number + 1)
         paths.append(f"{folder}/{study}/{series}/{number:06d}.dcm")
     return paths
-
-
-def _write_csv(path: Path, columns: tuple[str, ...], rows: list[list[str]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(columns)
-    writer.writerows(rows)
-    with atomic_write(path, "w") as handle:
-        handle.write(buffer.getvalue())

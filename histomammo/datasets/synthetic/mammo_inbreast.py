@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 import plistlib
 from pathlib import Path
@@ -13,7 +11,11 @@ from skimage import measure
 
 from histomammo._atomic import atomic_write
 from histomammo.datasets.synthetic.dicom import write_dicom
-from histomammo.datasets.synthetic.mammo import SyntheticMammogram, screening_mammogram
+from histomammo.datasets.synthetic.mammo import (
+    SyntheticMammogram,
+    _write_table,
+    screening_mammogram,
+)
 
 __all__ = ["INBREAST_COLUMNS", "make_inbreast"]
 
@@ -100,17 +102,8 @@ def make_inbreast(
                 acr = "" if rng.random() < 0.15 else str(rng.integers(1, 5))
                 padded = f" {score} " if rng.random() < 0.3 else str(score)
                 rows.append(["removed", "removed", side, view, date, file_id, acr, padded])
-    _write_csv(root / "INbreast.csv", rows)
+    _write_table(root / "INbreast.csv", INBREAST_COLUMNS, rows, delimiter=";")
     return root
-
-
-def _write_csv(path: Path, rows: list[list[str]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\n")
-    writer.writerow(INBREAST_COLUMNS)
-    writer.writerows(rows)
-    with atomic_write(path, "w") as handle:
-        handle.write(buffer.getvalue())
 
 
 def _point(x: float, y: float) -> str:
