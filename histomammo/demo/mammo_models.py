@@ -232,7 +232,8 @@ def run(out: Path, seed: int) -> dict[str, Any]:
                                 width=0.25, fc_size=256)
         whole.pop("history")
         shen = patch_to_whole_run(out / "patch_to_whole", seed)
-        shen.pop("patch_history")
+        history = shen.pop("patch_history")
+        shen["patch_loss_first_last"] = [history[0]["loss"], history[-1]["loss"]]
     finally:
         torch.set_num_threads(threads)
     return {"whole_image": whole, "patch_to_whole": shen}
