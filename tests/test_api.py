@@ -51,7 +51,6 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets.synthetic.pcam": {"make_pcam"},
     "histomammo.datasets.synthetic.pcam_slides": {"SyntheticSlide", "make_slide"},
     "histomammo.models": {"create_model", "list_models", "register_model"},
-    "histomammo.metrics": {"glas_leaderboard", "segmentation"},
     "histomammo.metrics.glas_leaderboard": {
         "GLAS2015_LEADERBOARD", "METRICS", "LeaderboardEntry", "rank_against_leaderboard",
     },
@@ -73,16 +72,57 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.transforms.tissue": {
         "TissueMask", "otsu_tissue_mask", "saturation_mask", "tissue_mask",
     },
-    "histomammo.transforms.patches": {"SlidePatches"},
     "histomammo.transforms.patches.slide": {"SlidePatches"},
-    "histomammo.transforms.augment": set(),
-    "histomammo.engine.recipes": set(),
     "histomammo.plot": {
         "leaderboard", "plot_patches", "plot_tissue_mask", "plot_crop_steps", "plot_mammograms",
-        "plot_naive_steps",
+        "plot_naive_steps", "plot_roc", "plot_training_curves",
     },
     "histomammo.plot.mammo": {"plot_crop_steps", "plot_mammograms", "plot_naive_steps"},
     "histomammo.plot.tissue": {"plot_patches", "plot_tissue_mask"},
+    "histomammo.models.alexnet": {
+        "GreyAlexNet", "alexnet_grey", "alexnet_large", "conv_output_size",
+    },
+    "histomammo.models.resnet": {
+        "GreyResNet", "resnet50_grey", "resnet50_patch", "KERAS_CONV_BIASES",
+    },
+    "histomammo.models.vgg": {"VGG16GAP", "vgg16_gap"},
+    "histomammo.models.patch_to_image": {
+        "PatchToImageClassifier", "patch_to_image", "vgg_block", "resnet_block",
+    },
+    "histomammo.metrics": {
+        "classification", "glas_leaderboard", "segmentation", "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
+        "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
+        "bootstrap_ci",
+    },
+    "histomammo.metrics.classification": {
+        "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
+        "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
+        "bootstrap_ci",
+    },
+    "histomammo.transforms.patches": {
+        "PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches", "SlidePatches",
+    },
+    "histomammo.transforms.patches.lesion": {
+        "PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches",
+    },
+    "histomammo.transforms.augment": {"shen", "IntensityShift", "SubtractMean", "mean_grey"},
+    "histomammo.engine.recipes": {
+        "thesis", "shen", "ThesisRecipe", "oversample", "shen_patch_stages",
+        "shen_whole_image_stages", "shen_optimizer", "batch_balanced_cross_entropy",
+        "BatchBalancedCrossEntropy",
+    },
+    "histomammo.engine.recipes.thesis": {
+        "ThesisRecipe", "thesis", "oversample", "THESIS_EPOCHS", "VIEW_CHECK_EPOCHS",
+    },
+    "histomammo.engine.recipes.shen": {
+        "shen_patch_stages", "shen_whole_image_stages", "shen_optimizer",
+        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "SHEN_PATCH_BATCH_SIZE",
+        "SHEN_IMAGE_BATCH_SIZE",
+    },
+    "histomammo.plot.classification": {"plot_roc", "plot_training_curves"},
+    "histomammo.metrics._published_mammo": {
+        "THESIS_TABLE_6_3", "THESIS_TABLE_6_4", "THESIS_SOURCE",
+    },
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
     "histomammo.engine.sampler": {

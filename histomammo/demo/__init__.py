@@ -37,6 +37,7 @@ STAGES: dict[str, str] = {
     "io": "io_engine",
     "mammo_data": "mammo_data",
     "pcam_data": "pcam_data",
+    "mammo_models": "mammo_models",
 }
 
 

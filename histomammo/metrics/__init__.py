@@ -5,5 +5,12 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
-    submodules=["glas_leaderboard", "segmentation"],
+    submodules=["classification", "glas_leaderboard", "segmentation"],
+    attributes={
+        "classification": [
+            "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
+            "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
+            "bootstrap_ci",
+        ],
+    },
 )

@@ -1,0 +1,40 @@
+"""ROC and training-curve figures are written (atomically) and carry what they were given."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from histomammo.metrics._published_mammo import THESIS_TABLE_6_3, THESIS_TABLE_6_4
+from histomammo.metrics.classification import roc_auc, roc_curve
+from histomammo.plot import plot_roc, plot_training_curves
+
+
+def test_plot_roc_writes_png(tmp_path, rng):
+    labels = rng.integers(0, 2, 100)
+    scores = rng.normal(labels, 1.0)
+    curve = {**roc_curve(scores, labels), "auc": roc_auc(scores, labels)}
+    figure = plot_roc({"test": curve}, tmp_path / "roc.png",
+                      operating_points={"threshold": (0.5, 0.9)})
+    assert (tmp_path / "roc.png").read_bytes()[:4] == b"\x89PNG"
+    legend = [t.get_text() for t in figure.axes[0].get_legend().get_texts()]
+    assert legend[0].startswith("test (AUC ") and "threshold" in legend
+
+
+def test_plot_training_curves_skips_missing_keys(tmp_path):
+    history = [{"epoch": e, "loss": 1 / (e + 1), "val_loss": 1.2 / (e + 1), "val_auc": 0.5 + e / 10}
+               for e in range(4)]
+    figure = plot_training_curves(history, tmp_path / "curves.png")
+    labels = [line.get_label() for ax in figure.axes for line in ax.get_lines()]
+    assert labels == ["loss", "val_loss", "val_auc"]
+    assert (tmp_path / "curves.png").stat().st_size > 0
+    assert not list(tmp_path.glob("*.tmp*"))
+
+
+def test_published_tables_are_the_thesis():
+    assert THESIS_TABLE_6_3[("resnet", 40)]["test_auc"] == 0.76
+    assert THESIS_TABLE_6_3[("alexnet", 80)]["test_threshold_accuracy"] == 0.317
+    assert THESIS_TABLE_6_4["resnet"]["mean"] == {"auc": 0.79, "specificity": 0.331}
+    # the baseline of table 6.4 is table 6.3's test AUC and test specificity
+    for network, epochs in (("alexnet", 80), ("alexnet_large", 80), ("reduced_resnet", 40)):
+        assert np.isclose(THESIS_TABLE_6_4[network]["baseline"]["auc"],
+                          THESIS_TABLE_6_3[(network, epochs)]["test_auc"])
