@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import tempfile
 from collections.abc import Iterator
@@ -10,6 +11,22 @@ from pathlib import Path
 from typing import IO
 
 __all__ = ["atomic_write", "fsync_directory"]
+
+
+@functools.lru_cache(maxsize=1)
+def _default_mode() -> int:
+    """The permissions ``open()`` would give a new file: 0o666 less the process umask.
+
+    Read once per process: from ``/proc/self/status`` where it exists, since setting the
+    umask to read it back briefly changes it for every thread.
+    """
+    with contextlib.suppress(OSError, ValueError, StopIteration):
+        with open("/proc/self/status") as status:
+            line = next(line for line in status if line.startswith("Umask:"))
+        return 0o666 & ~int(line.split()[1], 8)
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def fsync_directory(directory: str | os.PathLike[str]) -> None:
@@ -33,7 +50,9 @@ def fsync_directory(directory: str | os.PathLike[str]) -> None:
 def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]:
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
-    On any exception the temporary file is removed and ``path`` is left untouched.
+    On any exception the temporary file is removed and ``path`` is left untouched. The new
+    file gets the permissions a plain ``open(path, "w")`` would give it (``mkstemp``'s
+    temporary files are private to their owner).
 
     Parameters
     ----------
@@ -61,6 +80,8 @@ def atomic_write(path: str | os.PathLike[str], mode: str = "wb") -> Iterator[IO]
     path = Path(path)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        with contextlib.suppress(OSError):  # filesystems without permission bits
+            os.chmod(fd, _default_mode())
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()

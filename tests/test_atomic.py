@@ -50,3 +50,22 @@ def test_kill_mid_write_keeps_old_file(tmp_path):
 def test_exception_bad_mode(tmp_path):
     with pytest.raises(ValueError, match="'a'"), atomic_write(tmp_path / "x", "a"):
         pass
+
+
+def test_written_file_has_the_permissions_open_would_give(tmp_path):
+    import os
+    import stat
+
+    from histomammo._atomic import _default_mode, atomic_write
+
+    old = os.umask(0o022)
+    _default_mode.cache_clear()
+    try:
+        with atomic_write(tmp_path / "a.bin") as f:
+            f.write(b"x")
+        (tmp_path / "b.bin").write_bytes(b"x")
+    finally:
+        os.umask(old)
+        _default_mode.cache_clear()
+    mode = stat.S_IMODE((tmp_path / "a.bin").stat().st_mode)
+    assert mode == stat.S_IMODE((tmp_path / "b.bin").stat().st_mode) == 0o644
