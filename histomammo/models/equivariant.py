@@ -42,7 +42,7 @@ import e2cnn.nn as enn  # noqa: E402
 
 __all__ = [
     "GROUPS", "SEED_WIDTHS", "SEED_FINAL_WIDTHS", "EquivariantClassifier", "GCNN", "gcnn",
-    "PointwiseLeakyReLU",
+    "PointwiseLeakyReLU", "GroupMaxPool", "export_module", "regular", "conv_relu",
     "group_space",
 ]
 
@@ -103,8 +103,29 @@ class PointwiseLeakyReLU(enn.EquivariantModule):
         return nn.LeakyReLU(self.negative_slope)
 
 
+class GroupMaxPool(nn.Module):
+    """Max over each regular field's ``order`` maps: ``(N, F*order, H, W) -> (N, F, H, W)``.
+
+    The exported form of e2cnn's ``GroupPooling`` on regular fields, in plain torch.
+    """
+
+    def __init__(self, order: int) -> None:
+        super().__init__()
+        self.order = int(order)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, c, h, w = x.shape
+        return x.reshape(n, c // self.order, self.order, h, w).amax(dim=2)
+
+
 def export_module(module: Any) -> nn.Module:
-    """e2cnn's ``export()`` of a module, also for the layers e2cnn 0.2.3 cannot export."""
+    """e2cnn's ``export()`` of a module, in plain torch modules only.
+
+    e2cnn 0.2.3 cannot export ``PointwiseAvgPool``, and exports ``GroupPooling`` to a module of
+    its own; both become plain torch here, so an exported model needs no e2cnn to run.
+    """
+    if isinstance(module, enn.GroupPooling):
+        return GroupMaxPool(module.in_type.gspace.fibergroup.order())
     if isinstance(module, enn.SequentialModule):
         return nn.Sequential(*(export_module(m) for m in module._modules.values()))
     if isinstance(module, enn.PointwiseAvgPool):  # no export() in e2cnn 0.2.3
@@ -217,20 +238,32 @@ class GCNN(EquivariantClassifier):
                 layers += [enn.PointwiseMaxPool(field_type, 2), enn.PointwiseDropout(field_type, p)]
             previous = field_type
         self.features = enn.SequentialModule(*layers)
-        side = ((input_size - 4) // 2 - 4) // 2 - 4
         if head == "invariant":
             self.invariant_map = enn.GroupPooling(types[-1])
             pooled: list[nn.Module] = [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
             n_in = widths[-1]
         else:
             self.invariant_map = None
-            if side < 1:
-                raise ValueError(f"input_size {input_size} leaves no feature map for the head")
-            pooled, n_in = [nn.Flatten()], types[-1].size * side * side
+            pooled = [nn.Flatten()]
+            n_in = self.flatten_features(group, widths, input_size)
         self.head = nn.Sequential(
             *pooled, nn.Linear(n_in, hidden), nn.ReLU(inplace=True), nn.Dropout(0.4),
             nn.Linear(hidden, num_classes),
         )
+
+    @staticmethod
+    def flatten_features(group: str, widths: Sequence[int], input_size: int = 96) -> int:
+        """Inputs of the flatten head's first FC layer: ``|G| * widths[-1] * side**2``.
+
+        Examples
+        --------
+        >>> GCNN.flatten_features("p4", SEED_WIDTHS)  # section 3.3.2: 1536 x 17 x 17
+        443904
+        """
+        side = ((input_size - 4) // 2 - 4) // 2 - 4
+        if side < 1:
+            raise ValueError(f"input_size {input_size} leaves no feature map for the head")
+        return GROUPS[group] * int(widths[-1]) * side * side
 
 
 @register_model
