@@ -3,4 +3,7 @@
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, submodules=[])
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=["tissue"],
+)

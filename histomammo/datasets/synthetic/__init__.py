@@ -8,6 +8,12 @@ never leaves half a file.
 Mammography (DICOM), :mod:`~histomammo.datasets.synthetic.dicom`
     :func:`synthetic_mammogram` draws a breast-shaped image; :func:`write_dicom` stores an
     image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
+
+PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
+    :func:`make_pcam` writes H&E-coloured 96x96 patches, labels and meta CSVs in PCam's layout.
+
+Whole-slide images (tiled pyramidal TIFF), :mod:`~histomammo.datasets.synthetic.pcam_slides`
+    :func:`make_slide` writes an H&E slide with a tumour region and returns its masks.
 """
 
 from histomammo._lazy import attach
@@ -16,5 +22,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "dicom": ["synthetic_mammogram", "write_dicom"],
+        "pcam": ["make_pcam"],
+        "pcam_slides": ["SyntheticSlide", "make_slide"],
     },
 )
