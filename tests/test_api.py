@@ -31,6 +31,8 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.hdf5": {"H5Array"},
     "histomammo.datasets": {
         "synthetic", "PCam", "export_image_folder", "compute_mean_std", "make_pcam_from_slides",
+        "birads", "cbis_ddsm", "inbreast", "CBISDDSM", "INbreast", "MammoRecord",
+        "patient_split",
     },
     "histomammo.datasets.pcam_from_slides": {"make_pcam_from_slides"},
     "histomammo.datasets.image_folder": {"CLASS_NAMES", "export_image_folder"},
@@ -38,21 +40,67 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets.pcam": {"PCam", "decompress"},
     "histomammo.datasets.synthetic": {
         "write_dicom", "synthetic_mammogram", "make_pcam", "SyntheticSlide", "make_slide",
+        "SyntheticMammogram", "screening_mammogram", "make_inbreast", "make_cbis_ddsm",
     },
     "histomammo.datasets.synthetic.pcam": {"make_pcam"},
     "histomammo.datasets.synthetic.pcam_slides": {"SyntheticSlide", "make_slide"},
-    "histomammo.models": {"create_model", "list_models", "register_model"},
-    "histomammo.metrics": set(),
-    "histomammo.transforms": {"tissue"},
     "histomammo.transforms.tissue": {
         "TissueMask", "otsu_tissue_mask", "saturation_mask", "tissue_mask",
     },
-    "histomammo.transforms.patches": {"SlidePatches"},
     "histomammo.transforms.patches.slide": {"SlidePatches"},
-    "histomammo.transforms.augment": set(),
-    "histomammo.engine.recipes": set(),
     "histomammo.plot": {"plot_patches", "plot_tissue_mask"},
     "histomammo.plot.tissue": {"plot_patches", "plot_tissue_mask"},
+    "histomammo.datasets.birads": {"BIRADS_SCORES", "birads_category", "follow_up", "parse_birads"},
+    "histomammo.datasets.inbreast": {"INbreast", "Roi"},
+    "histomammo.datasets.cbis_ddsm": {"CBISDDSM"},
+    "histomammo.transforms.mammo": {
+        "CropResult", "DownscaleArea", "NormalizeIntensity", "OrientLeft", "OtsuCrop",
+        "PreprocessCrop", "PreprocessNaive", "RemoveMarkers", "area_resize", "breast_mask",
+        "downscale_area", "normalize_intensity", "orient_left", "otsu_crop", "otsu_threshold",
+        "preprocess_crop", "preprocess_naive", "remove_markers",
+    },
+    "histomammo.models": {"create_model", "list_models", "register_model"},
+    "histomammo.models.alexnet": {
+        "GreyAlexNet", "alexnet_grey", "alexnet_large", "conv_output_size",
+    },
+    "histomammo.models.resnet": {
+        "GreyResNet", "resnet50_grey", "resnet50_patch", "KERAS_CONV_BIASES",
+    },
+    "histomammo.models.vgg": {"VGG16GAP", "vgg16_gap"},
+    "histomammo.models.patch_to_image": {
+        "PatchToImageClassifier", "patch_to_image", "vgg_block", "resnet_block",
+    },
+    "histomammo.metrics": {
+        "classification", "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
+        "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
+        "bootstrap_ci",
+    },
+    "histomammo.metrics.classification": {
+        "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
+        "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
+        "bootstrap_ci",
+    },
+    "histomammo.transforms": {"mammo", "tissue"},
+    "histomammo.transforms.patches": {
+        "PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches", "SlidePatches",
+    },
+    "histomammo.transforms.patches.lesion": {
+        "PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches",
+    },
+    "histomammo.transforms.augment": {"shen", "IntensityShift", "SubtractMean", "mean_grey"},
+    "histomammo.engine.recipes": {
+        "thesis", "shen", "ThesisRecipe", "oversample", "shen_patch_stages",
+        "shen_whole_image_stages", "shen_optimizer", "batch_balanced_cross_entropy",
+        "BatchBalancedCrossEntropy",
+    },
+    "histomammo.engine.recipes.thesis": {
+        "ThesisRecipe", "thesis", "oversample", "THESIS_EPOCHS", "VIEW_CHECK_EPOCHS",
+    },
+    "histomammo.engine.recipes.shen": {
+        "shen_patch_stages", "shen_whole_image_stages", "shen_optimizer",
+        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "SHEN_PATCH_BATCH_SIZE",
+        "SHEN_IMAGE_BATCH_SIZE",
+    },
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
     "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},

@@ -5,11 +5,14 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
-    submodules=["synthetic"],
+    submodules=["birads", "cbis_ddsm", "inbreast", "synthetic"],
     attributes={
         "pcam": ["PCam"],
         "image_folder": ["export_image_folder"],
         "stats": ["compute_mean_std"],
         "pcam_from_slides": ["make_pcam_from_slides"],
+        "_mammo_common": ["MammoRecord", "patient_split"],
+        "cbis_ddsm": ["CBISDDSM"],
+        "inbreast": ["INbreast"],
     },
 )

@@ -3,4 +3,14 @@ numpy or torch in, Python floats (or dicts of numpy arrays for curves) out."""
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, submodules=[])
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=["classification"],
+    attributes={
+        "classification": [
+            "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
+            "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
+            "bootstrap_ci",
+        ],
+    },
+)

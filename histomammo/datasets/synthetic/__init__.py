@@ -14,6 +14,11 @@ PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
 
 Whole-slide images (tiled pyramidal TIFF), :mod:`~histomammo.datasets.synthetic.pcam_slides`
     :func:`make_slide` writes an H&E slide with a tumour region and returns its masks.
+
+Mammography datasets, :mod:`~histomammo.datasets.synthetic.mammo` and ``mammo_*``
+    :func:`screening_mammogram` adds skin line, calcifications, burned-in markers and a
+    spiculated mass; :func:`make_inbreast`, :func:`make_cbis_ddsm` and
+    :func:`make_screening_archive` write the INbreast, CBIS-DDSM and screening-archive layouts.
 """
 
 from histomammo._lazy import attach
@@ -24,5 +29,8 @@ __getattr__, __dir__, __all__ = attach(
         "dicom": ["synthetic_mammogram", "write_dicom"],
         "pcam": ["make_pcam"],
         "pcam_slides": ["SyntheticSlide", "make_slide"],
+        "mammo": ["SyntheticMammogram", "screening_mammogram"],
+        "mammo_inbreast": ["make_inbreast"],
+        "mammo_cbis_ddsm": ["make_cbis_ddsm"],
     },
 )

@@ -5,4 +5,12 @@ never new training loops."""
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, attributes={})
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=["thesis", "shen"],
+    attributes={
+        "thesis": ["ThesisRecipe", "oversample"],
+        "shen": ["shen_patch_stages", "shen_whole_image_stages", "shen_optimizer",
+                 "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy"],
+    },
+)

@@ -2,4 +2,9 @@
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, attributes={})
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    attributes={
+        "_shen": ["shen", "IntensityShift", "SubtractMean", "mean_grey"],
+    },
+)

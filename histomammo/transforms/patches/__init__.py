@@ -6,5 +6,6 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "slide": ["SlidePatches"],
+        "lesion": ["PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches"],
     },
 )

@@ -1,0 +1,184 @@
+"""Shen et al.'s training schedules: the 3-stage patch and 2-stage whole-image fine-tuning.
+
+Patch classifier (S10 patch set): Adam, batch 32; learning rate 1e-3 on the last layer for 3
+epochs, 1e-4 with the top layers unfrozen for 10 epochs ("46 for Resnet50 and 11 for
+VGG16"), 1e-5 on all layers for 37 epochs (50 in all). The S1 patch set trains 200 epochs in
+all; randomly initialised networks use a constant 1e-3. The sample weights are adjusted in
+each batch to balance the five classes (:func:`batch_balanced_cross_entropy`).
+
+Whole-image classifier (converted from the patch classifier): batch 2; 1e-4 with weight
+decay 1e-3 on the newly added top layers for 30 epochs, then 1e-5 with weight decay 1e-2 on
+all layers for 20; VGG-based classifiers continue 200 more epochs.
+
+Keras layer counts in PyTorch: the paper counts Keras layers, which include activations,
+additions, pooling and padding. The top 46 Keras layers of its ResNet-50 (dense, average
+pooling, all of res5, all of res4f, and the weightless add + activation closing res4e) are
+torchvision's ``layer3.5``, ``layer4`` and ``fc``; the top 11 of its VGG16 (dense, global
+pooling, block5_pool, block5_conv3..1, block4_pool, block4_conv3..1, block3_pool) are the
+convolutions ``features.17/19/21/24/26/28`` and ``fc``. Each model carries its cut as
+``shen_top_prefixes`` (:mod:`histomammo.models.resnet`, :mod:`histomammo.models.vgg`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from histomammo.engine.callbacks import Stage, StagedUnfreeze
+
+__all__ = [
+    "shen_patch_stages",
+    "shen_whole_image_stages",
+    "shen_optimizer",
+    "batch_balanced_cross_entropy",
+    "BatchBalancedCrossEntropy",
+    "SHEN_PATCH_BATCH_SIZE",
+    "SHEN_IMAGE_BATCH_SIZE",
+]
+
+SHEN_PATCH_BATCH_SIZE = 32
+SHEN_IMAGE_BATCH_SIZE = 2
+
+
+def shen_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Adam:
+    """Adam over every parameter of ``model`` (the stages set lr and weight decay).
+
+    Examples
+    --------
+    >>> shen_optimizer(torch.nn.Linear(2, 2)).defaults["lr"]
+    0.001
+    """
+    return torch.optim.Adam(model.parameters(), lr=lr)
+
+
+def shen_patch_stages(
+    model: nn.Module,
+    *,
+    pretrained: bool = True,
+    patch_set: str = "S10",
+    epochs: Sequence[int] | None = None,
+    lrs: Sequence[float] = (1e-3, 1e-4, 1e-5),
+    top_prefixes: Sequence[str] | None = None,
+) -> StagedUnfreeze:
+    """The patch classifier's schedule as a :class:`StagedUnfreeze` callback.
+
+    Parameters
+    ----------
+    model : nn.Module
+        ``resnet50_patch`` or ``vgg16_gap`` (or any model with ``fc`` and
+        ``shen_top_prefixes``, or pass ``top_prefixes``).
+    pretrained : bool
+        ``False``: one stage, all layers, constant 1e-3 (the paper's randomly initialised
+        networks).
+    patch_set : {"S10", "S1"}
+        Default total epochs 50 (S10) or 200 (S1); the third stage takes the remainder.
+    epochs : sequence of 3 int, optional
+        Stage lengths; default ``(3, 10, 37)`` or ``(3, 10, 187)``; for ``pretrained=False``
+        the single stage's length is their sum.
+    lrs : sequence of 3 float
+        Learning rates of the three stages.
+    top_prefixes : sequence of str, optional
+        Module prefixes of stage 2 (default ``model.shen_top_prefixes``).
+
+    Examples
+    --------
+    >>> from histomammo.models.vgg import VGG16GAP
+    >>> schedule = shen_patch_stages(VGG16GAP())
+    >>> [(s.epochs, s.lr) for s in schedule.stages]
+    [(3, 0.001), (10, 0.0001), (37, 1e-05)]
+    >>> schedule.stages[1].trainable[-1], len(shen_patch_stages(VGG16GAP(), patch_set="S1").stages)
+    ('fc', 3)
+    """
+    if patch_set not in ("S10", "S1"):
+        raise ValueError(f"patch_set must be 'S10' or 'S1'; got {patch_set!r}")
+    total = 50 if patch_set == "S10" else 200
+    epochs = tuple(epochs) if epochs is not None else (3, 10, total - 13)
+    if len(epochs) != 3 or len(lrs) != 3:
+        raise ValueError(f"epochs and lrs need 3 entries each; got {epochs} and {tuple(lrs)}")
+    if not pretrained:
+        return StagedUnfreeze([Stage(sum(epochs), "all", lr=1e-3)])
+    if top_prefixes is None:
+        if not hasattr(model, "shen_top_prefixes"):
+            raise ValueError(
+                f"{type(model).__name__} has no shen_top_prefixes; pass top_prefixes=[...]"
+            )
+        top_prefixes = model.shen_top_prefixes
+    return StagedUnfreeze([
+        Stage(epochs[0], ["fc"], lr=lrs[0]),
+        Stage(epochs[1], list(top_prefixes), lr=lrs[1]),
+        Stage(epochs[2], "all", lr=lrs[2]),
+    ])
+
+
+def shen_whole_image_stages(
+    model: nn.Module,
+    *,
+    epochs: Sequence[int] = (30, 20),
+    extra_epochs: int | None = None,
+    lrs: Sequence[float] = (1e-4, 1e-5),
+    weight_decays: Sequence[float] = (1e-3, 1e-2),
+) -> StagedUnfreeze:
+    """The whole-image classifier's 2-stage schedule as a :class:`StagedUnfreeze` callback.
+
+    Parameters
+    ----------
+    model : PatchToImageClassifier
+        Its ``top`` module holds the newly added layers, which stage 1 trains alone.
+    epochs : sequence of 2 int
+        Stage lengths (30, 20).
+    extra_epochs : int, optional
+        Added to stage 2; default 200 for VGG top blocks (``model.top_kind == "vgg"``), as
+        the paper continued its VGG-based classifiers, else 0.
+    lrs, weight_decays : sequence of 2 float
+        Per stage: (1e-4, 1e-5) and (1e-3, 1e-2).
+
+    Examples
+    --------
+    >>> model = torch.nn.ModuleDict({"body": torch.nn.Linear(2, 2), "top": torch.nn.Linear(2, 2)})
+    >>> [(s.epochs, s.trainable, s.weight_decay) for s in shen_whole_image_stages(model).stages]
+    [(30, ('top',), 0.001), (20, 'all', 0.01)]
+    """
+    if extra_epochs is None:
+        extra_epochs = 200 if getattr(model, "top_kind", None) == "vgg" else 0
+    return StagedUnfreeze([
+        Stage(int(epochs[0]), ["top"], lr=lrs[0], weight_decay=weight_decays[0]),
+        Stage(int(epochs[1]) + int(extra_epochs), "all", lr=lrs[1],
+              weight_decay=weight_decays[1]),
+    ])
+
+
+def batch_balanced_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy with sample weights that balance the classes present in the batch.
+
+    Each class present in the batch gets the same total weight: sample ``i`` of class ``c``
+    weighs ``N / (K * n_c)`` (``K`` classes present, ``n_c`` of them of class ``c``), so the
+    loss is the mean over present classes of each class's mean cross-entropy. (Shen et al.:
+    "The sample weights were adjusted within each batch to balance the five classes.")
+
+    Parameters
+    ----------
+    logits : Tensor[N, C]
+    targets : Tensor[N] (int64)
+
+    Examples
+    --------
+    >>> logits = torch.tensor([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [0.0, 2.0]])
+    >>> loss = batch_balanced_cross_entropy(logits, torch.tensor([0, 0, 0, 0]))
+    >>> round(float(loss), 4) == round(float(F.cross_entropy(logits, torch.zeros(4).long())), 4)
+    True
+    """
+    per_sample = F.cross_entropy(logits, targets, reduction="none")
+    counts = torch.bincount(targets, minlength=logits.shape[1]).to(per_sample.dtype)
+    present = (counts > 0).sum()
+    weights = 1.0 / (present * counts[targets])
+    return (weights * per_sample).sum()
+
+
+class BatchBalancedCrossEntropy(nn.Module):
+    """:func:`batch_balanced_cross_entropy` as a loss module for the Trainer."""
+
+    def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        return batch_balanced_cross_entropy(logits, targets)
