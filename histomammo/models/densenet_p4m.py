@@ -45,7 +45,7 @@ from histomammo.models.equivariant import (
     regular,
 )
 
-__all__ = ["P4MDenseNet", "p4m_densenet"]
+__all__ = ["DenseBlock", "P4MDenseNet", "p4m_densenet"]
 
 
 def _bn_relu_conv(in_type: Any, out_type: Any, kernel: int) -> Any:

@@ -31,7 +31,7 @@ from histomammo.models.equivariant import (
     regular,
 )
 
-__all__ = ["AllGConvNet", "all_gconv_net"]
+__all__ = ["AllGConvNet", "FieldMean", "all_gconv_net"]
 
 
 def _basis(kernel: int) -> dict[str, Any]:
