@@ -36,6 +36,7 @@ logger = logging.getLogger("histomammo.demo")
 STAGES: dict[str, str] = {
     "io": "io_engine",
     "pcam_data": "pcam_data",
+    "pcam_models": "pcam_models",
 }
 
 
