@@ -76,7 +76,9 @@ def test_patched_hash_agrees_with_equality():
     irrep = next(iter(group.irreps.values()))
     a, b = (Solution(group, irrep, irrep, axis=np.pi / 2, max_frequency=2) for _ in range(2))
     assert a == b and hash(a) == hash(b)
-    assert hash(a) == hash(a.in_irrep) + hash(a.out_irrep) + hash(a.mu.tobytes()) + hash(a.gamma)
+    # e2cnn's formula with tobytes() for tostring() (Python folds the big sum into a hash)
+    assert hash(a) == hash(hash(a.in_irrep) + hash(a.out_irrep) + hash(a.mu.tobytes())
+                           + hash(a.gamma))
 
 
 def _equivariance_error(module, in_type, size: int) -> float:

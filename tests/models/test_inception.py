@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torchvision.models.inception import InceptionOutputs
 
 from histomammo.models import create_model
 from histomammo.models.inception import inception_loss
@@ -21,18 +22,28 @@ def test_heads_replaced_and_backbone_frozen(model):
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == 2 * 2048 + 2 + 2 * 768 + 2
 
 
-def test_training_outputs_and_loss(model):
+def test_loss_on_training_outputs(model):
+    # the replaced aux head on its 17x17 input (what a 299x299 image gives), and the loss
     model.train()
-    out = model(torch.rand(2, 3, 80, 80))  # 299 in use; 75 is the smallest it takes
+    aux = model.AuxLogits(torch.rand(2, 768, 17, 17))
+    logits = model.fc(torch.rand(2, 2048))
     targets = torch.tensor([0, 1])
-    loss = inception_loss(out, targets)
-    expected = (torch.nn.functional.cross_entropy(out.logits, targets)
-                + 0.4 * torch.nn.functional.cross_entropy(out.aux_logits, targets))
+    loss = inception_loss(InceptionOutputs(logits, aux), targets)
+    expected = (torch.nn.functional.cross_entropy(logits, targets)
+                + 0.4 * torch.nn.functional.cross_entropy(aux, targets))
     torch.testing.assert_close(loss, expected)
     loss.backward()
-    assert model.fc.weight.grad is not None and model.Conv2d_1a_3x3.conv.weight.grad is None
+    assert model.fc.weight.grad is not None and model.AuxLogits.conv0.conv.weight.grad is None
     model.eval()
-    assert model(torch.rand(1, 3, 80, 80)).shape == (1, 2)
+    assert model(torch.rand(1, 3, 80, 80)).shape == (1, 2)  # 75 is the smallest input
+
+
+@pytest.mark.slow
+def test_training_forward_at_299(model):
+    model.train()
+    out = model(torch.rand(2, 3, 299, 299))
+    assert out.logits.shape == out.aux_logits.shape == (2, 2)
+    inception_loss(out, torch.tensor([0, 1])).backward()
 
 
 def test_weights_from_imagenet_file_then_heads_replaced(tmp_path, model):
