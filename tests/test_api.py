@@ -100,7 +100,8 @@ PUBLIC_API: dict[str, set[str]] = {
         "BatchBalancedCrossEntropy",
     },
     "histomammo.engine.recipes.pcam": {
-        "PUBLISHED", "PCamRecipe", "all_cnn", "gcnn_final", "gcnn_learning", "inception_run1",
+        "PUBLISHED", "PCamRecipe", "adam_variant", "all_cnn", "gcnn_final", "gcnn_learning",
+        "inception_run1",
         "inception_run2", "pcam_metrics", "tumour_probability",
     },
     "histomammo.models.inception": {
