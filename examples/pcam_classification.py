@@ -132,8 +132,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if args.only is None or name in args.only:
             rows.append(train_resume_test(name, spec, root, out, args.epochs))
     print_table(rows)
-    print("\nEach seed recipe runs beside its Adam variant (*_adam, gcnn_learning_recipe): "
-          "where the seed's does not learn, the other shows the model can.")
+    print("\nEach seed recipe runs beside an Adam variant (*_adam, gcnn_learning_recipe); "
+          "compare the rows: a seed recipe at AUC ~0.5 did not learn.")
     return rows
 
 
