@@ -1,11 +1,12 @@
-"""User weights for any model builder: a state dict from a local path, never a download."""
+"""User weights for the PCam model builders: a state dict from a local path, never a download."""
 
 from __future__ import annotations
 
 import os
 
-import torch
 from torch import nn
+
+from histomammo.models._pretrained import load_user_weights
 
 __all__ = ["load_weights"]
 
@@ -13,7 +14,8 @@ __all__ = ["load_weights"]
 def load_weights(model: nn.Module, weights: str | os.PathLike[str] | None) -> nn.Module:
     """Load the state dict saved at ``weights`` into ``model`` (``None``: leave it as built).
 
-    The file is read with ``torch.load(..., weights_only=True)``: tensors only, no code.
+    :func:`histomammo.models._pretrained.load_user_weights` reads it (``weights_only=True``;
+    typed errors for a missing, unreadable or ill-fitting file).
 
     Examples
     --------
@@ -22,5 +24,5 @@ def load_weights(model: nn.Module, weights: str | os.PathLike[str] | None) -> nn
     2
     """
     if weights is not None:
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
+        load_user_weights(model, weights)
     return model

@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from torchvision.models.inception import Inception3
 
+from histomammo.models._pretrained import load_user_weights
 from histomammo.models._registry import register_model
 
 __all__ = ["IMAGENET_CLASSES", "InceptionV3Transfer", "inception_loss", "inception_v3_transfer"]
@@ -80,10 +81,10 @@ def inception_v3_transfer(
     num_classes : int
         Outputs of both new classifiers (2 for PCam: normal 0, tumour 1).
     weights : path or None
-        A state dict saved with ``torch.save``. An ImageNet one (1000-class ``fc``, e.g.
-        torchvision's ``inception_v3_google`` file downloaded by you) is loaded before the
-        classifiers are replaced, which is the seed's ``pretrained=True``; one of this model
-        (``num_classes`` outputs) is loaded after. ``None``: random initialisation. Nothing is
+        A state dict saved with ``torch.save`` (or a Trainer checkpoint). From an ImageNet
+        one (1000-class ``fc``, e.g. torchvision's ``inception_v3_google`` weights saved by
+        you) the backbone is loaded and the new classifiers kept, which is the seed's
+        ``pretrained=True``; one of this model (``num_classes`` outputs) loads entirely. ``None``: random initialisation. Nothing is
         ever downloaded.
     freeze_backbone : bool
         ``requires_grad=False`` on every parameter but the two new classifiers'. With
@@ -104,15 +105,9 @@ def inception_v3_transfer(
     ['AuxLogits', 'fc']
     """
     model = _build(aux_logits)
-    state = None
-    if weights is not None:
-        state = torch.load(weights, map_location="cpu", weights_only=True)
-        if state["fc.weight"].shape[0] == IMAGENET_CLASSES and num_classes != IMAGENET_CLASSES:
-            model.load_state_dict(state, strict=aux_logits)  # ImageNet weights, then replace
-            state = None
     _replace_classifiers(model, num_classes)
-    if state is not None:
-        model.load_state_dict(state)
+    if weights is not None:  # an ImageNet file's 1000-way heads are skipped, the rest loaded
+        load_user_weights(model, weights, head=("fc", "AuxLogits"))
     if freeze_backbone:
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith(("fc.", "AuxLogits.fc."))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from histomammo.errors import CheckpointError, MissingFileError
 from histomammo.models import create_model
 from histomammo.models.equivariant import GCNN, SEED_FINAL_WIDTHS, SEED_WIDTHS, enn
 from histomammo.models.equivariant_baseline import PlainCNN
@@ -139,6 +140,14 @@ def test_builder_bad_arguments_and_weights(tmp_path):
     again = create_model("gcnn", group="p4", weights=tmp_path / "w.pt", **SMALL)
     for a, b in zip(model.state_dict().values(), again.state_dict().values(), strict=True):
         assert torch.equal(a, b)
+    with pytest.raises(MissingFileError, match="nope.pt"):
+        create_model("gcnn", group="p4", weights=tmp_path / "nope.pt", **SMALL)
+    (tmp_path / "garbled.pt").write_bytes(b"not a state dict")
+    with pytest.raises(CheckpointError, match="garbled.pt"):
+        create_model("gcnn", group="p4", weights=tmp_path / "garbled.pt", **SMALL)
+    torch.save(create_model("gcnn", group="p4m", **SMALL).state_dict(), tmp_path / "p4m.pt")
+    with pytest.raises(CheckpointError, match="does not fit"):
+        create_model("gcnn", group="p4", weights=tmp_path / "p4m.pt", **SMALL)
 
 
 @pytest.mark.slow
