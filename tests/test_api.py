@@ -105,9 +105,11 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.transforms.patches.lesion": {
         "PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches",
     },
-    "histomammo.transforms.augment": {"shen", "IntensityShift", "SubtractMean", "mean_grey"},
+    "histomammo.transforms.augment": {
+        "pcam", "shen", "IntensityShift", "SubtractMean", "mean_grey",
+    },
     "histomammo.engine.recipes": {
-        "thesis", "shen", "ThesisRecipe", "oversample", "shen_patch_stages",
+        "pcam", "thesis", "shen", "ThesisRecipe", "oversample", "shen_patch_stages",
         "shen_whole_image_stages", "shen_optimizer", "batch_balanced_cross_entropy",
         "BatchBalancedCrossEntropy",
     },
@@ -141,6 +143,27 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.engine.checkpoint": {
         "checkpoint_name", "save_checkpoint", "load_checkpoint", "latest_checkpoint",
     },
+    "histomammo.transforms.augment.pcam": {
+        "IMAGENET_MEAN", "IMAGENET_STD", "RandomPixelDropout", "all_cnn_augment",
+        "inception_run2_augment", "inception_transform", "patch_transform",
+    },
+    "histomammo.engine.recipes.pcam": {
+        "PUBLISHED", "PCamRecipe", "adam_variant", "all_cnn", "gcnn_final", "gcnn_learning",
+        "inception_run1",
+        "inception_run2", "pcam_metrics", "tumour_probability",
+    },
+    "histomammo.models.inception": {
+        "IMAGENET_CLASSES", "InceptionV3Transfer", "inception_loss", "inception_v3_transfer",
+    },
+    "histomammo.models.allconv": {"ALL_CNN_WIDTHS", "ALL_CNN_LAYERS", "AllConvNet", "all_conv_net"},
+    "histomammo.models.equivariant": {
+        "GROUPS", "SEED_WIDTHS", "SEED_FINAL_WIDTHS", "EquivariantClassifier", "GCNN", "gcnn",
+        "PointwiseLeakyReLU", "GroupMaxPool", "export_module", "regular", "conv_relu",
+        "group_space",
+    },
+    "histomammo.models.equivariant_allconv": {"AllGConvNet", "FieldMean", "all_gconv_net"},
+    "histomammo.models.equivariant_baseline": {"PlainCNN", "plain_cnn"},
+    "histomammo.models.densenet_p4m": {"DenseBlock", "P4MDenseNet", "p4m_densenet"},
 }
 
 

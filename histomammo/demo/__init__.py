@@ -38,6 +38,7 @@ STAGES: dict[str, str] = {
     "mammo_data": "mammo_data",
     "pcam_data": "pcam_data",
     "mammo_models": "mammo_models",
+    "pcam_models": "pcam_models",
 }
 
 

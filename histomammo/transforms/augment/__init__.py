@@ -4,6 +4,7 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
+    submodules=["pcam"],
     attributes={
         "_shen": ["shen", "IntensityShift", "SubtractMean", "mean_grey"],
     },

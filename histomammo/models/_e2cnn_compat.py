@@ -1,0 +1,105 @@
+"""A narrow numpy-2 compatibility shim for e2cnn 0.2.3, applied by :mod:`histomammo.models.equivariant`.
+
+e2cnn 0.2.3 (its last release) predates numpy 2 in two places, both in ``e2cnn.kernels``:
+
+* the ``__hash__`` of four kernel-basis solutions calls ``ndarray.tostring()``, which numpy 2.3
+  removed (``tobytes()`` returns the same bytes, so hashes are unchanged). Every dihedral
+  (P4M) steerable basis goes through one of them: building any ``FlipRot2dOnR2`` convolution
+  fails with ``AttributeError: 'numpy.ndarray' object has no attribute 'tostring'``;
+* ``psi``, ``chi`` and ``psichi`` call ``np.array(x, copy=False)``, which numpy 2 turns into a
+  ``ValueError`` when ``x`` is a Python scalar (a copy cannot be avoided). The shim wraps them to
+  hand e2cnn 1-d arrays instead, for which ``copy=False`` is a no-op, and e2cnn's own code runs.
+
+Nothing else is touched, numpy is not pinned, and :func:`apply` is idempotent. It patches only when
+the installed numpy needs it (``tostring`` missing, or numpy >= 2), so under numpy 1 e2cnn runs
+unmodified. ``import histomammo`` never imports e2cnn or this shim.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["apply", "is_applied"]
+
+_HASH_ONE_ARRAY = (
+    "R2FlipsSolution", "R2FlipsDiscreteRotationsSolution", "R2FlipsContinuousRotationsSolution",
+)
+_HASH_TWO_ARRAYS = ("R2ContinuousRotationsSolution",)  # its gamma is an array too
+_NO_COPY_FUNCTIONS = ("psi", "chi", "psichi")
+_SCALAR_PARAMETERS = {"k", "gamma", "s"}  # the arguments e2cnn passes to np.array(copy=False)
+_applied = False
+
+
+def _hash_mu(self: Any) -> int:
+    return hash(self.in_irrep) + hash(self.out_irrep) + hash(self.mu.tobytes()) + hash(self.gamma)
+
+
+def _hash_mu_gamma(self: Any) -> int:
+    return (hash(self.in_irrep) + hash(self.out_irrep) + hash(self.mu.tobytes())
+            + hash(self.gamma.tobytes()))
+
+
+def _arrays_for_scalars(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarray]:
+    """Wrap ``fn`` so that its ``k``, ``gamma`` and ``s`` arguments arrive as 1-d arrays."""
+    signature = inspect.signature(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> np.ndarray:
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()  # e2cnn's defaults (k=1, gamma=0.) are Python scalars too
+        for name in _SCALAR_PARAMETERS & bound.arguments.keys():
+            bound.arguments[name] = np.atleast_1d(bound.arguments[name])
+        return fn(*bound.args, **bound.kwargs)
+
+    wrapper.__histomammo_shim__ = True  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _numpy_needs_shim() -> bool:
+    return not hasattr(np.ndarray, "tostring") or np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+
+
+def apply() -> bool:
+    """Patch e2cnn for numpy 2 where needed; return whether the patch is in place.
+
+    Returns
+    -------
+    bool
+        ``True`` once the shim is applied (also on later calls), ``False`` when the installed
+        numpy does not need it.
+
+    Examples
+    --------
+    >>> from histomammo.models import _e2cnn_compat
+    >>> _e2cnn_compat.apply() in (True, False)
+    True
+    """
+    global _applied
+    if _applied:
+        return True
+    if not _numpy_needs_shim():
+        return False
+    import e2cnn.kernels as kernels
+    from e2cnn.kernels import irreps_basis, utils
+
+    for name in _HASH_ONE_ARRAY:
+        getattr(irreps_basis, name).__hash__ = _hash_mu
+    for name in _HASH_TWO_ARRAYS:
+        getattr(irreps_basis, name).__hash__ = _hash_mu_gamma
+    for name in _NO_COPY_FUNCTIONS:
+        wrapped = _arrays_for_scalars(getattr(utils, name))
+        for module in (utils, kernels, irreps_basis):  # every namespace that bound the name
+            if hasattr(module, name):
+                setattr(module, name, wrapped)
+    _applied = True
+    return True
+
+
+def is_applied() -> bool:
+    """Whether :func:`apply` has patched e2cnn in this process."""
+    return _applied

@@ -1,0 +1,79 @@
+"""The plain CNN twin of :class:`~histomammo.models.equivariant.GCNN`, for comparisons.
+
+The same layers (3x3 convolutions in pairs, 2x2 max pooling, dropout 0.2/0.3/0.4) and the same
+kind of head, with ordinary convolutions of ``|G| * width`` channels: the same number of feature
+maps as the G-CNN ("equal width"), so the two cost about the same per step. Its global-average
+head is invariant to translations only: its logits change when a patch is rotated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from histomammo.models._registry import register_model
+from histomammo.models._weights import load_weights
+
+__all__ = ["PlainCNN", "plain_cnn"]
+
+
+class PlainCNN(nn.Module):
+    """A plain CNN shaped like the seed's G-CNN, with the invariant-style pooled head.
+
+    Parameters
+    ----------
+    in_channels, num_classes : int
+    channels : sequence of 3 int
+        Feature maps per stage (``|G| * widths`` of the G-CNN it is compared with).
+    hidden : int
+        Units of the first FC layer.
+
+    Examples
+    --------
+    >>> import torch
+    >>> PlainCNN(channels=(4, 4, 4), hidden=8).eval()(torch.zeros(1, 3, 96, 96)).shape
+    torch.Size([1, 2])
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        num_classes: int = 2,
+        channels: Sequence[int] = (384, 768, 1536),
+        hidden: int = 1024,
+    ) -> None:
+        super().__init__()
+        if len(channels) != 3:
+            raise ValueError(f"channels must give 3 stage widths, but got {tuple(channels)}")
+        layers: list[nn.Module] = []
+        previous = in_channels
+        for stage, (width, p) in enumerate(zip(channels, (0.2, 0.3, None), strict=True)):
+            layers += [nn.Conv2d(previous, width, 3), nn.ReLU(inplace=True),
+                       nn.Conv2d(width, width, 3), nn.ReLU(inplace=True)]
+            if stage < 2:
+                layers += [nn.MaxPool2d(2), nn.Dropout(p)]
+            previous = width
+        self.features = nn.Sequential(*layers)
+        self.head = nn.Sequential(
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(previous, hidden),
+            nn.ReLU(inplace=True), nn.Dropout(0.4), nn.Linear(hidden, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+
+@register_model
+def plain_cnn(weights: str | None = None, **kwargs: Any) -> PlainCNN:
+    """The G-CNN's plain twin (:class:`PlainCNN`); ``weights``: path to its state dict.
+
+    Examples
+    --------
+    >>> from histomammo.models import create_model
+    >>> create_model("plain_cnn", channels=(2, 2, 2), hidden=4).head[-1].out_features
+    2
+    """
+    return load_weights(PlainCNN(**kwargs), weights)
