@@ -141,7 +141,8 @@ def _integer(dataset: Dataset, keyword: str, path: Path, allowed: range, default
     value = element(dataset, keyword, path)
     if value is None and default is not None:
         return default
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value in allowed:
+    # int(): range's O(1) membership test is for exact ints; pydicom's IS is a subclass.
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and int(value) in allowed:
         return int(value)
     raise DataFormatError(
         f"{path}: {keyword} is {value!r}; expected an integer in "

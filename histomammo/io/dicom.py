@@ -249,7 +249,8 @@ def _display_values(
     invert: bool,
 ) -> np.ndarray:
     photometric = _check_grayscale_pipeline_applies(dataset, path, voi)
-    with Translated(path, "cannot apply the Modality LUT"):
+    # Overflow to inf is refused below, with the values that caused it.
+    with np.errstate(over="ignore", invalid="ignore"), Translated(path, "cannot apply the Modality LUT"):
         values = apply_modality_lut(stored, dataset)
     unit = _voi_in_unit_range(values, dataset, header, path, voi)
     if not np.isfinite(unit).all():
