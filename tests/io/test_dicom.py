@@ -19,7 +19,7 @@ from pydicom.uid import JPEG2000Lossless
 
 from histomammo.datasets.synthetic import synthetic_mammogram, write_dicom
 from histomammo.errors import DataFormatError, MissingDependencyError
-from histomammo.io import _dicom_file, dicom
+from histomammo.io import _dicom_file
 from histomammo.io.dicom import DicomImage, read_dicom
 
 
