@@ -10,7 +10,6 @@ import importlib
 import importlib.util
 import lzma
 import math
-import os
 import struct
 import zlib
 from collections.abc import Iterator
@@ -26,10 +25,8 @@ from histomammo.io._paths import require_file
 
 __all__ = [
     "FORMAT_ERRORS",
-    "FileStamp",
     "SegmentGrid",
     "codec_name",
-    "file_stamp",
     "open_levels",
     "require_codecs",
 ]
@@ -200,20 +197,6 @@ def check_segment_size(grid: SegmentGrid, count: int, itemsize: int, where: str)
             f"{where}: the segment declares {decoded} decoded bytes from {count} stored; "
             f"expected at most {_MAX_COMPRESSION_RATIO}-fold compression"
         )
-
-
-@dataclass(frozen=True)
-class FileStamp:
-    """What identifies one version of a file: a rewrite or a replacement changes it."""
-
-    device: int
-    inode: int
-    size: int
-    mtime_ns: int
-
-
-def file_stamp(status: os.stat_result) -> FileStamp:
-    return FileStamp(status.st_dev, status.st_ino, status.st_size, status.st_mtime_ns)
 
 
 def open_levels(path: Path, series: int) -> tuple[tifffile.TiffFile, list[Any], list[SegmentGrid]]:

@@ -31,13 +31,12 @@ import numpy as np
 import tifffile
 
 from histomammo.errors import DataFormatError, MissingDependencyError
+from histomammo.io._paths import FileStamp, file_stamp
 from histomammo.io._tiff_segments import (
     FORMAT_ERRORS,
-    FileStamp,
     SegmentGrid,
     check_segment_size,
     codec_name,
-    file_stamp,
     open_levels,
     require_codecs,
 )
