@@ -112,7 +112,10 @@ def read_dataset(path: Path, max_decompressed_bytes: int) -> Dataset:
     with open(path, "rb") as handle:
         is_gzip = handle.read(2) == _GZIP_MAGIC
         handle.seek(0)
-        source: BinaryIO = _gunzip(handle, path, max_decompressed_bytes) if is_gzip else handle
+        # In memory, so that a corrupt element length (4 GiB, say) reads what the file holds
+        # instead of making the file object allocate the declared length first.
+        source: BinaryIO = (_gunzip(handle, path, max_decompressed_bytes) if is_gzip
+                            else io.BytesIO(handle.read()))
         with Translated(path, "not a DICOM file"):
             try:
                 dataset = read_partial(source, _stop_after_pixel_data())

@@ -178,6 +178,9 @@ def check_segment_table(page: Any, grid: SegmentGrid, path: Path, level: int, si
     if offsets.dtype.kind not in "iu" or counts.dtype.kind not in "iu":
         raise DataFormatError(f"{path}: level {level} segment offsets or byte counts are not "
                               "integers; expected a valid segment table")
+    if (offsets.size and offsets.min() < 0) or (counts.size and counts.min() < 0):
+        raise DataFormatError(f"{path}: level {level} has negative segment offsets or byte "
+                              "counts; expected a valid segment table")
     stored = counts > 0
     # Compared before any arithmetic: offsets near 2**64 would overflow int64.
     if stored.any() and (offsets[stored].max() > size or counts[stored].max() > size
