@@ -13,7 +13,7 @@ from pydicom.data import get_testdata_file
 
 from histomammo.datasets.synthetic import synthetic_mammogram, write_dicom
 from histomammo.errors import DataFormatError
-from histomammo.io import _dicom_file, dicom
+from histomammo.io import _dicom_display, _dicom_file, dicom
 from histomammo.io.dicom import read_dicom
 
 
@@ -221,6 +221,6 @@ def test_programming_errors_are_not_translated(
     def broken(*args: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(dicom, "_voi_in_unit_range", broken)
+    monkeypatch.setattr(_dicom_display, "_voi_in_unit_range", broken)
     with pytest.raises(ZeroDivisionError, match="a bug"):
         read_dicom(scan)
