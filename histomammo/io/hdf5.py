@@ -33,6 +33,7 @@ import numpy as np
 from h5py import h5t
 
 from histomammo.errors import DataFormatError
+from histomammo.io._h5_index import check_in_bounds, is_integer, passes_to_h5py, row_index
 from histomammo.io._paths import FileStamp, file_stamp, require_file
 
 __all__ = ["H5Array"]
@@ -47,12 +48,6 @@ _SLAB_OVERREAD = 4
 # What h5py raises on a damaged file (HDF5 error stacks become these): caught only around
 # calls into h5py, never around this module's own indexing code.
 _H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError)
-
-_INDEX_TYPES_MESSAGE = (
-    "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or "
-    "boolean arrays are valid indices"
-)
-
 
 def _open_file(path: Path) -> h5py.File:
     """Open ``path`` read-only, turning every h5py failure into DataFormatError."""
@@ -145,61 +140,6 @@ class _Opened:
     mapped: np.ndarray | None  # the dataset's bytes, memory-mapped, when contiguous
     data_end: int  # the file must be at least this long while ``mapped`` is read
     stamp: FileStamp  # the file as opened; a read refuses (or reopens) any other
-
-
-def _row_index(index: Any, length: int) -> np.ndarray:
-    """Validate an integer or boolean index array for axis 0 and return it as int64 >= 0."""
-    rows = np.asarray(index)
-    if rows.ndim == 0 and not np.issubdtype(rows.dtype, np.integer):
-        raise IndexError(_INDEX_TYPES_MESSAGE + f"; got {index!r}")
-    if rows.dtype == bool:
-        if rows.ndim != 1 or rows.shape[0] != length:
-            raise IndexError(
-                f"boolean index of shape {rows.shape} does not match axis 0 of length {length}"
-            )
-        return np.flatnonzero(rows)
-    if rows.size == 0:
-        return rows.astype(np.int64)
-    if not np.issubdtype(rows.dtype, np.integer):
-        raise IndexError(
-            f"arrays used as indices must be of integer (or boolean) type, not {rows.dtype}"
-        )
-    rows = rows.astype(np.int64)
-    bad = (rows < -length) | (rows >= length)
-    if bad.any():
-        raise IndexError(f"index {rows[bad][0]} is out of bounds for axis 0 with size {length}")
-    return np.where(rows < 0, rows + length, rows)
-
-
-def _is_integer(item: Any) -> bool:
-    """True for Python and numpy integers, not for booleans (numpy treats those as masks)."""
-    return isinstance(item, (int, np.integer)) and not isinstance(item, bool)
-
-
-def _passes_to_h5py(rest: tuple[Any, ...]) -> bool:
-    """True when h5py applies the trailing key exactly as numpy would (ints, forward slices)."""
-    for item in rest:
-        if isinstance(item, slice):
-            if item.step is not None and item.step < 1:
-                return False
-        elif not _is_integer(item):
-            return False
-    return True
-
-
-def _check_in_bounds(rest: tuple[Any, ...], shape: tuple[int, ...]) -> None:
-    """Raise numpy's IndexError for too many indices or an integer of ``rest`` out of range.
-
-    ``rest`` indexes axes 1, 2, ...; it may be shorter than them (``strict=False``).
-    """
-    if len(rest) >= len(shape):
-        raise IndexError(
-            f"too many indices for array: array is {len(shape)}-dimensional, "
-            f"but {len(rest) + 1} were indexed"
-        )
-    for axis, (item, size) in enumerate(zip(rest, shape[1:], strict=False), start=1):
-        if _is_integer(item) and not -size <= item < size:
-            raise IndexError(f"index {item} is out of bounds for axis {axis} with size {size}")
 
 
 class H5Array:
@@ -419,31 +359,31 @@ class H5Array:
             # These keys do not select along axis 0 alone: read everything, index in numpy.
             return self._read(())[key]
         first, rest = key[0], key[1:]
-        if not _passes_to_h5py(rest):
+        if not passes_to_h5py(rest):
             # Apply the whole key to the rows read, in numpy, so that advanced indices in
             # ``rest`` combine with ``first`` exactly as numpy combines them.
             rows, within = self._rows_and_key_within(first)
             return rows[(within, *rest)]
-        _check_in_bounds(rest, self.shape)
-        if _is_integer(first):
+        check_in_bounds(rest, self.shape)
+        if is_integer(first):
             row = self._check_row(first)
             return self._read((row, *rest))
         if isinstance(first, slice):
             forward, within = self._forward_slice(first)
             return self._read((forward, *rest))[within]
-        rows = _row_index(first, self.shape[0])
+        rows = row_index(first, self.shape[0])
         gathered = self._gather(rows.ravel(), rest)
         return gathered.reshape(rows.shape + gathered.shape[1:])
 
     def _rows_and_key_within(self, first: Any) -> tuple[np.ndarray, Any]:
         """Whole rows that axis-0 key ``first`` selects, and the key selecting it from them."""
-        if _is_integer(first):
+        if is_integer(first):
             row = self._check_row(first)
             return self._read((slice(row, row + 1),)), 0
         if isinstance(first, slice):
             forward, within = self._forward_slice(first)
             return self._read((forward,)), within
-        rows = _row_index(first, self.shape[0])
+        rows = row_index(first, self.shape[0])
         unique, inverse = np.unique(rows, return_inverse=True)
         return self._gather(unique, ()), inverse.reshape(rows.shape)
 

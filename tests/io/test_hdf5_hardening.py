@@ -141,6 +141,6 @@ def test_programming_errors_are_not_translated(
     def broken(*args: object) -> None:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(hdf5, "_row_index", broken)
+    monkeypatch.setattr(hdf5, "row_index", broken)
     with pytest.raises(ZeroDivisionError, match="a bug"):
         array[[1, 2]]
