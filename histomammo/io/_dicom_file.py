@@ -234,11 +234,11 @@ def pixel_header(dataset: Dataset, path: Path) -> PixelHeader:
 
 def check_pixel_data(dataset: Dataset, header: PixelHeader, path: Path, limit: int) -> None:
     """Refuse Pixel Data whose length disagrees with the header, before anything is decoded."""
-    raw = dataset.get_item(_PIXEL_DATA)
+    with Translated(path, "unreadable Pixel Data"):
+        raw = dataset.get_item(_PIXEL_DATA)
+        value = raw.value or b""
     # Only a not-yet-converted (raw) element remembers the length its header declared.
     declared = getattr(raw, "length", _UNDEFINED_LENGTH)
-    with Translated(path, "unreadable Pixel Data"):
-        value = raw.value or b""
     if not isinstance(value, (bytes, bytearray)):
         raise DataFormatError(f"{path}: Pixel Data is a {type(value).__name__}; expected bytes")
     if declared != _UNDEFINED_LENGTH and len(value) < declared:

@@ -112,10 +112,15 @@ def _page_fields(page: Any, path: Path, level: int) -> dict[str, Any]:
         ) from err
 
 
+def _single_int(value: Any) -> bool:
+    """One integer, not a tuple or array (a tag whose count was edited gives those)."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
 def _positive(fields: dict[str, Any], name: str, path: Path, level: int) -> int:
     """One tag value, refused unless a single positive integer (a tag's count may be edited)."""
     value = fields[name]
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 1:
+    if _single_int(value) and value >= 1:
         return int(value)
     raise DataFormatError(
         f"{path}: level {level} {name} is {value!r}; expected one positive integer"
@@ -125,14 +130,20 @@ def _positive(fields: dict[str, Any], name: str, path: Path, level: int) -> int:
 def grid_of(page: Any, path: Path, level: int) -> SegmentGrid:
     """Describe one level's segments, refusing what is not a 2-D image or not valid TIFF."""
     fields = _page_fields(page, path, level)
-    if fields["dtype"] is None or fields["imagedepth"] != 1:
+    if fields["dtype"] is None or not (_single_int(fields["imagedepth"])
+                                       and fields["imagedepth"] == 1):
         raise DataFormatError(
             f"{path}: level {level} has depth {fields['imagedepth']} and "
             f"{fields['bitspersample']}-bit samples of SampleFormat {fields['sampleformat']}; "
             "expected a 2-D image of integer or floating-point samples"
         )
-    planar = fields["planarconfig"]
-    if planar not in (1, 2) or isinstance(planar, bool):
+    planar, tiled = fields["planarconfig"], fields["is_tiled"]
+    if not isinstance(tiled, (bool, np.bool_)):  # tifffile's test of a multi-valued TileWidth
+        raise DataFormatError(
+            f"{path}: level {level} TileWidth / TileLength are {fields['tilewidth']!r} / "
+            f"{fields['tilelength']!r}; expected one positive integer each"
+        )
+    if not (_single_int(planar) and planar in (1, 2)):
         raise DataFormatError(
             f"{path}: level {level} PlanarConfiguration is {planar!r}; expected 1 "
             "(contiguous) or 2 (separate planes)"
@@ -141,7 +152,7 @@ def grid_of(page: Any, path: Path, level: int) -> SegmentGrid:
         _positive(fields, name, path, level) for name in
         ("imagelength", "imagewidth", "samplesperpixel", "compression", "predictor")
     )
-    if fields["is_tiled"]:
+    if tiled:
         segment = (_positive(fields, "tilelength", path, level),
                    _positive(fields, "tilewidth", path, level))
     else:
@@ -153,7 +164,7 @@ def grid_of(page: Any, path: Path, level: int) -> SegmentGrid:
         segment_height=segment[0],
         segment_width=segment[1],
         planar=planar == 2 and samples > 1,
-        tiled=bool(fields["is_tiled"]),
+        tiled=bool(tiled),
         compression=compression,
         predictor=predictor,
     )

@@ -446,6 +446,8 @@ class Pool:
         else:
             return
         tally.add(job, outcome, detail)
+        if outcome in ("ok", "library"):
+            job.path.unlink(missing_ok=True)  # the failures stay, to be looked at
         slot.job = None
         if outcome in ("hang", "crash"):
             slot.process.kill()

@@ -224,3 +224,13 @@ def test_programming_errors_are_not_translated(
     monkeypatch.setattr(_dicom_display, "_voi_in_unit_range", broken)
     with pytest.raises(ZeroDivisionError, match="a bug"):
         read_dicom(scan)
+
+
+def test_unknown_vr_of_pixel_data(tmp_path: Path, scan: Path) -> None:
+    # Found by `make fuzz`: pydicom converts Pixel Data on first access and raises
+    # NotImplementedError for a VR it does not know.
+    path = tmp_path / "vr.dcm"
+    path.write_bytes(_with_vr(scan.read_bytes(), b"\xe0\x7f\x10\x00", b"OW", b"O9"))
+    with pytest.raises(DataFormatError, match=r"vr.dcm: .*(NotImplementedError: Unknown Value "
+                       r"Representation|Pixel Data holds)"):
+        read_dicom(path)

@@ -186,3 +186,12 @@ def test_reopened_file_must_keep_its_levels(tiled: Path, tmp_path: Path) -> None
                        r" its levels are now \[\(8, 8, 3\)\]"):
         image.read_region(0, 0, 4, 4)
     image.close()
+
+
+def test_multi_valued_tile_width(tiled: Path, tmp_path: Path) -> None:
+    # Found by `make fuzz`: a TileWidth of 4095 values made tifffile's is_tiled an array,
+    # whose truth value raised ValueError in our own checks.
+    path = with_tag(tiled, tmp_path / "edited.tif", "TileWidth", (16,) * 4095)
+    with pytest.raises(DataFormatError, match=r"edited.tif: level 0 TileWidth / TileLength are "
+                       r"array\(\[16, 16, .*expected one positive integer each"):
+        read_all(path)
