@@ -22,7 +22,6 @@ import gzip
 import io
 import logging
 import multiprocessing
-import os
 import shutil
 import time
 import warnings
@@ -494,11 +493,3 @@ def table(tally: Tally) -> str:
                      f"{counts['raw']} | {counts['hang']} | {counts['crash']} | "
                      f"{counts['garbage']} |")
     return "\n".join(lines)
-
-
-def environment() -> dict[str, str]:
-    """Worker-friendly settings: one BLAS thread per worker on a shared machine."""
-    return {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-os.environ.update({k: v for k, v in environment().items() if k not in os.environ})
