@@ -72,7 +72,7 @@ def _check_grayscale_pipeline_applies(dataset: Dataset, path: Path, voi: VoiSpec
     function = str(element(dataset, "VOILUTFunction", path) or "LINEAR").upper()
     if isinstance(voi, tuple) and function == "LINEAR" and voi[1] < 1:
         raise ValueError(f"voi width must be >= 1 for the LINEAR VOI LUT Function, got {voi!r}")
-    if voi == "auto" and _has_window(dataset, path):
+    if voi == "auto":  # the file's window, if any, must be finite
         width = _finite_number(dataset, "WindowWidth", path)
         _finite_number(dataset, "WindowCenter", path)
         if width is not None and width < (1 if function == "LINEAR" else np.finfo(float).tiny):
