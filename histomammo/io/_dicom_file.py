@@ -43,6 +43,7 @@ __all__ = [
 DEFAULT_MAX_DECOMPRESSED_BYTES = 1 << 30
 
 _GZIP_MAGIC = b"\x1f\x8b"
+_GUNZIP_STEP = 1 << 20
 _PIXEL_DATA = 0x7FE00010
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 # What pydicom, gzip and zlib raise on a corrupt, truncated or non-DICOM file. Caught only
@@ -78,14 +79,23 @@ class Translated:
 
 
 def _gunzip(handle: BinaryIO, path: Path, limit: int) -> io.BytesIO:
+    """Decompress in 1 MiB steps, stopping as soon as ``limit`` is passed (``read(limit)``
+    itself would reserve ``limit`` bytes for every file)."""
+    out = io.BytesIO()
     with Translated(path, "not a readable gzip stream"):
-        data = gzip.GzipFile(fileobj=handle, mode="rb").read(limit + 1)
-    if len(data) > limit:
+        stream = gzip.GzipFile(fileobj=handle, mode="rb")
+        while out.tell() <= limit:
+            chunk = stream.read(_GUNZIP_STEP)
+            if not chunk:
+                break
+            out.write(chunk)
+    if out.tell() > limit:
         raise DataFormatError(
             f"{path}: the gzip stream expands to more than {limit} bytes (max_decompressed_bytes);"
             " expected a gzip-compressed DICOM file within the limit (a decompression bomb?)"
         )
-    return io.BytesIO(data)
+    out.seek(0)
+    return out
 
 
 def _stop_after_pixel_data() -> Any:

@@ -202,6 +202,18 @@ def check_segment_table(page: Any, grid: SegmentGrid, path: Path, level: int, si
         )
 
 
+def _check_level_size(page: Any, grid: SegmentGrid, path: Path, level: int) -> None:
+    """Refuse a level that declares implausibly many pixels for the bytes it stores (a
+    SamplesPerPixel of 65535 on a small image, say), before any region is allocated."""
+    stored = int(np.asarray(page.databytecounts, dtype=np.int64).sum())
+    decoded = grid.height * grid.width * grid.samples * page.dtype.itemsize
+    if decoded > max(_SEGMENT_BYTES_ALWAYS_ALLOWED, _MAX_COMPRESSION_RATIO * stored):
+        raise DataFormatError(
+            f"{path}: level {level} declares {grid.shape} pixels ({decoded} bytes) but "
+            f"stores {stored} bytes; expected at most {_MAX_COMPRESSION_RATIO}-fold compression"
+        )
+
+
 def check_segment_size(grid: SegmentGrid, count: int, itemsize: int, where: str) -> None:
     """Refuse to decode a segment that declares implausibly many bytes for those stored."""
     planes = 1 if grid.planar else grid.samples
@@ -261,6 +273,7 @@ def _level_pages(levels: list[tuple], path: Path, series: int, size: int) -> tup
         pages.append(level_pages[0])
         grids.append(grid_of(pages[-1], path, index))
         check_segment_table(pages[-1], grids[-1], path, index, size)
+        _check_level_size(pages[-1], grids[-1], path, index)
         if (grids[-1].samples, pages[-1].dtype) != (grids[0].samples, pages[0].dtype):
             raise DataFormatError(
                 f"{path}: level {index} has {grids[-1].samples} samples of {pages[-1].dtype}; "

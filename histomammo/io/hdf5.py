@@ -119,6 +119,36 @@ def _contiguous_offset(file: h5py.File, dataset: h5py.Dataset) -> int | None:
     return offset
 
 
+def _check_chunk_index(dataset: h5py.Dataset, path: Path, file_size: int) -> None:
+    """Refuse a chunk index whose entries point outside the file or at empty chunks.
+
+    libhdf5 (1.14) segfaults when it runs the filter pipeline over a chunk whose size in
+    a damaged B-tree reads 0; nothing a read raises can report that, so it is checked first.
+    """
+    if dataset.chunks is None:
+        return
+    bad: list[Any] = []
+
+    def visit(info: Any) -> None:
+        if not (info.size >= 1 and info.byte_offset is not None and info.byte_offset >= 1
+                and info.byte_offset + info.size <= file_size):
+            bad.append(info)
+
+    try:
+        dataset.id.chunk_iter(visit)
+    except _H5_ERRORS as err:
+        raise DataFormatError(
+            f"{path}: the chunk index of {dataset.name!r} is unreadable ({err}); the file may "
+            "be corrupt"
+        ) from err
+    if bad:
+        raise DataFormatError(
+            f"{path}: {len(bad)} chunk(s) of {dataset.name!r} are corrupt, the first at "
+            f"{bad[0].chunk_offset}: {bad[0].size} bytes at byte {bad[0].byte_offset} of a "
+            f"{file_size}-byte file; expected non-empty chunks inside the file"
+        )
+
+
 def _map_array(fd: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
     """A read-only array over ``shape`` x ``dtype`` bytes of file ``fd`` from ``offset``."""
     start = offset - offset % mmap.ALLOCATIONGRANULARITY
@@ -266,6 +296,7 @@ class H5Array:
         if stamp != self._stamp:
             self._refuse_or_accept(stamp)
         if offset is None:
+            _check_chunk_index(dataset, self.path, stamp.size)
             return _Opened(file, dataset, os.getpid(), fd, None, 0, stamp)
         opened = _Opened(file, dataset, os.getpid(), fd, None, offset + dataset.nbytes, stamp)
         self._check_length(opened)

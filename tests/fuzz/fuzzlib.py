@@ -360,10 +360,24 @@ def classify(fmt: str, path: Path) -> tuple[str, str]:
 # ---------------------------------------------------------------------------------------------
 
 
+def _mapped_bytes() -> int:
+    """This process's virtual memory size (VmSize), 0 where /proc is not available."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 0
+
+
 def _worker(connection: multiprocessing.connection.Connection, memory_limit: int) -> None:
     import resource
 
-    resource.setrlimit(resource.RLIMIT_AS, (memory_limit, memory_limit))
+    # On top of what the (forked) worker has mapped already: a fat parent, such as pytest
+    # with torch imported, must not leave the readers less than ``memory_limit``.
+    mapped = _mapped_bytes()
+    resource.setrlimit(resource.RLIMIT_AS, (mapped + memory_limit, mapped + memory_limit))
     logging.disable(logging.CRITICAL)
     warnings.simplefilter("ignore")
     while True:
@@ -397,7 +411,7 @@ class Tally:
 class Pool:
     """``workers`` forked processes, each reading one mutant at a time with a timeout."""
 
-    def __init__(self, workers: int = 2, timeout: float = 20.0, memory_limit: int = 3 << 30):
+    def __init__(self, workers: int = 2, timeout: float = 20.0, memory_limit: int = 2 << 30):
         self.timeout, self.memory_limit = timeout, memory_limit
         self._context = multiprocessing.get_context("fork")
         self._slots = [self._spawn() for _ in range(workers)]

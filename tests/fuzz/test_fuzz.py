@@ -79,3 +79,21 @@ def test_raw_exceptions_and_garbage_are_counted(tmp_path: Path, monkeypatch) -> 
     assert classify("hdf5", path)[0] == "raw"
     monkeypatch.setitem(fuzzlib.CHECKS, "hdf5", lambda p: "shape (0,)")
     assert classify("hdf5", path) == ("garbage", "shape (0,)")
+
+
+def test_zero_sized_chunks_do_not_crash_libhdf5(tmp_path: Path) -> None:
+    # Found by `make fuzz` with seed 1: chunk sizes zeroed in the chunk B-tree of a shuffled,
+    # fletcher32-checked dataset made libhdf5 segfault while reading; read in a worker.
+    import numpy as np
+    from fuzzlib import FORMATS, Mutant, mutate
+
+    seeds = write_seeds(tmp_path / "seeds", "hdf5")
+    seed_file = next(p for p in seeds if p.name == "chunked_shuffle.h5")
+    data, description = mutate(seed_file.read_bytes(), "hdf5",
+                               np.random.default_rng([1, FORMATS.index("hdf5"), 1996]))
+    path = tmp_path / "m01996.h5"
+    path.write_bytes(data)
+    tally = Tally()
+    with Pool(workers=1, timeout=60.0) as pool:
+        pool.run(iter([Mutant("hdf5", 1996, seed_file.name, path, description)]), tally)
+    assert tally.counts["hdf5"] == {"library": 1}, tally.failures

@@ -51,6 +51,8 @@ def read_all(path: Path) -> np.ndarray:
         # SamplesPerPixel 0 was read as an (H, W, 0) array.
         ("SamplesPerPixel", 0, {}, r"cannot be read as TIFF|SamplesPerPixel|samplesperpixel"),
         # An invalid PlanarConfiguration was read as contiguous without a word.
+        # Found by the fuzz suite: 65535 samples of a 64 x 48 image, an allocation of GiBs.
+        ("SamplesPerPixel", 65535, {}, r"cannot be read as TIFF|declares \(64, 48, 65535\)|cannot be decoded"),
         ("PlanarConfiguration", 0, {}, "PlanarConfiguration is 0; expected 1"),
         ("PlanarConfiguration", 3, {}, "PlanarConfiguration is 3; expected 1"),
         # A tag whose count changed gave TypeError from int() / min() on a tuple.
