@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-all lint docs bench clean
+.PHONY: venv demo test test-all lint docs bench fuzz clean
 
 venv: $(STAMP)
 
@@ -36,6 +36,10 @@ test-all: lint
 bench: venv
 	@set -e; for script in benchmarks/bench_*.py; do \
 		echo "== $$script"; $(PY) $$script; done
+
+# 10,000 seeded mutants per reader (DICOM, TIFF, HDF5), two reader processes: the tally table.
+fuzz: venv
+	$(PY) tests/fuzz/run_fuzz.py --mutants 10000 --workers 2
 
 clean:
 	rm -rf $(VENV) site demo_out .pytest_cache

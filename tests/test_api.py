@@ -26,7 +26,7 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io": {
         "DicomImage", "read_dicom", "TiffImage", "TiffLevel", "H5Array", "dicom", "tiff", "hdf5",
     },
-    "histomammo.io.dicom": {"DicomImage", "read_dicom"},
+    "histomammo.io.dicom": {"DEFAULT_MAX_DECOMPRESSED_BYTES", "DicomImage", "read_dicom"},
     "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
     "histomammo.io.hdf5": {"H5Array"},
     "histomammo.datasets": {

@@ -33,7 +33,8 @@ import numpy as np
 from h5py import h5t
 
 from histomammo.errors import DataFormatError
-from histomammo.io._paths import require_file
+from histomammo.io._h5_index import check_in_bounds, is_integer, passes_to_h5py, row_index
+from histomammo.io._paths import FileStamp, file_stamp, require_file
 
 __all__ = ["H5Array"]
 
@@ -44,18 +45,16 @@ logger = logging.getLogger("histomammo")
 _SLAB_BYTES = 1 << 20
 _SLAB_OVERREAD = 4
 
-_INDEX_TYPES_MESSAGE = (
-    "only integers, slices (`:`), ellipsis (`...`), numpy.newaxis (`None`) and integer or "
-    "boolean arrays are valid indices"
-)
-
+# What h5py raises on a damaged file (HDF5 error stacks become these): caught only around
+# calls into h5py, never around this module's own indexing code.
+_H5_ERRORS = (OSError, KeyError, ValueError, RuntimeError, TypeError)
 
 def _open_file(path: Path) -> h5py.File:
     """Open ``path`` read-only, turning every h5py failure into DataFormatError."""
     require_file(path, "an HDF5 file")
     try:
         return h5py.File(path, "r")
-    except (OSError, ValueError) as err:
+    except _H5_ERRORS as err:
         raise DataFormatError(
             f"{path}: cannot be opened as HDF5 ({err}); expected a complete, readable HDF5 file"
         ) from err
@@ -65,18 +64,33 @@ def _find_dataset(file: h5py.File, path: Path, key: str) -> h5py.Dataset:
     """Return ``file[key]``, or raise DataFormatError naming the file, the key and what exists."""
     try:
         node = file[key]
-    except (KeyError, OSError, ValueError) as err:
-        found = ", ".join(repr(name) for name in file.keys()) or "nothing"
+    except _H5_ERRORS as err:
         raise DataFormatError(
-            f"{path}: no dataset {key!r} ({err}); found at the top level: {found}"
+            f"{path}: no dataset {key!r} ({err}); found at the top level: {_top_level(file)}"
         ) from err
     if not isinstance(node, h5py.Dataset):
         raise DataFormatError(
             f"{path}: {key!r} is a {type(node).__name__}, expected a dataset (an array)"
         )
-    if node.ndim == 0:
+    try:
+        ndim = node.ndim
+        node.dtype  # noqa: B018 -- an unreadable datatype message fails here, not later
+    except _H5_ERRORS as err:
+        raise DataFormatError(
+            f"{path}: {key!r} has an unreadable dataspace or datatype ({err}); the file may be "
+            "corrupt"
+        ) from err
+    if ndim == 0:
         raise DataFormatError(f"{path}: {key!r} is a scalar; expected an array of rows (ndim >= 1)")
     return node
+
+
+def _top_level(file: h5py.File) -> str:
+    """The top-level names, for a message; a damaged group must not fail the message itself."""
+    try:
+        return ", ".join(repr(name) for name in file.keys()) or "nothing"
+    except _H5_ERRORS as err:
+        return f"(unreadable: {type(err).__name__}: {err})"
 
 
 def _contiguous_offset(file: h5py.File, dataset: h5py.Dataset) -> int | None:
@@ -89,12 +103,50 @@ def _contiguous_offset(file: h5py.File, dataset: h5py.Dataset) -> int | None:
     """
     if os.name != "posix" or file.driver != "sec2" or dataset.dtype.kind not in "iuf":
         return None
-    offset = dataset.id.get_offset()
-    if offset is None or dataset.size == 0 or dataset.id.get_create_plist().get_external_count():
-        return None
-    if not dataset.id.get_type().equal(h5t.py_create(dataset.dtype)):
-        return None
+    try:
+        offset = dataset.id.get_offset()
+        if offset is None or dataset.size == 0:
+            return None
+        if dataset.id.get_create_plist().get_external_count():
+            return None
+        if not dataset.id.get_type().equal(h5t.py_create(dataset.dtype)):
+            return None
+    except _H5_ERRORS as err:  # e.g. RuntimeError from H5Dget_offset on a damaged header
+        raise DataFormatError(
+            f"{file.filename}: the storage layout of {dataset.name!r} is unreadable ({err}); "
+            "the file may be corrupt"
+        ) from err
     return offset
+
+
+def _check_chunk_index(dataset: h5py.Dataset, path: Path, file_size: int) -> None:
+    """Refuse a chunk index whose entries point outside the file or at empty chunks.
+
+    libhdf5 (1.14) segfaults when it runs the filter pipeline over a chunk whose size in
+    a damaged B-tree reads 0; nothing a read raises can report that, so it is checked first.
+    """
+    if dataset.chunks is None:
+        return
+    bad: list[Any] = []
+
+    def visit(info: Any) -> None:
+        if not (info.size >= 1 and info.byte_offset is not None and info.byte_offset >= 1
+                and info.byte_offset + info.size <= file_size):
+            bad.append(info)
+
+    try:
+        dataset.id.chunk_iter(visit)
+    except _H5_ERRORS as err:
+        raise DataFormatError(
+            f"{path}: the chunk index of {dataset.name!r} is unreadable ({err}); the file may "
+            "be corrupt"
+        ) from err
+    if bad:
+        raise DataFormatError(
+            f"{path}: {len(bad)} chunk(s) of {dataset.name!r} are corrupt, the first at "
+            f"{bad[0].chunk_offset}: {bad[0].size} bytes at byte {bad[0].byte_offset} of a "
+            f"{file_size}-byte file; expected non-empty chunks inside the file"
+        )
 
 
 def _map_array(fd: int, offset: int, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
@@ -117,61 +169,7 @@ class _Opened:
     fd: int  # the file descriptor HDF5 reads through
     mapped: np.ndarray | None  # the dataset's bytes, memory-mapped, when contiguous
     data_end: int  # the file must be at least this long while ``mapped`` is read
-
-
-def _row_index(index: Any, length: int) -> np.ndarray:
-    """Validate an integer or boolean index array for axis 0 and return it as int64 >= 0."""
-    rows = np.asarray(index)
-    if rows.ndim == 0 and not np.issubdtype(rows.dtype, np.integer):
-        raise IndexError(_INDEX_TYPES_MESSAGE + f"; got {index!r}")
-    if rows.dtype == bool:
-        if rows.ndim != 1 or rows.shape[0] != length:
-            raise IndexError(
-                f"boolean index of shape {rows.shape} does not match axis 0 of length {length}"
-            )
-        return np.flatnonzero(rows)
-    if rows.size == 0:
-        return rows.astype(np.int64)
-    if not np.issubdtype(rows.dtype, np.integer):
-        raise IndexError(
-            f"arrays used as indices must be of integer (or boolean) type, not {rows.dtype}"
-        )
-    rows = rows.astype(np.int64)
-    bad = (rows < -length) | (rows >= length)
-    if bad.any():
-        raise IndexError(f"index {rows[bad][0]} is out of bounds for axis 0 with size {length}")
-    return np.where(rows < 0, rows + length, rows)
-
-
-def _is_integer(item: Any) -> bool:
-    """True for Python and numpy integers, not for booleans (numpy treats those as masks)."""
-    return isinstance(item, (int, np.integer)) and not isinstance(item, bool)
-
-
-def _passes_to_h5py(rest: tuple[Any, ...]) -> bool:
-    """True when h5py applies the trailing key exactly as numpy would (ints, forward slices)."""
-    for item in rest:
-        if isinstance(item, slice):
-            if item.step is not None and item.step < 1:
-                return False
-        elif not _is_integer(item):
-            return False
-    return True
-
-
-def _check_in_bounds(rest: tuple[Any, ...], shape: tuple[int, ...]) -> None:
-    """Raise numpy's IndexError for too many indices or an integer of ``rest`` out of range.
-
-    ``rest`` indexes axes 1, 2, ...; it may be shorter than them (``strict=False``).
-    """
-    if len(rest) >= len(shape):
-        raise IndexError(
-            f"too many indices for array: array is {len(shape)}-dimensional, "
-            f"but {len(rest) + 1} were indexed"
-        )
-    for axis, (item, size) in enumerate(zip(rest, shape[1:], strict=False), start=1):
-        if _is_integer(item) and not -size <= item < size:
-            raise IndexError(f"index {item} is out of bounds for axis {axis} with size {size}")
+    stamp: FileStamp  # the file as opened; a read refuses (or reopens) any other
 
 
 class H5Array:
@@ -190,6 +188,13 @@ class H5Array:
         HDF5 file.
     key : str
         Path of the dataset inside the file, e.g. ``"x"`` or ``"patches/images"``.
+    reopen_on_change : bool, default False
+        What a read does when the file on disk is no longer the one seen at construction
+        (its inode, size or modification time changed: rewritten, truncated or replaced):
+        raise ``DataFormatError`` (the default), or open the new file and read from it,
+        provided ``key`` still has the same shape and dtype. HDF5 shares one open file, and
+        its caches, between all handles of a file in a process: close the other readers of
+        the old file before one reopens it.
 
     Attributes
     ----------
@@ -216,9 +221,12 @@ class H5Array:
     -----
     Contiguous datasets of a plain numeric type are memory-mapped in each process that
     reads them. The pages read count in that process's resident memory as shared, evictable
-    file cache, as with ``numpy.memmap``. The file's length is checked before every read,
-    so one truncated while open raises ``DataFormatError``; do not rewrite a file while it
-    is being read all the same (a truncation in the middle of a read is a ``SIGBUS``).
+    file cache, as with ``numpy.memmap``. Every read (one ``__getitem__`` or
+    ``__getitems__`` call, however many rows) first checks with one ``os.stat`` that the file
+    is still the one opened, so a file truncated, rewritten or replaced while open raises
+    ``DataFormatError`` instead of returning zeros or stale bytes; do not rewrite a file
+    while it is being read all the same (a truncation in the middle of a read is a
+    ``SIGBUS``).
 
     Examples
     --------
@@ -237,13 +245,17 @@ class H5Array:
     >>> patches.close()
     """
 
-    def __init__(self, path: str | os.PathLike[str], key: str) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], key: str, *, reopen_on_change: bool = False
+    ) -> None:
         self.path = Path(path)
         self.key = key
+        self.reopen_on_change = bool(reopen_on_change)
         with _open_file(self.path) as file:
             dataset = _find_dataset(file, self.path, key)
             self.shape: tuple[int, ...] = tuple(dataset.shape)
             self.dtype: np.dtype = dataset.dtype
+            self._stamp = file_stamp(os.fstat(file.id.get_vfd_handle()))
         self._opened: _Opened | None = None
 
     @property
@@ -280,14 +292,43 @@ class H5Array:
                 f"expected {self.shape} {self.dtype} as when this H5Array was created"
             )
         fd, offset = file.id.get_vfd_handle(), _contiguous_offset(file, dataset)
+        stamp = file_stamp(os.fstat(fd))
+        if stamp != self._stamp:
+            self._refuse_or_accept(stamp)
         if offset is None:
-            return _Opened(file, dataset, os.getpid(), fd, None, 0)
-        opened = _Opened(file, dataset, os.getpid(), fd, None, offset + dataset.nbytes)
+            _check_chunk_index(dataset, self.path, stamp.size)
+            return _Opened(file, dataset, os.getpid(), fd, None, 0, stamp)
+        opened = _Opened(file, dataset, os.getpid(), fd, None, offset + dataset.nbytes, stamp)
         self._check_length(opened)
         try:
             opened.mapped = _map_array(fd, offset, self.shape, self.dtype)
         except (OSError, ValueError) as err:  # e.g. a file system without mmap: use h5py
             logger.debug("%s: not memory-mapped (%s); reading through h5py", self.path, err)
+        return opened
+
+    def _refuse_or_accept(self, stamp: FileStamp) -> None:
+        """The file is not the one seen at construction: raise, or adopt it if allowed."""
+        if not self.reopen_on_change:
+            raise DataFormatError(
+                f"{self.path}: the file changed on disk since this H5Array was created (size "
+                f"{self._stamp.size} -> {stamp.size} bytes, inode {self._stamp.inode} -> "
+                f"{stamp.inode}); pass reopen_on_change=True to read the new file"
+            )
+        logger.info("%s changed on disk; reading the new file", self.path)
+        self._stamp = stamp
+
+    def _current(self) -> _Opened:
+        """This process's handle, checked with one ``os.stat`` to be the file at ``path``."""
+        opened = self._handle()
+        try:
+            now = file_stamp(os.stat(self.path))
+        except OSError as err:
+            raise DataFormatError(f"{self.path}: the file is gone since it was opened ({err})"
+                                  ) from err
+        if now != opened.stamp:
+            self._refuse_or_accept(now)
+            self.close()
+            opened = self._handle()
         return opened
 
     def _check_length(self, opened: _Opened) -> None:
@@ -304,7 +345,7 @@ class H5Array:
         dataset = self._handle().dataset
         try:
             return dataset[selection]
-        except (OSError, KeyError) as err:
+        except _H5_ERRORS as err:
             raise DataFormatError(
                 f"{self.path}: reading {self.key!r} failed ({err}); the file may be truncated "
                 "or corrupt"
@@ -336,9 +377,8 @@ class H5Array:
         return gathered
 
     def __getitem__(self, key: Any) -> Any:
-        opened = self._handle()
+        opened = self._current()
         if opened.mapped is not None:
-            self._check_length(opened)
             selected = opened.mapped[key]  # numpy's own indexing, errors and all
             return selected.copy() if np.may_share_memory(selected, opened.mapped) else selected
         return self._read_through_h5py(key)
@@ -350,31 +390,31 @@ class H5Array:
             # These keys do not select along axis 0 alone: read everything, index in numpy.
             return self._read(())[key]
         first, rest = key[0], key[1:]
-        if not _passes_to_h5py(rest):
+        if not passes_to_h5py(rest):
             # Apply the whole key to the rows read, in numpy, so that advanced indices in
             # ``rest`` combine with ``first`` exactly as numpy combines them.
             rows, within = self._rows_and_key_within(first)
             return rows[(within, *rest)]
-        _check_in_bounds(rest, self.shape)
-        if _is_integer(first):
+        check_in_bounds(rest, self.shape)
+        if is_integer(first):
             row = self._check_row(first)
             return self._read((row, *rest))
         if isinstance(first, slice):
             forward, within = self._forward_slice(first)
             return self._read((forward, *rest))[within]
-        rows = _row_index(first, self.shape[0])
+        rows = row_index(first, self.shape[0])
         gathered = self._gather(rows.ravel(), rest)
         return gathered.reshape(rows.shape + gathered.shape[1:])
 
     def _rows_and_key_within(self, first: Any) -> tuple[np.ndarray, Any]:
         """Whole rows that axis-0 key ``first`` selects, and the key selecting it from them."""
-        if _is_integer(first):
+        if is_integer(first):
             row = self._check_row(first)
             return self._read((slice(row, row + 1),)), 0
         if isinstance(first, slice):
             forward, within = self._forward_slice(first)
             return self._read((forward,)), within
-        rows = _row_index(first, self.shape[0])
+        rows = row_index(first, self.shape[0])
         unique, inverse = np.unique(rows, return_inverse=True)
         return self._gather(unique, ()), inverse.reshape(rows.shape)
 

@@ -30,10 +30,12 @@ from typing import Any, Literal
 import numpy as np
 import tifffile
 
-from histomammo.errors import DataFormatError
+from histomammo.errors import DataFormatError, MissingDependencyError
+from histomammo.io._paths import FileStamp, file_stamp
 from histomammo.io._tiff_segments import (
     FORMAT_ERRORS,
     SegmentGrid,
+    check_segment_size,
     codec_name,
     open_levels,
     require_codecs,
@@ -85,6 +87,11 @@ class TiffImage:
         The TIFF file (``.tif``, ``.ome.tif``, ``.svs``, ...).
     series : int, default 0
         Which of tifffile's image series to read; a series is one image and its pyramid.
+    reopen_on_change : bool, default False
+        What a read does when the file on disk is no longer the one opened (its inode,
+        size or modification time changed: rewritten, truncated or replaced): raise
+        ``DataFormatError`` (the default), or open the new file and read from it, provided
+        its levels have the same shapes, samples and dtype.
 
     Attributes
     ----------
@@ -112,8 +119,10 @@ class TiffImage:
     Arrays are HWC whatever the file's planar configuration, HW for one sample per pixel.
     Coordinates are ``(row, column)`` in the pixel grid of the level read; multiply by
     ``levels[i].downsample`` for level-0 pixels. tifffile decodes uncompressed, zlib/deflate,
-    LZMA and Zstandard segments by itself; JPEG, LZW, JPEG 2000 and the rest need
-    ``imagecodecs``. Reads from several threads are safe (file reads are serialised).
+    LZMA and PackBits segments by itself; Zstandard needs ``imagecodecs`` (or Python 3.14's
+    ``compression.zstd``), and JPEG, LZW, JPEG 2000 and the rest need ``imagecodecs``.
+    Reads from several threads are safe (file reads are serialised). Each read checks, with
+    one ``os.stat``, that the file is still the one opened.
 
     Examples
     --------
@@ -132,10 +141,14 @@ class TiffImage:
     (100, 100, 3) True [255 255 255]
     """
 
-    def __init__(self, path: str | os.PathLike[str], *, series: int = 0) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], *, series: int = 0, reopen_on_change: bool = False
+    ) -> None:
         self.path = Path(path)
         self.series = operator.index(series)
+        self.reopen_on_change = bool(reopen_on_change)
         tif, pages, grids = open_levels(self.path, self.series)
+        self._stamp: FileStamp = file_stamp(os.fstat(tif.filehandle.fileno()))
         self._grids: tuple[SegmentGrid, ...] = tuple(grids)
         self.dtype: np.dtype = pages[0].dtype
         self.levels: tuple[TiffLevel, ...] = tuple(
@@ -294,7 +307,6 @@ class TiffImage:
         page = self._pages_here()[index]
         grid = self._grids[index]
         require_codecs(grid, self.path, index)
-        key = page.keyframe
         for segment, plane, seg_top, seg_left in grid.segments_in(*box):
             rows = slice(max(box[0], seg_top), min(box[2], seg_top + grid.segment_height))
             cols = slice(max(box[1], seg_left), min(box[3], seg_left + grid.segment_width))
@@ -302,26 +314,50 @@ class TiffImage:
                          cols.start - origin[1] : cols.stop - origin[1]]
             if grid.planar:
                 target = target[..., plane : plane + 1]
-            try:
-                count = page.databytecounts[segment]
-                data = self._read_bytes(page.dataoffsets[segment], count) if count else None
-                pixels = key.decode(data, segment, jpegtables=page.jpegtables,
-                                    jpegheader=key.jpegheader)[0]
-                if pixels is None:  # a sparse segment: no bytes stored
-                    target[...] = key.nodata
-                else:
-                    target[...] = pixels[0, rows.start - seg_top : rows.stop - seg_top,
-                                         cols.start - seg_left : cols.stop - seg_left]
-            except DataFormatError:
-                raise
-            except FORMAT_ERRORS as err:
+            pixels = self._decode(page, index, segment, (seg_top, seg_left))
+            if pixels is None:  # a sparse segment: no bytes stored
+                target[...] = page.keyframe.nodata
+                continue
+            decoded = pixels[0, rows.start - seg_top : rows.stop - seg_top,
+                             cols.start - seg_left : cols.stop - seg_left]
+            if decoded.shape != target.shape:
                 raise DataFormatError(
-                    f"{self.path}: level {index} {'tile' if grid.tiled else 'strip'} {segment} "
-                    f"at row {seg_top}, column {seg_left} cannot be decoded "
-                    f"({type(err).__name__}: {err}); expected "
-                    f"{codec_name(tifffile.COMPRESSION, grid.compression)} data of "
-                    f"{grid.segment_height}x{grid.segment_width} pixels"
-                ) from err
+                    f"{self._where(index, segment, seg_top, seg_left)} decodes to "
+                    f"{pixels.shape[1:]} pixels; expected {grid.segment_height}x"
+                    f"{grid.segment_width}"
+                )
+            target[...] = decoded
+
+    def _where(self, index: int, segment: int, top: int, left: int) -> str:
+        kind = "tile" if self._grids[index].tiled else "strip"
+        return f"{self.path}: level {index} {kind} {segment} at row {top}, column {left}"
+
+    def _decode(
+        self, page: Any, index: int, segment: int, corner: tuple[int, int]
+    ) -> np.ndarray | None:
+        """One segment's pixels ``(1, rows, columns, samples)`` as tifffile decodes them."""
+        grid, where = self._grids[index], self._where(index, segment, *corner)
+        count = int(page.databytecounts[segment])
+        if not count:
+            return None
+        check_segment_size(grid, count, self.dtype.itemsize, where)
+        data = self._read_bytes(page.dataoffsets[segment], count)
+        key = page.keyframe
+        try:
+            return key.decode(data, segment, jpegtables=page.jpegtables,
+                              jpegheader=key.jpegheader)[0]
+        except ImportError as err:  # a codec module tifffile imports when first used
+            raise MissingDependencyError(
+                f"{where}: {codec_name(tifffile.COMPRESSION, grid.compression)} data needs "
+                f"a module that is not installed ({err}); install it with: pip install "
+                "imagecodecs"
+            ) from err
+        except FORMAT_ERRORS as err:
+            raise DataFormatError(
+                f"{where} cannot be decoded ({type(err).__name__}: {err}); expected "
+                f"{codec_name(tifffile.COMPRESSION, grid.compression)} data of "
+                f"{grid.segment_height}x{grid.segment_width} pixels"
+            ) from err
 
     def _read_bytes(self, offset: int, count: int) -> bytes:
         with self._lock:
@@ -337,7 +373,11 @@ class TiffImage:
         return data
 
     def _pages_here(self) -> list[Any]:
-        """This process's open pages, one per level; the file is (re)opened when needed."""
+        """This process's open pages, one per level; the file is (re)opened when needed.
+
+        One ``os.stat`` per call notices a file rewritten, truncated or replaced since it was
+        opened: refused, or reopened with ``reopen_on_change=True``.
+        """
         if self._pid != os.getpid():
             # A forked child: the parent's lock may have been copied while held, and the
             # inherited file shares its offset with the parent's, so use neither.
@@ -346,15 +386,46 @@ class TiffImage:
         with self._lock:
             if self._closed:
                 raise ValueError(f"I/O operation on a closed TiffImage ({self.path})")
+            if self._pages is not None and self._changed_on_disk():
+                self._tif.close()
+                self._tif = self._pages = None
             if self._pages is None:
-                tif, pages, grids = open_levels(self.path, self.series)
-                if tuple(grids) != self._grids:
-                    tif.close()
-                    raise DataFormatError(
-                        f"{self.path}: the file changed since it was opened: its levels are "
-                        f"now {[g.shape for g in grids]}, expected "
-                        f"{[g.shape for g in self._grids]}"
-                    )
-                self._tif, self._pages, self._pid = tif, pages, os.getpid()
-                logger.debug("re-opened %s in process %d", self.path, self._pid)
+                self._open_again()
             return self._pages
+
+    def _changed_on_disk(self) -> bool:
+        try:
+            now = file_stamp(os.stat(self.path))
+        except OSError as err:
+            raise DataFormatError(f"{self.path}: the file is gone since it was opened ({err})"
+                                  ) from err
+        if now == self._stamp:
+            return False
+        if not self.reopen_on_change:
+            raise DataFormatError(
+                f"{self.path}: the file changed on disk since it was opened (size "
+                f"{self._stamp.size} -> {now.size} bytes, inode {self._stamp.inode} -> "
+                f"{now.inode}); pass reopen_on_change=True to read the new file"
+            )
+        return True
+
+    def _open_again(self) -> None:
+        """Open the file at ``path`` in this process; refuse one whose levels differ."""
+        tif, pages, grids = open_levels(self.path, self.series)
+        if tuple(grids) != self._grids or pages[0].dtype != self.dtype:
+            tif.close()
+            raise DataFormatError(
+                f"{self.path}: the file changed since it was opened: its levels are "
+                f"now {[g.shape for g in grids]} of {pages[0].dtype}, expected "
+                f"{[g.shape for g in self._grids]} of {self.dtype}"
+            )
+        stamp = file_stamp(os.fstat(tif.filehandle.fileno()))
+        if stamp != self._stamp and not self.reopen_on_change:  # e.g. changed, then pickled
+            tif.close()
+            raise DataFormatError(
+                f"{self.path}: the file changed on disk since it was opened (size "
+                f"{self._stamp.size} -> {stamp.size} bytes); pass reopen_on_change=True to "
+                "read the new file"
+            )
+        self._tif, self._pages, self._pid, self._stamp = tif, pages, os.getpid(), stamp
+        logger.debug("re-opened %s in process %d", self.path, self._pid)

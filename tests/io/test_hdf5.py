@@ -327,7 +327,11 @@ def test_exception_truncated_while_open(tmp_path) -> None:
     path = _write(tmp_path / "a.h5", np.ones((64, 1024), np.uint8))
     array = H5Array(path, "x")
     _assert_same(array[[3, 60]], np.ones((2, 1024), np.uint8))
+    reopening = H5Array(path, "x", reopen_on_change=True)
+    _assert_same(reopening[[3, 60]], np.ones((2, 1024), np.uint8))
     os.truncate(path, path.stat().st_size // 2)  # rewritten in place, under a reader's feet
     for key in (50, [3, 60], slice(None)):
-        with pytest.raises(DataFormatError, match=r"a\.h5: the data of 'x' ends at byte \d+"):
+        with pytest.raises(DataFormatError, match=r"a\.h5: the file changed on disk since"):
             array[key]
+        with pytest.raises(DataFormatError, match=r"a\.h5: the data of 'x' ends at byte \d+"):
+            reopening[key]
