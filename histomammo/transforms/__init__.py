@@ -3,4 +3,11 @@
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, submodules=[])
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=[],
+    attributes={
+        "letterbox": ["SquareGeometry", "SquareResize", "restore_original_size",
+                      "square_geometry"],
+    },
+)

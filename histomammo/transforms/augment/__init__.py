@@ -2,4 +2,9 @@
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, attributes={})
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    attributes={
+        "glas": ["GLAS_MEAN", "GLAS_STD", "glas_augmentation", "unet_input_transforms"],
+    },
+)
