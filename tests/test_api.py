@@ -32,7 +32,11 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets": {"synthetic"},
     "histomammo.datasets.synthetic": {"write_dicom", "synthetic_mammogram"},
     "histomammo.models": {"create_model", "list_models", "register_model"},
-    "histomammo.metrics": set(),
+    "histomammo.metrics": {"segmentation"},
+    "histomammo.metrics.segmentation": {
+        "glas_metrics", "object_f1", "object_dice", "object_hausdorff", "count_score",
+        "pixel_dice",
+    },
     "histomammo.transforms": set(),
     "histomammo.transforms.patches": set(),
     "histomammo.transforms.augment": set(),

@@ -1,0 +1,150 @@
+"""Instance label images as the GlaS metrics see them: consecutive ids, areas, overlaps, boxes,
+and the exact Hausdorff distance between two objects (private to :mod:`metrics.segmentation`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+__all__ = ["Instances", "hausdorff_lower_bound", "object_hausdorff_distance", "overlap_matrix"]
+
+# Below this label value a lookup table (one pass) replaces np.unique (a sort).
+_LUT_LIMIT = 1 << 24
+
+
+@dataclass(frozen=True)
+class Instances:
+    """One instance label image relabelled ``1..n`` in increasing order of the original labels.
+
+    Attributes
+    ----------
+    ids : ndarray of int32, shape (H, W)
+        0 for background, ``k`` for the k-th smallest original non-zero label.
+    labels : ndarray, shape (n,)
+        The original label of each id (``labels[k - 1]`` for id ``k``).
+    areas : ndarray of int64, shape (n,)
+        Pixel count of each object.
+    boxes : list of tuple of slice
+        Bounding box of each object, as :func:`scipy.ndimage.find_objects` gives it.
+    """
+
+    ids: np.ndarray
+    labels: np.ndarray
+    areas: np.ndarray
+    boxes: list[tuple[slice, slice]]
+
+    @property
+    def count(self) -> int:
+        return len(self.labels)
+
+    @classmethod
+    def from_labels(cls, labels: np.ndarray, name: str = "labels") -> Instances:
+        array = np.asarray(labels)
+        if array.ndim != 2:
+            raise ValueError(f"{name} must be a 2-D label image, got shape {array.shape}")
+        if array.dtype == bool:
+            array = ndimage.label(array, structure=np.ones((3, 3), bool))[0]
+        elif not np.issubdtype(array.dtype, np.integer):
+            raise TypeError(
+                f"{name} must hold integer instance labels (0 = background), got dtype "
+                f"{array.dtype}; threshold probabilities first, e.g. with "
+                "histomammo.postprocess.probabilities_to_instances"
+            )
+        ids, originals = _consecutive(array)
+        areas = np.bincount(ids.ravel(), minlength=len(originals) + 1)[1:].astype(np.int64)
+        boxes = ndimage.find_objects(ids, max_label=len(originals))
+        return cls(ids=ids, labels=originals, areas=areas, boxes=boxes)
+
+
+def _consecutive(array: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Map the non-zero labels to ``1..n`` keeping their order; any integer width, no wrap."""
+    if array.size == 0:
+        return np.zeros(array.shape, np.int32), np.zeros(0, array.dtype)
+    low, high = int(array.min()), int(array.max())
+    if low >= 0 and high < _LUT_LIMIT:
+        present = np.bincount(array.ravel()) > 0
+        present[0] = False
+        originals = np.flatnonzero(present)
+        lut = np.zeros(high + 1, np.int32)
+        lut[originals] = np.arange(1, len(originals) + 1, dtype=np.int32)
+        return lut[array], originals.astype(array.dtype)
+    originals, inverse = np.unique(array, return_inverse=True)
+    inverse = inverse.reshape(array.shape).astype(np.int32)
+    zero = np.searchsorted(originals, 0)
+    has_zero = zero < len(originals) and originals[zero] == 0
+    # ids: labels below zero keep 1..zero, zero becomes 0, labels above shift down by one
+    ids = np.where(inverse < zero, inverse + 1, inverse + (0 if has_zero else 1))
+    if has_zero:
+        ids[inverse == zero] = 0
+        originals = np.delete(originals, zero)
+    return ids.astype(np.int32), originals
+
+
+def overlap_matrix(pred: Instances, gt: Instances) -> np.ndarray:
+    """Pixel counts of every (predicted id, ground-truth id) pair, background row/column 0.
+
+    One pass over the pixels: ``bincount(pred * (n_gt + 1) + gt)``.
+    """
+    if pred.ids.shape != gt.ids.shape:
+        raise ValueError(
+            f"predicted and ground-truth label images differ in shape: {pred.ids.shape} "
+            f"vs {gt.ids.shape}"
+        )
+    width = gt.count + 1
+    flat = pred.ids.astype(np.int64).ravel() * width + gt.ids.ravel()
+    counts = np.bincount(flat, minlength=(pred.count + 1) * width)
+    return counts.reshape(pred.count + 1, width)
+
+
+def _union_box(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[slice, slice]:
+    return tuple(
+        slice(min(sa.start, sb.start), max(sa.stop, sb.stop)) for sa, sb in zip(a, b, strict=True)
+    )
+
+
+def object_hausdorff_distance(a: Instances, i: int, b: Instances, j: int) -> float:
+    """Exact Euclidean Hausdorff distance, in pixels, between object ``i`` of ``a`` and ``j`` of ``b``.
+
+    Both directed distances are read off Euclidean distance transforms of each object's
+    complement, computed only inside the union of the two bounding boxes: every pixel of
+    both objects lies inside that window, so the nearest pixel of either object to any point
+    of the other is inside it too, and the restricted transform is exact. Every pixel of each
+    object is used, not only its boundary, so non-convex objects are exact as well.
+    """
+    window = _union_box(a.boxes[i - 1], b.boxes[j - 1])
+    in_a = a.ids[window] == i
+    in_b = b.ids[window] == j
+    from_a = ndimage.distance_transform_edt(~in_b)[in_a].max()
+    from_b = ndimage.distance_transform_edt(~in_a)[in_b].max()
+    return float(max(from_a, from_b))
+
+
+def _coordinates(inst: Instances, k: int) -> np.ndarray:
+    box = inst.boxes[k - 1]
+    rows, cols = np.nonzero(inst.ids[box] == k)
+    return np.stack([rows + box[0].start, cols + box[1].start])
+
+
+def _max_distance_to_box(points: np.ndarray, box: tuple[slice, slice]) -> float:
+    gaps = [
+        np.maximum(np.maximum(s.start - p, p - (s.stop - 1)), 0)
+        for p, s in zip(points, box, strict=True)
+    ]
+    return float(np.sqrt((gaps[0] ** 2 + gaps[1] ** 2).max()))
+
+
+def hausdorff_lower_bound(a: Instances, i: int, b: Instances, j: int) -> float:
+    """A cheap lower bound of the Hausdorff distance between object ``i`` of ``a`` and ``j`` of ``b``.
+
+    Every pixel of object ``j`` lies in its bounding box, so the distance from a pixel of
+    object ``i`` to object ``j`` is at least its distance to that box; the largest such
+    distance (and the same the other way round) bounds the Hausdorff distance from below.
+    Used to skip exact computations while searching for the nearest object.
+    """
+    return max(
+        _max_distance_to_box(_coordinates(a, i), b.boxes[j - 1]),
+        _max_distance_to_box(_coordinates(b, j), a.boxes[i - 1]),
+    )
