@@ -5,6 +5,7 @@ from histomammo._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
-        "glas": ["GLAS_MEAN", "GLAS_STD", "glas_augmentation", "unet_input_transforms"],
+        "glas": ["GLAS_MEAN", "GLAS_STD", "glas_augmentation", "maskrcnn_input_transforms",
+                 "unet_input_transforms"],
     },
 )

@@ -17,7 +17,10 @@ from torchvision.transforms import v2
 
 from histomammo.transforms.letterbox import SquareResize
 
-__all__ = ["glas_augmentation", "unet_input_transforms", "GLAS_MEAN", "GLAS_STD"]
+__all__ = [
+    "glas_augmentation", "unet_input_transforms", "maskrcnn_input_transforms", "GLAS_MEAN",
+    "GLAS_STD",
+]
 
 #: Normalisation of the U-Net input: ImageNet's statistics by default (the paper says only that
 #: images were normalised); pass your data set's own to :func:`unet_input_transforms`.
@@ -80,4 +83,21 @@ def unet_input_transforms(
         v2.ToDtype({tv_tensors.Image: torch.float32, "others": None}, scale=True),
         v2.Normalize(list(mean), list(std)),
     ]
+    return v2.Compose(steps)
+
+
+def maskrcnn_input_transforms(train: bool, crop_size: int = 512) -> v2.Compose:
+    """The Mask R-CNN input: (augmentation when ``train``), then float32 in [0, 1].
+
+    No resize: torchvision's Mask R-CNN resizes and normalises inside the model (the paper:
+    "the varying input size is handled internally").
+
+    Examples
+    --------
+    >>> image = tv_tensors.Image(torch.full((3, 8, 8), 255, dtype=torch.uint8))
+    >>> float(maskrcnn_input_transforms(train=False)(image).max())
+    1.0
+    """
+    steps = [glas_augmentation(crop_size)] if train else []
+    steps.append(v2.ToDtype({tv_tensors.Image: torch.float32, "others": None}, scale=True))
     return v2.Compose(steps)
