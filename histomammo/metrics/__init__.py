@@ -5,5 +5,5 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
-    submodules=["segmentation"],
+    submodules=["glas_leaderboard", "segmentation"],
 )

@@ -4,10 +4,12 @@ and the exact Hausdorff distance between two objects (private to :mod:`metrics.s
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import cKDTree
 
 __all__ = ["Instances", "hausdorff_lower_bound", "object_hausdorff_distance", "overlap_matrix"]
 
@@ -35,6 +37,7 @@ class Instances:
     labels: np.ndarray
     areas: np.ndarray
     boxes: list[tuple[slice, slice]]
+    _cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def count(self) -> int:
@@ -99,39 +102,60 @@ def overlap_matrix(pred: Instances, gt: Instances) -> np.ndarray:
     return counts.reshape(pred.count + 1, width)
 
 
-def _union_box(a: tuple[slice, slice], b: tuple[slice, slice]) -> tuple[slice, slice]:
-    return tuple(
-        slice(min(sa.start, sb.start), max(sa.stop, sb.stop)) for sa, sb in zip(a, b, strict=True)
-    )
+def _coordinates(inst: Instances, k: int) -> np.ndarray:
+    """(N, 2) row/column coordinates of every pixel of object ``k`` (cached)."""
+    key = ("points", k)
+    if key not in inst._cache:
+        box = inst.boxes[k - 1]
+        rows, cols = np.nonzero(inst.ids[box] == k)
+        inst._cache[key] = np.stack([rows + box[0].start, cols + box[1].start], axis=1)
+    return inst._cache[key]
+
+
+def _boundary_tree(inst: Instances, k: int) -> cKDTree:
+    """A k-d tree of the pixels of object ``k`` that have a 4-neighbour outside it (cached).
+
+    The pixel of an object nearest to any pixel outside it is always one of these: from an
+    interior pixel, the neighbour one step towards the outside point is strictly nearer.
+    """
+    key = ("boundary", k)
+    if key not in inst._cache:
+        box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in inst.boxes[k - 1])
+        mask = inst.ids[box] == k
+        edge = mask & ~ndimage.binary_erosion(mask, border_value=0)
+        rows, cols = np.nonzero(edge)
+        inst._cache[key] = cKDTree(np.stack([rows + box[0].start, cols + box[1].start], axis=1))
+    return inst._cache[key]
+
+
+def _directed_hausdorff(a: Instances, i: int, b: Instances, j: int) -> float:
+    """``max`` over every pixel of object ``i`` of its distance to object ``j``.
+
+    All of the object's pixels are sources (its interior can be farther from ``j`` than its
+    boundary when ``j`` is not convex), but pixels inside ``j`` are at distance 0 and skipped,
+    so a well-matched pair only queries its thin rim of disagreement.
+    """
+    points = _coordinates(a, i)
+    outside = points[b.ids[points[:, 0], points[:, 1]] != j]
+    if len(outside) == 0:
+        return 0.0
+    return float(_boundary_tree(b, j).query(outside)[0].max())
 
 
 def object_hausdorff_distance(a: Instances, i: int, b: Instances, j: int) -> float:
     """Exact Euclidean Hausdorff distance, in pixels, between object ``i`` of ``a`` and ``j`` of ``b``.
 
-    Both directed distances are read off Euclidean distance transforms of each object's
-    complement, computed only inside the union of the two bounding boxes: every pixel of
-    both objects lies inside that window, so the nearest pixel of either object to any point
-    of the other is inside it too, and the restricted transform is exact. Every pixel of each
-    object is used, not only its boundary, so non-convex objects are exact as well.
+    Both directed distances run over every pixel of the source object (so non-convex objects
+    are exact), against the target's boundary pixels, which hold the nearest pixel of the
+    target to any point outside it.
     """
-    window = _union_box(a.boxes[i - 1], b.boxes[j - 1])
-    in_a = a.ids[window] == i
-    in_b = b.ids[window] == j
-    from_a = ndimage.distance_transform_edt(~in_b)[in_a].max()
-    from_b = ndimage.distance_transform_edt(~in_a)[in_b].max()
-    return float(max(from_a, from_b))
-
-
-def _coordinates(inst: Instances, k: int) -> np.ndarray:
-    box = inst.boxes[k - 1]
-    rows, cols = np.nonzero(inst.ids[box] == k)
-    return np.stack([rows + box[0].start, cols + box[1].start])
+    return max(_directed_hausdorff(a, i, b, j), _directed_hausdorff(b, j, a, i))
 
 
 def _max_distance_to_box(points: np.ndarray, box: tuple[slice, slice]) -> float:
     gaps = [
         np.maximum(np.maximum(s.start - p, p - (s.stop - 1)), 0)
-        for p, s in zip(points, box, strict=True)
+        for p, s in zip(points.T, box, strict=True)
     ]
     return float(np.sqrt((gaps[0] ** 2 + gaps[1] ** 2).max()))
 
@@ -142,9 +166,11 @@ def hausdorff_lower_bound(a: Instances, i: int, b: Instances, j: int) -> float:
     Every pixel of object ``j`` lies in its bounding box, so the distance from a pixel of
     object ``i`` to object ``j`` is at least its distance to that box; the largest such
     distance (and the same the other way round) bounds the Hausdorff distance from below.
-    Used to skip exact computations while searching for the nearest object.
+    The distance to a box is convex, so its maximum over an object is reached at a vertex of
+    the object's convex hull, which is a boundary pixel: only those are visited. Used to skip
+    exact computations while searching for the nearest object.
     """
     return max(
-        _max_distance_to_box(_coordinates(a, i), b.boxes[j - 1]),
-        _max_distance_to_box(_coordinates(b, j), a.boxes[i - 1]),
+        _max_distance_to_box(_boundary_tree(a, i).data, b.boxes[j - 1]),
+        _max_distance_to_box(_boundary_tree(b, j).data, a.boxes[i - 1]),
     )

@@ -28,7 +28,7 @@ number, or ``"diagonal"`` for the image diagonal) when a finite summary is wante
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -92,11 +92,29 @@ def _partners(overlap: np.ndarray) -> np.ndarray:
     return np.where(body[np.arange(len(best)), best] > 0, best + 1, 0)
 
 
+class _PairDistances:
+    """Hausdorff distances between predicted and ground-truth objects, each computed once."""
+
+    def __init__(self, pred: Instances, gt: Instances) -> None:
+        self.pred, self.gt = pred, gt
+        self._known: dict[tuple[int, int], float] = {}
+
+    def __call__(self, k: int, j: int) -> float:
+        if (k, j) not in self._known:
+            self._known[k, j] = object_hausdorff_distance(self.pred, k, self.gt, j)
+        return self._known[k, j]
+
+    def seen_from(self, side: str) -> Callable[[int, int], float]:
+        """``distance(own id, other id)`` with ``own`` on ``side`` ("pred" or "gt")."""
+        return self if side == "pred" else lambda k, j: self(j, k)
+
+
 def _side_sums(
     own: Instances,
     other: Instances,
     overlap: np.ndarray,
     partners: np.ndarray,
+    distance: Callable[[int, int], float],
     empty_distance: float,
 ) -> _SideSums:
     """Area-weighted Dice and Hausdorff of every object of ``own`` against ``other``."""
@@ -106,15 +124,20 @@ def _side_sums(
         if partner:
             inter = overlap[k, partner]
             sums.dice += area * 2.0 * inter / (area + other.areas[partner - 1])
-            distance = object_hausdorff_distance(own, k, other, int(partner))
+            sums.hausdorff += area * distance(k, int(partner))
         else:
-            distance = _nearest_hausdorff(own, k, other, empty_distance)
-        sums.hausdorff += area * distance
+            sums.hausdorff += area * _nearest(own, k, other, distance, empty_distance)
     return sums
 
 
-def _nearest_hausdorff(own: Instances, k: int, other: Instances, empty_distance: float) -> float:
-    """Smallest Hausdorff distance from object ``k`` to any object of ``other``."""
+def _nearest(
+    own: Instances,
+    k: int,
+    other: Instances,
+    distance: Callable[[int, int], float],
+    empty_distance: float,
+) -> float:
+    """Smallest Hausdorff distance from object ``k`` of ``own`` to any object of ``other``."""
     if other.count == 0:
         return empty_distance
     bounds = [(hausdorff_lower_bound(own, k, other, j), j) for j in range(1, other.count + 1)]
@@ -122,7 +145,7 @@ def _nearest_hausdorff(own: Instances, k: int, other: Instances, empty_distance:
     for bound, j in sorted(bounds):
         if bound >= best:
             break  # sorted: no remaining object can be nearer
-        best = min(best, object_hausdorff_distance(own, k, other, j))
+        best = min(best, distance(k, j))
     return float(best)
 
 
@@ -141,12 +164,13 @@ def _image_stats(pred: np.ndarray, gt: np.ndarray, empty_distance: EmptyDistance
     matched = pred_partners > 0
     inter = overlap[1:, 1:][matched, pred_partners[matched] - 1]
     tp = int(np.count_nonzero(2 * inter > g.areas[pred_partners[matched] - 1]))
+    distances = _PairDistances(p, g)
     return _ImageStats(
         n_pred=p.count,
         n_gt=g.count,
         tp=tp,
-        pred=_side_sums(p, g, overlap, pred_partners, fallback),
-        gt=_side_sums(g, p, overlap.T, gt_partners, fallback),
+        pred=_side_sums(p, g, overlap, pred_partners, distances.seen_from("pred"), fallback),
+        gt=_side_sums(g, p, overlap.T, gt_partners, distances.seen_from("gt"), fallback),
         empty_distance=fallback,
     )
 

@@ -6,6 +6,7 @@ from histomammo._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
+        "_leaderboard": ["leaderboard"],
         "segmentation": ["label_overlay", "segmentation_overlay"],
     },
 )

@@ -250,3 +250,20 @@ def test_count_score_and_pixel_dice():
     assert pixel_dice(np.zeros((2, 2)), np.zeros((2, 2))) == 1.0
     with pytest.raises(ValueError, match="differ in shape"):
         pixel_dice(np.zeros((2, 2)), np.zeros((3, 2)))
+
+
+def test_nearest_object_lower_bound_never_exceeds_the_distance():
+    from histomammo.metrics._instances import (
+        Instances,
+        hausdorff_lower_bound,
+        object_hausdorff_distance,
+    )
+
+    rng = np.random.default_rng(5)
+    for _ in range(5):
+        a = Instances.from_labels(random_instances(rng, n=5))
+        b = Instances.from_labels(perturb(rng, random_instances(rng, n=5)))
+        for i in range(1, a.count + 1):
+            for j in range(1, b.count + 1):
+                exact = object_hausdorff_distance(a, i, b, j)
+                assert hausdorff_lower_bound(a, i, b, j) <= exact + 1e-12
