@@ -29,8 +29,32 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.dicom": {"DicomImage", "read_dicom"},
     "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
     "histomammo.io.hdf5": {"H5Array"},
-    "histomammo.datasets": {"synthetic"},
-    "histomammo.datasets.synthetic": {"write_dicom", "synthetic_mammogram"},
+    "histomammo.datasets": {
+        "synthetic", "GlaS", "GlaSRecord", "read_glas_annotation", "read_glas_image",
+        "read_grade_csv",
+    },
+    "histomammo.datasets.glas": {
+        "GlaS", "GlaSRecord", "read_glas_annotation", "read_glas_image", "read_grade_csv",
+    },
+    "histomammo.datasets.synthetic": {
+        "write_dicom", "synthetic_mammogram", "make_glas", "draw_glands",
+    },
+    "histomammo.datasets.synthetic.glas": {"make_glas", "draw_glands", "GLAS_COUNTS", "GLAS_SIZES"},
+    "histomammo.models.unet": {"UNet", "unet"},
+    "histomammo.models.maskrcnn": {"maskrcnn_glas", "maskrcnn_instances"},
+    "histomammo.transforms.letterbox": {
+        "SquareGeometry", "SquareResize", "restore_original_size", "square_geometry",
+    },
+    "histomammo.transforms.augment.glas": {
+        "GLAS_MEAN", "GLAS_STD", "glas_augmentation", "maskrcnn_input_transforms",
+        "unet_input_transforms",
+    },
+    "histomammo.engine.recipes.glas": {
+        "UNetPhase", "UNET_PHASES", "PAPER_UNET_VAL_LOSS", "PAPER_TEST_LOSS_AND_COUNT",
+        "MASKRCNN_SCHEDULE", "unet_optimizer", "unet_loss", "train_unet", "maskrcnn_optimizer",
+        "detection_collate", "maskrcnn_evaluation_loss", "train_maskrcnn",
+    },
+    "histomammo.plot.segmentation": {"label_overlay", "segmentation_overlay"},
     "histomammo.models": {"create_model", "list_models", "register_model"},
     "histomammo.metrics": {"glas_leaderboard", "segmentation"},
     "histomammo.metrics.glas_leaderboard": {
@@ -44,11 +68,16 @@ PUBLIC_API: dict[str, set[str]] = {
         "glas_metrics", "object_f1", "object_dice", "object_hausdorff", "count_score",
         "pixel_dice",
     },
-    "histomammo.transforms": set(),
+    "histomammo.transforms": {
+        "SquareGeometry", "SquareResize", "restore_original_size", "square_geometry",
+    },
     "histomammo.transforms.patches": set(),
-    "histomammo.transforms.augment": set(),
-    "histomammo.engine.recipes": set(),
-    "histomammo.plot": {"leaderboard"},
+    "histomammo.transforms.augment": {
+        "GLAS_MEAN", "GLAS_STD", "glas_augmentation", "maskrcnn_input_transforms",
+        "unet_input_transforms",
+    },
+    "histomammo.engine.recipes": {"glas"},
+    "histomammo.plot": {"leaderboard", "label_overlay", "segmentation_overlay"},
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
     "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},

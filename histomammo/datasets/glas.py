@@ -232,7 +232,7 @@ def _make_record(root: Path, name: str, grades: dict[str, dict[str, str]]) -> Gl
                       row["grade (Sirinukunwattana et al. 2015)"])
 
 
-def instance_target(labels: torch.Tensor) -> dict[str, Any]:
+def _instance_target(labels: torch.Tensor) -> dict[str, Any]:
     """Boxes, labels and masks of an ``(H, W)`` instance label tensor (Mask R-CNN's format)."""
     ids = torch.unique(labels)
     ids = ids[ids != 0]
@@ -341,7 +341,7 @@ class GlaS(torch.utils.data.Dataset):
         image = tv_tensors.Image(torch.from_numpy(read_glas_image(record.image)).permute(2, 0, 1))
         labels = torch.from_numpy(self.labels(index))
         if self.target == "instances":
-            target = instance_target(labels)
+            target = _instance_target(labels)
         else:
             target = {"mask": tv_tensors.Mask((labels > 0).to(torch.uint8))}
         target.update(image_id=index, name=record.name, patient=record.patient,

@@ -33,6 +33,7 @@ __all__ = [
     "UNetPhase",
     "UNET_PHASES",
     "PAPER_UNET_VAL_LOSS",
+    "PAPER_TEST_LOSS_AND_COUNT",
     "MASKRCNN_SCHEDULE",
     "unet_optimizer",
     "unet_loss",
@@ -62,6 +63,13 @@ UNET_PHASES = (
 )
 #: The paper's U-Net validation loss: at the start, after phase 1, after phase 2 (BCE).
 PAPER_UNET_VAL_LOSS = {"start": 0.69, "after_phase1": 0.42, "after_phase2": 0.29}
+#: The seed's own test losses (BCE, as the paper computed them at 512x512) and count scores on
+#: test parts A and B (figure 5, bottom lines); the table's rows are in
+#: :data:`histomammo.metrics.glas_leaderboard.GLAS2015_LEADERBOARD`.
+PAPER_TEST_LOSS_AND_COUNT = {
+    "DTU-UNET": {"loss": {"A": 0.403, "B": 0.380}, "count": {"A": 0.211, "B": 0.127}},
+    "DTU-MASKRCNN": {"loss": {"A": 0.540, "B": 0.540}, "count": {"A": 0.825, "B": 0.842}},
+}
 #: The paper's Mask R-CNN schedule (section 6.3); momentum from the torchvision tutorial.
 MASKRCNN_SCHEDULE = {"lr": 5e-3, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 2,
                      "epochs": 500, "mask_hidden": 256}
