@@ -185,7 +185,7 @@ def test_grey_rgb_annotation_is_accepted(root: Path, tmp_path: Path) -> None:
 def test_exception_grade_csv_missing_names(root: Path, tmp_path: Path) -> None:
     copy = _copy(root, tmp_path)
     lines = (copy / "Grade.csv").read_text().splitlines()
-    (copy / "Grade.csv").write_text("\n".join(l for l in lines if not l.startswith("testA_2,")))
+    (copy / "Grade.csv").write_text("\n".join(x for x in lines if not x.startswith("testA_2,")))
     with pytest.raises(DataFormatError, match=r"Grade.csv.*testA_2"):
         GlaS(copy, "testA")
 
