@@ -243,11 +243,14 @@ def train_maskrcnn(
     num_workers: int = 0,
     seed: int = 0,
     progress: bool = True,
+    grad_clip: float | None = None,
 ) -> list[dict[str, Any]]:
     """Train a Mask R-CNN on ``(image float (3, H, W) in [0, 1], instance target)`` samples.
 
     The model computes its own losses (``loss_fn=None``); with ``val_set`` each epoch also
-    records ``val_evaluation_loss`` (:func:`maskrcnn_evaluation_loss`).
+    records ``val_evaluation_loss`` (:func:`maskrcnn_evaluation_loss`). ``grad_clip`` (not
+    in the paper, which fine-tuned pretrained weights) clips the gradient norm: a backbone
+    trained from scratch can otherwise diverge in its first steps.
 
     Returns
     -------
@@ -259,6 +262,6 @@ def train_maskrcnn(
     val_loader = None if val_set is None else DataLoader(
         val_set, batch_size=batch_size, collate_fn=detection_collate, num_workers=num_workers)
     trainer = Trainer(model, maskrcnn_optimizer(model, lr=lr), None, device=device, seed=seed,
-                      checkpoint_dir=checkpoint_dir, progress=progress)
+                      checkpoint_dir=checkpoint_dir, progress=progress, grad_clip=grad_clip)
     metrics = {"evaluation_loss": maskrcnn_evaluation_loss} if val_set is not None else None
     return trainer.fit(loader, epochs, val_loader=val_loader, metrics=metrics)
