@@ -267,3 +267,21 @@ def test_nearest_object_lower_bound_never_exceeds_the_distance():
             for j in range(1, b.count + 1):
                 exact = object_hausdorff_distance(a, i, b, j)
                 assert hausdorff_lower_bound(a, i, b, j) <= exact + 1e-12
+
+
+def test_tile_pruning_is_exact(monkeypatch):
+    from histomammo.metrics import _instances
+
+    rng = np.random.default_rng(11)
+    pairs = []
+    for _ in range(3):
+        gt = random_instances(rng, shape=(160, 200), n=5)
+        pairs.append((perturb(rng, gt), gt))
+    pruned = glas_metrics(pairs)
+    monkeypatch.setattr(_instances, "_PRUNE_ABOVE", 1 << 40)
+    unpruned = glas_metrics(pairs)
+    monkeypatch.setattr(_instances, "_PRUNE_ABOVE", 0)
+    always = glas_metrics(pairs)
+    for key in KEYS:
+        assert pruned[key] == unpruned[key] == always[key]
+    assert pruned["object_hausdorff"] == pytest.approx(reference_glas(pairs)["object_hausdorff"])
