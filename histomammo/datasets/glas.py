@@ -174,8 +174,7 @@ def read_glas_annotation(path: str | Path) -> np.ndarray:
     expected = "a greyscale instance label BMP (one value per gland, 0 background)"
     with _open_bmp(path, expected) as image:
         mode = image.mode
-        if mode not in _GREY_MODES + ("RGB",):
-            raise DataFormatError(f"{path}: annotation mode {mode!r}; expected {expected}")
+        _annotation_mode_ok(path, mode)
         labels = _decode(image, path, expected)
     if mode == "RGB":
         if not (np.array_equal(labels[..., 0], labels[..., 1])
