@@ -128,15 +128,20 @@ def test_train_maskrcnn_runs_with_the_evaluation_loss(tmp_path: Path, one_thread
 
 @pytest.mark.slow
 def test_maskrcnn_learns(tmp_path: Path, one_thread) -> None:
-    """Mask R-CNN at small size (64x64 glands images) reaches pooled object F1 >= 0.6."""
+    """Mask R-CNN at small size reaches pooled object F1 >= 0.6 on held-out synthetic glands.
+
+    Small size: 96x96 images and a ResNet-18 FPN backbone trained from scratch (the paper
+    fine-tuned COCO weights, which nothing here may download), gradient clipping against the
+    first steps' divergence, the paper's learning rate.
+    """
     root = make_glas(tmp_path, counts={"train": 24, "testA": 6, "testB": 1}, size=(96, 96),
                      seed=0)
     train = GlaS(root, "train", transforms=maskrcnn_input_transforms(True, crop_size=96))
     test = GlaS(root, "testA", transforms=maskrcnn_input_transforms(False))
     torch.manual_seed(0)
     model = maskrcnn_glas(backbone="resnet18", min_size=96, max_size=96)
-    train_maskrcnn(model, train, epochs=30, batch_size=4, lr=2e-2, device="cpu",
-                   progress=False)
+    train_maskrcnn(model, train, epochs=30, batch_size=4, device="cpu", progress=False,
+                   grad_clip=5.0)
     model.eval()
     with torch.no_grad():
         pairs = [(maskrcnn_instances(model([test[i][0]])[0]).numpy(), test.labels(i))
