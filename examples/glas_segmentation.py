@@ -58,6 +58,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "synthetic data (default with --root)")
     p.add_argument("--maskrcnn-epochs", type=int, default=10, help="paper: 500")
     p.add_argument("--maskrcnn-backbone", default="resnet50")
+    p.add_argument("--maskrcnn-weights", type=Path,
+                   help="a COCO Mask R-CNN state_dict file you have (the paper's start)")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quick", action="store_true", help="a tiny run (under a minute on a CPU)")
@@ -102,10 +104,13 @@ def maskrcnn_predictions(args, root: Path) -> dict[str, list[np.ndarray]]:
     train = GlaS(root, "train", transforms=maskrcnn_input_transforms(True, crop_size=512))
     side = GlaS(root, "train").records[0].size
     torch.manual_seed(args.seed)
-    model = maskrcnn_glas(backbone=args.maskrcnn_backbone, min_size=min(side),
-                          max_size=max(side))
+    model = maskrcnn_glas(weights=args.maskrcnn_weights, backbone=args.maskrcnn_backbone,
+                          min_size=min(side), max_size=max(side))
+    # from scratch (no weights file) the first steps can diverge: clip the gradient norm
+    clip = None if args.maskrcnn_weights else 5.0
     train_maskrcnn(model, train, epochs=args.maskrcnn_epochs, device=args.device,
-                   checkpoint_dir=args.out / "maskrcnn", seed=args.seed, progress=False)
+                   checkpoint_dir=args.out / "maskrcnn", seed=args.seed, progress=False,
+                   grad_clip=clip)
     model.to("cpu").eval()
     out = {}
     with torch.no_grad():
