@@ -185,6 +185,9 @@ def main(argv: list[str] | None = None) -> None:
                                              for m in maskrcnn[s]] for s in SPLITS},
     }
     results = {name: evaluate(inst, truths) for name, inst in instances.items()}
+    if args.root is None:
+        print("synthetic glands: the ranks show how a result would be placed, they do not "
+              "compare models with the challenge's entries (those are on the real images)")
     print_table(results)
     for name, scores in results.items():
         print(f"{name}: count score A {scores['A']['count']:.3f} B {scores['B']['count']:.3f}")
