@@ -127,12 +127,14 @@ def test_train_maskrcnn_runs_with_the_evaluation_loss(tmp_path: Path, one_thread
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1800)  # about 11 CPU-minutes with one thread
 def test_maskrcnn_learns(tmp_path: Path, one_thread) -> None:
     """Mask R-CNN at small size reaches pooled object F1 >= 0.6 on held-out synthetic glands.
 
     Small size: 96x96 images and a ResNet-18 FPN backbone trained from scratch (the paper
     fine-tuned COCO weights, which nothing here may download), gradient clipping against the
-    first steps' divergence, the paper's learning rate.
+    first steps' divergence, the paper's learning rate. Measured: pooled F1 0.683 (41 TP, 30
+    FP, 8 FN) after these 5 epochs.
     """
     root = make_glas(tmp_path, counts={"train": 24, "testA": 6, "testB": 1}, size=(96, 96),
                      seed=0)
@@ -140,7 +142,7 @@ def test_maskrcnn_learns(tmp_path: Path, one_thread) -> None:
     test = GlaS(root, "testA", transforms=maskrcnn_input_transforms(False))
     torch.manual_seed(0)
     model = maskrcnn_glas(backbone="resnet18", min_size=96, max_size=96)
-    train_maskrcnn(model, train, epochs=30, batch_size=4, device="cpu", progress=False,
+    train_maskrcnn(model, train, epochs=5, batch_size=4, device="cpu", progress=False,
                    grad_clip=5.0)
     model.eval()
     with torch.no_grad():
