@@ -13,6 +13,8 @@ __getattr__, __dir__, __all__ = attach(
         "mammo_index": ["MammoIndex"],
         "screening": ["ScreeningArchive"],
         "pcam": ["PCam"],
+        "glas": ["GlaS", "GlaSRecord", "read_glas_annotation", "read_glas_image",
+                 "read_grade_csv"],
         "image_folder": ["export_image_folder"],
         "stats": ["compute_mean_std"],
         "pcam_from_slides": ["make_pcam_from_slides"],

@@ -39,6 +39,7 @@ STAGES: dict[str, str] = {
     "pcam_data": "pcam_data",
     "mammo_models": "mammo_models",
     "pcam_models": "pcam_models",
+    "glas": "glas",
 }
 
 

@@ -10,5 +10,6 @@ __getattr__, __dir__, __all__ = attach(
         "mammo": ["plot_crop_steps", "plot_mammograms", "plot_naive_steps"],
         "_leaderboard": ["leaderboard"],
         "tissue": ["plot_patches", "plot_tissue_mask"],
+        "segmentation": ["label_overlay", "segmentation_overlay"],
     },
 )

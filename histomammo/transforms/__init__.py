@@ -6,4 +6,8 @@ from histomammo._lazy import attach
 __getattr__, __dir__, __all__ = attach(
     __name__,
     submodules=["mammo", "tissue"],
+    attributes={
+        "letterbox": ["SquareGeometry", "SquareResize", "restore_original_size",
+                      "square_geometry"],
+    },
 )

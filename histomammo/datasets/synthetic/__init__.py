@@ -19,6 +19,9 @@ PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
 
 Whole-slide images (tiled pyramidal TIFF), :mod:`~histomammo.datasets.synthetic.pcam_slides`
     :func:`make_slide` writes an H&E slide with a tumour region and returns its masks.
+
+Gland segmentation (GlaS / Warwick-QU), :mod:`~histomammo.datasets.synthetic.glas`
+    :func:`make_glas` writes the flat release layout; :func:`draw_glands` draws one image.
 """
 
 from histomammo._lazy import attach
@@ -33,5 +36,6 @@ __getattr__, __dir__, __all__ = attach(
         "mammo_screening": ["make_screening_archive"],
         "pcam": ["make_pcam"],
         "pcam_slides": ["SyntheticSlide", "make_slide"],
+        "glas": ["make_glas", "draw_glands"],
     },
 )

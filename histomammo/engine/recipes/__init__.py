@@ -7,7 +7,7 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
-    submodules=["thesis", "shen", "pcam"],
+    submodules=["thesis", "shen", "pcam", "glas"],
     attributes={
         "thesis": ["ThesisRecipe", "oversample"],
         "shen": ["shen_patch_stages", "shen_whole_image_stages", "shen_optimizer",

@@ -7,5 +7,7 @@ __getattr__, __dir__, __all__ = attach(
     submodules=["pcam"],
     attributes={
         "_shen": ["shen", "IntensityShift", "SubtractMean", "mean_grey"],
+        "glas": ["GLAS_MEAN", "GLAS_STD", "glas_augmentation", "maskrcnn_input_transforms",
+                 "unet_input_transforms"],
     },
 )
