@@ -3,4 +3,10 @@ numpy or torch in, Python floats (or dicts of numpy arrays for curves) out."""
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, submodules=[])
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    submodules=[],
+    attributes={
+        "detection": ["rates_vs_threshold", "average_precision", "detection_counts"],
+    },
+)

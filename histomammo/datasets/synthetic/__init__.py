@@ -8,6 +8,9 @@ never leaves half a file.
 Mammography (DICOM), :mod:`~histomammo.datasets.synthetic.dicom`
     :func:`synthetic_mammogram` draws a breast-shaped image; :func:`write_dicom` stores an
     image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
+
+BreCaHAD (TIFF + JSON), :mod:`~histomammo.datasets.synthetic.brecahad`
+    :func:`make_brecahad` writes H&E-like images with annotated tumour and other nuclei.
 """
 
 from histomammo._lazy import attach
@@ -16,5 +19,6 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "dicom": ["synthetic_mammogram", "write_dicom"],
+        "brecahad": ["make_brecahad"],
     },
 )
