@@ -3,4 +3,9 @@ extra), so importing this package costs nothing."""
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, attributes={})
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    attributes={
+        "detection": ["rates_vs_threshold", "detections"],
+    },
+)

@@ -5,4 +5,9 @@ never new training loops."""
 
 from histomammo._lazy import attach
 
-__getattr__, __dir__, __all__ = attach(__name__, attributes={})
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    attributes={
+        "brecahad": ["brecahad_recipe", "PatchEpoch"],
+    },
+)
