@@ -70,7 +70,10 @@ def _load_state_dict(path: str | os.PathLike[str], what: str) -> dict[str, torch
 
 def _load_into(module: nn.Module, state: Mapping[str, torch.Tensor], path: Any,
                ignore_prefix: str | None = None) -> None:
-    missing, unexpected = module.load_state_dict(state, strict=False)
+    try:
+        missing, unexpected = module.load_state_dict(state, strict=False)
+    except RuntimeError as err:  # load_state_dict's own failure: tensors of other shapes
+        raise CheckpointError(f"{path}: keys do not match the model: {err}") from err
     if ignore_prefix is not None:
         missing = [k for k in missing if not k.startswith(ignore_prefix)]
         unexpected = [k for k in unexpected if not k.startswith(ignore_prefix)]

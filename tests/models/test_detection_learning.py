@@ -67,6 +67,7 @@ def _operating_point(predictions, targets):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(5400)
 def test_reaches_tumour_recall(tmp_path):
     train = _data(tmp_path, "train", samples_per_image=3, transforms=paper_augmentation())
     test = _data(tmp_path, "test")
@@ -78,7 +79,9 @@ def test_reaches_tumour_recall(tmp_path):
     test_loader = DataLoader(test, batch_size=2, collate_fn=collate_detection)
     targets = [test[i][1] for i in range(len(test))]
     before = _operating_point(trainer.predict(test_loader), targets)
-    trainer.fit(loader, epochs=6)
+    for epochs in range(1, 6):
+        history = trainer.fit(loader, epochs=epochs)
+        print(f"epoch {epochs}: loss {history[-1]['loss']:.3f}", flush=True)
     after = _operating_point(trainer.predict(test_loader), targets)
     print(f"tumour recall at FDR <= 0.5: {before:.3f} before, {after:.3f} after training")
     assert after >= 0.8 > before
