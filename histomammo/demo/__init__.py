@@ -35,6 +35,7 @@ logger = logging.getLogger("histomammo.demo")
 # stage name -> module of histomammo.demo holding its ``run(out, seed)``; in demo order
 STAGES: dict[str, str] = {
     "io": "io_engine",
+    "brecahad": "brecahad",
 }
 
 
