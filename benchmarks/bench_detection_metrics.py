@@ -63,7 +63,7 @@ def per_threshold_loop(predictions, targets, thresholds):
     tpr, fdr = [], []
     for t in thresholds:
         tp = fp = 0
-        for pred, target in zip(predictions, targets):
+        for pred, target in zip(predictions, targets, strict=True):
             keep = pred["scores"] >= t
             hits = _match_image(pred["boxes"][keep], pred["scores"][keep], target["boxes"])
             tp, fp = tp + hits, fp + int(keep.sum()) - hits

@@ -29,15 +29,44 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.dicom": {"DicomImage", "read_dicom"},
     "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
     "histomammo.io.hdf5": {"H5Array"},
-    "histomammo.datasets": {"synthetic"},
-    "histomammo.datasets.synthetic": {"write_dicom", "synthetic_mammogram"},
-    "histomammo.models": {"create_model", "list_models", "register_model"},
-    "histomammo.metrics": set(),
+    "histomammo.datasets": {
+        "synthetic",
+        "BreCaHAD", "read_annotations", "split_brecahad", "collate_detection",
+    },
+    "histomammo.datasets.brecahad": {
+        "BRECAHAD_KEYS", "PAPER_SPLIT", "BreCaHAD", "collate_detection", "paper_augmentation",
+        "read_annotations", "split_brecahad",
+    },
+    "histomammo.datasets.synthetic": {
+        "write_dicom", "synthetic_mammogram",
+        "make_brecahad",
+    },
+    "histomammo.datasets.synthetic.brecahad": {"make_brecahad"},
+    "histomammo.models": {
+        "create_model", "list_models", "register_model",
+        "fasterrcnn_brecahad", "calibrate_frozen_batchnorm",
+    },
+    "histomammo.models.detection": {
+        "ANCHOR_SIZES", "PAPER_IMAGE_MEAN", "PAPER_IMAGE_STD", "calibrate_frozen_batchnorm",
+        "fasterrcnn_brecahad",
+    },
+    "histomammo.metrics": {
+        "rates_vs_threshold", "average_precision", "detection_counts",
+    },
+    "histomammo.metrics.detection": {
+        "PAPER_TUMOUR_RECALL", "average_precision", "detection_counts", "rates_vs_threshold",
+    },
     "histomammo.transforms": set(),
     "histomammo.transforms.patches": set(),
     "histomammo.transforms.augment": set(),
-    "histomammo.engine.recipes": set(),
-    "histomammo.plot": set(),
+    "histomammo.engine.recipes": {
+        "brecahad_recipe", "PatchEpoch",
+    },
+    "histomammo.engine.recipes.brecahad": {"PAPER_RECIPE", "PatchEpoch", "brecahad_recipe"},
+    "histomammo.plot": {
+        "rates_vs_threshold", "detections",
+    },
+    "histomammo.plot.detection": {"detections", "rates_vs_threshold"},
     "histomammo.engine": {"Trainer", "callbacks", "checkpoint", "distributed", "sampler"},
     "histomammo.engine.trainer": {"Trainer"},
     "histomammo.engine.sampler": {"ResumableSampler", "derive_seed"},

@@ -58,7 +58,7 @@ def paper_augmentation() -> v2.Transform:
 
 def collate_detection(batch: Sequence[tuple[Any, Any]]) -> tuple[list[Any], list[Any]]:
     """``[(image, target), ...]`` -> ``([images], [targets])``, as torchvision detectors take."""
-    images, targets = zip(*batch)
+    images, targets = zip(*batch, strict=True)
     return list(images), list(targets)
 
 
@@ -172,10 +172,10 @@ class BreCaHAD(Dataset):
         self.files = [pairs[n][0] for n in self.names]
         self.shapes = [_check_image(path, image_size) for path in self.files]
         self._cells = [self._read_cells(pairs[n][1], shape)
-                       for n, shape in zip(self.names, self.shapes)]
+                       for n, shape in zip(self.names, self.shapes, strict=True)]
         per_image = 1 if patches == "downscale" else _PATCHES_PER_IMAGE[split]
         self.samples_per_image = samples_per_image or per_image
-        for name, (h, w) in zip(self.names, self.shapes):
+        for name, (h, w) in zip(self.names, self.shapes, strict=True):
             if patches == "crop" and (h < self.patch_size[0] or w < self.patch_size[1]):
                 raise DataFormatError(f"{pairs[name][0]}: image is {h} x {w}, smaller than "
                                       f"the {self.patch_size[0]} x {self.patch_size[1]} patches")

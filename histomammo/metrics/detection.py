@@ -135,7 +135,7 @@ def _matched_detections(predictions, targets, match, iou, max_distance, label):
         raise ValueError(f"got {len(predictions)} predictions for {len(targets)} targets; "
                          "expected one of each per image")
     all_scores, all_tp, n_gt = [], [], 0
-    for i, (pred, target) in enumerate(zip(predictions, targets)):
+    for i, (pred, target) in enumerate(zip(predictions, targets, strict=True)):
         boxes, scores = _select(pred, f"predictions[{i}]", label, scores=True)
         gt, _ = _select(target, f"targets[{i}]", label, scores=False)
         order = np.argsort(-scores, kind="stable")

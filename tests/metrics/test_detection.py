@@ -54,7 +54,7 @@ def _reference_rates(preds, gts, thresholds, **kw):
     tpr, fdr = [], []
     for t in thresholds:
         tp = fp = 0
-        for p, g in zip(preds, gts):
+        for p, g in zip(preds, gts, strict=True):
             keep = [i for i, s in enumerate(p["scores"]) if s >= t]
             res = _reference_match([p["boxes"][i] for i in keep], [p["scores"][i] for i in keep],
                                    list(g["boxes"]), **kw)
@@ -153,7 +153,7 @@ def _reference_ap(preds, gts, iou=0.5):
     for k in range(1, len(flat) + 1):
         cut = flat[k - 1][0]
         tp = fp = 0
-        for p, g in zip(preds, gts):
+        for p, g in zip(preds, gts, strict=True):
             keep = [j for j, s in enumerate(p["scores"]) if s >= cut]
             res = _reference_match([p["boxes"][j] for j in keep], [p["scores"][j] for j in keep],
                                    list(g["boxes"]), "iou", iou)

@@ -64,7 +64,7 @@ def _draw_nucleus(image: np.ndarray, centre: tuple[float, float], radius: float,
     harmonics = rng.normal(0, irregularity, 4) / np.array([1, 1.5, 2, 3])
     phases = rng.uniform(0, 2 * np.pi, 4)
     outline = radius * (1 + sum(a * np.cos((k + 2) * theta + p)
-                                for k, (a, p) in enumerate(zip(harmonics, phases))))
+                                for k, (a, p) in enumerate(zip(harmonics, phases, strict=True))))
     alpha = np.clip(outline - dist + 0.5, 0, 1)[..., None]  # anti-aliased edge
     speckle = 1 + texture * rng.normal(0, 1, alpha.shape[:2])[..., None]
     patch = image[r0:r1, c0:c1]
