@@ -21,7 +21,13 @@ import torch
 from torch.utils.data import DataLoader
 
 from histomammo._atomic import atomic_write
-from histomammo.datasets.brecahad import BreCaHAD, collate_detection, paper_augmentation
+from histomammo.datasets._brecahad_files import find_pairs
+from histomammo.datasets.brecahad import (
+    BreCaHAD,
+    collate_detection,
+    paper_augmentation,
+    split_brecahad,
+)
 from histomammo.engine import Trainer
 from histomammo.engine.callbacks import BestCheckpoint
 from histomammo.engine.recipes.brecahad import brecahad_recipe
@@ -38,9 +44,11 @@ __all__ = ["build_detector", "evaluate_test", "load_splits", "run", "save_figure
 logger = logging.getLogger("histomammo.demo.brecahad")
 
 
-def load_splits(root: str | os.PathLike[str], *, seed: int = 0, **options: Any) -> dict[str, BreCaHAD]:
+def load_splits(root: str | os.PathLike[str], *, seed: int = 0, group_by_case: bool = True,
+                **options: Any) -> dict[str, BreCaHAD]:
     """Train (with the paper's flip), validation and test datasets of one BreCaHAD root."""
-    return {split: BreCaHAD(root, split, seed=seed,
+    names = split_brecahad([name for name, _, _ in find_pairs(root)], seed, group_by_case)
+    return {split: BreCaHAD(root, split, names=names[split], seed=seed,
                             transforms=paper_augmentation() if split == "train" else None,
                             **options)
             for split in ("train", "val", "test")}
