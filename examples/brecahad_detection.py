@@ -62,7 +62,7 @@ def main() -> None:
     parser.add_argument("--root", type=Path, help="a BreCaHAD copy (images/, groundTruth/)")
     parser.add_argument("--out", type=Path, default=Path("brecahad_out"))
     parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--tiny", action="store_true", help="small sizes, 3 epochs: CPU minutes")
+    parser.add_argument("--tiny", action="store_true", help="small sizes, at most 3 epochs, lr >= 1e-4: CPU minutes")
     parser.add_argument("--patches", choices=["crop", "downscale"], default="crop")
     parser.add_argument("--normalization", choices=["paper", "dataset"], default="paper")
     parser.add_argument("--weights-backbone", type=Path, help="a torchvision ResNet-50 .pth")
@@ -72,7 +72,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
-    epochs, lr = (3, max(args.lr, 1e-4)) if args.tiny else (args.epochs, args.lr)
+    epochs, lr = (min(args.epochs, 3), max(args.lr, 1e-4)) if args.tiny else (args.epochs, args.lr)
 
     root, options, model_options = args.root, {}, {}
     if args.tiny:

@@ -161,7 +161,7 @@ def calibrate_frozen_batchnorm(model: nn.Module, images: Sequence[torch.Tensor])
     ...         return self.net(torch.stack(x))
     >>> calibrate_frozen_batchnorm(Wrap(), [torch.rand(3, 8, 8)])
     1
-    >>> round(float(Wrap()([torch.rand(3, 8, 8)]).std()), 0)
+    >>> round(float(Wrap()([torch.rand(3, 8, 8)]).detach().std()), 0)
     1.0
     """
     if not isinstance(model, nn.Module):

@@ -93,11 +93,12 @@ def detections(
     Returns
     -------
     matplotlib Axes
+        ``ax``, or the axes of a new figure, holding the image and one circle per box.
 
     Examples
     --------
     >>> import matplotlib
-    >>> matplotlib.use("Agg")
+    >>> matplotlib.use("Agg")  # no display needed
     >>> image = np.ones((40, 60, 3))
     >>> ax = detections(image, {"boxes": np.array([[5, 5, 15, 15]])},
     ...                 {"boxes": np.array([[6, 6, 16, 16], [30, 5, 40, 15]]),
