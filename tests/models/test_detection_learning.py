@@ -79,7 +79,9 @@ def test_reaches_tumour_recall(tmp_path):
     test_loader = DataLoader(test, batch_size=2, collate_fn=collate_detection)
     targets = [test[i][1] for i in range(len(test))]
     before = _operating_point(trainer.predict(test_loader), targets)
-    for epochs in range(1, 11):  # 4 epochs (80 steps) reached 0.625; 10 are asked for
+    # Measured (2 CPU cores): recall at FDR <= 0.5 was 0.375 untrained, 0.625 after 4 and 6
+    # epochs, 0.375 after 10 (train loss 2.36 -> 0.15): this test does NOT pass yet.
+    for epochs in range(1, 11):
         history = trainer.fit(loader, epochs=epochs)
         print(f"epoch {epochs}: loss {history[-1]['loss']:.3f}", flush=True)
         if epochs in (6, 8):
