@@ -26,17 +26,18 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
     "histomammo.io.hdf5": {"H5Array"},
     "histomammo.datasets": {
-        "birads", "cbis_ddsm", "CBISDDSM", "compute_mean_std", "export_image_folder", "GlaS",
-        "GlaSRecord", "INbreast", "inbreast", "make_pcam_from_slides", "mammo_index", "MammoIndex",
-        "MammoRecord", "patient_split", "PCam", "read_glas_annotation", "read_glas_image",
-        "read_grade_csv", "screening", "ScreeningArchive", "synthetic",
+        "birads", "BreCaHAD", "cbis_ddsm", "CBISDDSM", "collate_detection", "compute_mean_std",
+        "export_image_folder", "GlaS", "GlaSRecord", "INbreast", "inbreast",
+        "make_pcam_from_slides", "mammo_index", "MammoIndex", "MammoRecord", "patient_split",
+        "PCam", "read_annotations", "read_glas_annotation", "read_glas_image", "read_grade_csv",
+        "screening", "ScreeningArchive", "split_brecahad", "synthetic",
     },
     "histomammo.datasets.pcam_from_slides": {"make_pcam_from_slides"},
     "histomammo.datasets.image_folder": {"CLASS_NAMES", "export_image_folder"},
     "histomammo.datasets.stats": {"compute_mean_std"},
     "histomammo.datasets.pcam": {"decompress", "PCam"},
     "histomammo.datasets.synthetic": {
-        "draw_glands", "make_cbis_ddsm", "make_glas", "make_inbreast", "make_pcam",
+        "draw_glands", "make_brecahad", "make_cbis_ddsm", "make_glas", "make_inbreast", "make_pcam",
         "make_screening_archive", "make_slide", "screening_mammogram", "synthetic_mammogram",
         "SyntheticMammogram", "SyntheticSlide", "write_dicom",
     },
@@ -47,7 +48,10 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets.screening": {"MatchReport", "ScreeningArchive"},
     "histomammo.datasets.synthetic.pcam": {"make_pcam"},
     "histomammo.datasets.synthetic.pcam_slides": {"make_slide", "SyntheticSlide"},
-    "histomammo.models": {"create_model", "list_models", "register_model"},
+    "histomammo.models": {
+        "calibrate_frozen_batchnorm", "create_model", "fasterrcnn_brecahad", "list_models",
+        "register_model",
+    },
     "histomammo.metrics.glas_leaderboard": {
         "GLAS2015_LEADERBOARD", "LeaderboardEntry", "METRICS", "rank_against_leaderboard",
     },
@@ -73,9 +77,9 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "histomammo.transforms.patches.slide": {"SlidePatches"},
     "histomammo.plot": {
-        "label_overlay", "leaderboard", "plot_crop_steps", "plot_mammograms", "plot_naive_steps",
-        "plot_patches", "plot_roc", "plot_tissue_mask", "plot_training_curves",
-        "segmentation_overlay",
+        "detections", "label_overlay", "leaderboard", "plot_crop_steps", "plot_mammograms",
+        "plot_naive_steps", "plot_patches", "plot_roc", "plot_tissue_mask", "plot_training_curves",
+        "rates_vs_threshold", "segmentation_overlay",
     },
     "histomammo.plot.mammo": {"plot_crop_steps", "plot_mammograms", "plot_naive_steps"},
     "histomammo.plot.tissue": {"plot_patches", "plot_tissue_mask"},
@@ -90,9 +94,10 @@ PUBLIC_API: dict[str, set[str]] = {
         "patch_to_image", "PatchToImageClassifier", "resnet_block", "vgg_block",
     },
     "histomammo.metrics": {
-        "accuracy", "aggregate_views", "bootstrap_ci", "classification", "glas_leaderboard",
-        "roc_auc", "roc_curve", "segmentation", "sensitivity_specificity",
-        "specificity_at_sensitivity", "threshold_at_sensitivity",
+        "accuracy", "aggregate_views", "average_precision", "bootstrap_ci", "classification",
+        "detection_counts", "glas_leaderboard", "rates_vs_threshold", "roc_auc", "roc_curve",
+        "segmentation", "sensitivity_specificity", "specificity_at_sensitivity",
+        "threshold_at_sensitivity",
     },
     "histomammo.metrics.classification": {
         "accuracy", "aggregate_views", "bootstrap_ci", "roc_auc", "roc_curve",
@@ -109,9 +114,9 @@ PUBLIC_API: dict[str, set[str]] = {
         "mean_grey", "pcam", "shen", "SubtractMean", "unet_input_transforms",
     },
     "histomammo.engine.recipes": {
-        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "glas", "oversample", "pcam",
-        "shen", "shen_optimizer", "shen_patch_stages", "shen_whole_image_stages", "thesis",
-        "ThesisRecipe",
+        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "brecahad_recipe", "glas",
+        "oversample", "PatchEpoch", "pcam", "shen", "shen_optimizer", "shen_patch_stages",
+        "shen_whole_image_stages", "thesis", "ThesisRecipe",
     },
     "histomammo.engine.recipes.thesis": {
         "oversample", "thesis", "THESIS_EPOCHS", "ThesisRecipe", "VIEW_CHECK_EPOCHS",
@@ -181,6 +186,20 @@ PUBLIC_API: dict[str, set[str]] = {
         "unet_loss", "unet_optimizer", "UNET_PHASES", "UNetPhase",
     },
     "histomammo.plot.segmentation": {"label_overlay", "segmentation_overlay"},
+    "histomammo.datasets.brecahad": {
+        "BreCaHAD", "BRECAHAD_KEYS", "collate_detection", "paper_augmentation", "PAPER_SPLIT",
+        "read_annotations", "split_brecahad",
+    },
+    "histomammo.datasets.synthetic.brecahad": {"make_brecahad"},
+    "histomammo.models.detection": {
+        "ANCHOR_SIZES", "calibrate_frozen_batchnorm", "fasterrcnn_brecahad", "PAPER_IMAGE_MEAN",
+        "PAPER_IMAGE_STD",
+    },
+    "histomammo.metrics.detection": {
+        "average_precision", "detection_counts", "PAPER_TUMOUR_RECALL", "rates_vs_threshold",
+    },
+    "histomammo.engine.recipes.brecahad": {"brecahad_recipe", "PAPER_RECIPE", "PatchEpoch"},
+    "histomammo.plot.detection": {"detections", "rates_vs_threshold"},
 }
 
 

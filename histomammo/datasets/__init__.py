@@ -13,6 +13,7 @@ __getattr__, __dir__, __all__ = attach(
         "mammo_index": ["MammoIndex"],
         "screening": ["ScreeningArchive"],
         "pcam": ["PCam"],
+        "brecahad": ["BreCaHAD", "read_annotations", "split_brecahad", "collate_detection"],
         "glas": ["GlaS", "GlaSRecord", "read_glas_annotation", "read_glas_image",
                  "read_grade_csv"],
         "image_folder": ["export_image_folder"],

@@ -40,6 +40,7 @@ STAGES: dict[str, str] = {
     "mammo_models": "mammo_models",
     "pcam_models": "pcam_models",
     "glas": "glas",
+    "brecahad": "brecahad",
 }
 
 

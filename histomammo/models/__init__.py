@@ -10,5 +10,6 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     attributes={
         "_registry": ["create_model", "list_models", "register_model"],
+        "detection": ["fasterrcnn_brecahad", "calibrate_frozen_batchnorm"],
     },
 )

@@ -11,5 +11,6 @@ __getattr__, __dir__, __all__ = attach(
         "_leaderboard": ["leaderboard"],
         "tissue": ["plot_patches", "plot_tissue_mask"],
         "segmentation": ["label_overlay", "segmentation_overlay"],
+        "detection": ["rates_vs_threshold", "detections"],
     },
 )

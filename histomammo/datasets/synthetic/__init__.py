@@ -20,6 +20,9 @@ PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
 Whole-slide images (tiled pyramidal TIFF), :mod:`~histomammo.datasets.synthetic.pcam_slides`
     :func:`make_slide` writes an H&E slide with a tumour region and returns its masks.
 
+BreCaHAD (TIFF + JSON), :mod:`~histomammo.datasets.synthetic.brecahad`
+    :func:`make_brecahad` writes H&E-like images with annotated tumour and other nuclei.
+
 Gland segmentation (GlaS / Warwick-QU), :mod:`~histomammo.datasets.synthetic.glas`
     :func:`make_glas` writes the flat release layout; :func:`draw_glands` draws one image.
 """
@@ -37,5 +40,6 @@ __getattr__, __dir__, __all__ = attach(
         "pcam": ["make_pcam"],
         "pcam_slides": ["SyntheticSlide", "make_slide"],
         "glas": ["make_glas", "draw_glands"],
+        "brecahad": ["make_brecahad"],
     },
 )

@@ -9,6 +9,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     submodules=["thesis", "shen", "pcam", "glas"],
     attributes={
+        "brecahad": ["brecahad_recipe", "PatchEpoch"],
         "thesis": ["ThesisRecipe", "oversample"],
         "shen": ["shen_patch_stages", "shen_whole_image_stages", "shen_optimizer",
                  "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy"],
