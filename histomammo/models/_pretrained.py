@@ -23,17 +23,23 @@ __all__ = ["read_state_dict", "greyscale_stem", "load_user_weights"]
 logger = logging.getLogger("histomammo.models")
 
 
-def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | os.PathLike[str], what: str = "model") -> dict[str, torch.Tensor]:
     """A state dict from ``path`` (``weights_only=True``), or the ``"model"`` entry of a
-    histomammo Trainer checkpoint, or the ``"state_dict"`` entry of other common layouts."""
+    histomammo Trainer checkpoint, or the ``"state_dict"`` entry of other common layouts.
+
+    The one reader of users' weight files for every model family; ``what`` names the expected
+    weights in error messages. A missing file raises :class:`MissingFileError`, anything else
+    unusable :class:`CheckpointError`, each naming the file.
+    """
     path = Path(path)
     if not path.is_file():
-        raise MissingFileError(f"{path}: weights file not found; expected a saved state dict")
+        raise MissingFileError(f"{path}: no such file; expected a {what} state dict (.pt/.pth)")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as err:
         raise CheckpointError(
-            f"{path}: not a loadable weights file ({err}); expected a state dict saved with "
+            f"{path}: cannot be loaded safely as a {what} state dict "
+            f"(torch.load(weights_only=True) said: {err}); expected one saved with "
             "torch.save(model.state_dict(), path)"
         ) from err
     for key in ("model", "state_dict"):
@@ -42,7 +48,10 @@ def read_state_dict(path: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
     if not isinstance(state, Mapping) or not all(
         isinstance(v, torch.Tensor) for v in state.values()
     ):
-        raise CheckpointError(f"{path}: expected a mapping of names to tensors; got {type(state)}")
+        raise CheckpointError(
+            f"{path}: holds a {type(state).__name__}, expected a {what} state dict "
+            "(a mapping of parameter names to tensors)"
+        )
     return dict(state)
 
 

@@ -8,9 +8,7 @@ of the paper's annex (144,057,039 in all, 143,834,639 trainable) are asserted by
 from __future__ import annotations
 
 import os
-import pickle
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -21,7 +19,8 @@ from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.ops import FrozenBatchNorm2d, MultiScaleRoIAlign
 
-from histomammo.errors import CheckpointError, MissingFileError
+from histomammo.errors import CheckpointError
+from histomammo.models._pretrained import read_state_dict
 from histomammo.models._registry import register_model
 
 __all__ = [
@@ -46,26 +45,6 @@ ANCHOR_SIZES: tuple[tuple[int], ...] = ((16,), (32,), (64,), (128,), (256,))
 _TRAINABLE_BACKBONE_LAYERS = ("layer4", "layer3", "layer2")  # torchvision's default of 3
 
 
-def _load_state_dict(path: str | os.PathLike[str], what: str) -> dict[str, torch.Tensor]:
-    """A state dict from ``path`` through ``torch.load(weights_only=True)``; typed errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise MissingFileError(f"{path}: no such file; expected a {what} state dict (.pt/.pth)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as err:
-        raise CheckpointError(
-            f"{path}: cannot be loaded safely as a {what} state dict "
-            f"(torch.load(weights_only=True) said: {err})"
-        ) from err
-    if not isinstance(state, Mapping) or not all(
-        isinstance(v, torch.Tensor) for v in state.values()
-    ):
-        raise CheckpointError(
-            f"{path}: holds a {type(state).__name__}, expected a {what} state dict "
-            "(a mapping of parameter names to tensors)"
-        )
-    return dict(state)
 
 
 def _load_into(module: nn.Module, state: Mapping[str, torch.Tensor], path: Any,
@@ -89,7 +68,7 @@ def _backbone(weights_backbone: str | os.PathLike[str] | None) -> BackboneWithFP
     body = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
     if weights_backbone is not None:
         # An ImageNet classifier file also holds "fc.*", which the detector does not use.
-        _load_into(body, _load_state_dict(weights_backbone, "ResNet-50"), weights_backbone,
+        _load_into(body, read_state_dict(weights_backbone, "ResNet-50"), weights_backbone,
                    ignore_prefix="fc.")
     for name, parameter in body.named_parameters():
         if not name.startswith(_TRAINABLE_BACKBONE_LAYERS):
@@ -282,5 +261,5 @@ def fasterrcnn_brecahad(
     settings.update(overrides)
     model = FasterRCNN(_backbone(weights_backbone), num_classes=num_classes, **settings)
     if weights is not None:
-        _load_into(model, _load_state_dict(weights, "fasterrcnn_brecahad"), weights)
+        _load_into(model, read_state_dict(weights, "fasterrcnn_brecahad"), weights)
     return model

@@ -20,7 +20,6 @@ K. He, G. Gkioxari, P. Dollar, R. Girshick, "Mask R-CNN", ICCV 2017.
 from __future__ import annotations
 
 import logging
-import pickle
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +31,7 @@ from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
 from torchvision.ops.misc import FrozenBatchNorm2d
 
 from histomammo.errors import CheckpointError
+from histomammo.models._pretrained import read_state_dict
 from histomammo.models._registry import register_model
 
 __all__ = ["maskrcnn_glas", "maskrcnn_instances"]
@@ -42,22 +42,8 @@ logger = logging.getLogger("histomammo.models.maskrcnn")
 _TASK_HEADS = ("roi_heads.box_predictor.", "roi_heads.mask_predictor.")
 
 
-def _load_state(path: str | Path) -> dict[str, torch.Tensor]:
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: no such weights file") from None
-    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
-        raise CheckpointError(f"{path}: not a loadable state_dict ({err})") from None
-    if isinstance(state, dict) and "model" in state and isinstance(state["model"], dict):
-        state = state["model"]  # a full training checkpoint
-    if not isinstance(state, dict):
-        raise CheckpointError(f"{path}: holds a {type(state).__name__}; expected a state_dict")
-    return state
-
-
 def _load_model_weights(model: nn.Module, path: str | Path) -> None:
-    state = _load_state(path)
+    state = read_state_dict(path, "Mask R-CNN")
     own = model.state_dict()
     skipped = [key for key, value in state.items()
                if key.startswith(_TASK_HEADS) and key in own and own[key].shape != value.shape]
@@ -75,7 +61,11 @@ def _load_model_weights(model: nn.Module, path: str | Path) -> None:
 
 
 def _load_backbone_weights(body: nn.Module, path: str | Path) -> None:
-    state = {key: value for key, value in _load_state(path).items() if not key.startswith("fc.")}
+    state = {
+        key: value
+        for key, value in read_state_dict(path, "ResNet-50").items()
+        if not key.startswith("fc.")
+    }
     missing, unexpected = body.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise CheckpointError(

@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.models.detection import maskrcnn_resnet50_fpn
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from histomammo.errors import CheckpointError
+from histomammo.errors import CheckpointError, MissingFileError
 from histomammo.models import create_model
 from histomammo.models.maskrcnn import maskrcnn_glas, maskrcnn_instances
 
@@ -71,7 +71,7 @@ def test_exception_bad_weights(tmp_path: Path) -> None:
     torch.save({"conv.weight": torch.zeros(1)}, tmp_path / "other.pt")
     with pytest.raises(CheckpointError, match="other.pt.*missing"):
         maskrcnn_glas(backbone="resnet18", weights=tmp_path / "other.pt")
-    with pytest.raises(CheckpointError, match="absent.pt"):
+    with pytest.raises(MissingFileError, match="absent.pt"):
         maskrcnn_glas(backbone="resnet18", weights=tmp_path / "absent.pt")
 
 
