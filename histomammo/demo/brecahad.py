@@ -20,7 +20,6 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from histomammo._atomic import atomic_write
 from histomammo.datasets._brecahad_files import find_pairs
 from histomammo.datasets.brecahad import (
     BreCaHAD,
@@ -38,6 +37,7 @@ from histomammo.metrics.detection import (
     rates_vs_threshold,
 )
 from histomammo.models.detection import calibrate_frozen_batchnorm, fasterrcnn_brecahad
+from histomammo.plot._figure import save_figure
 
 __all__ = ["build_detector", "evaluate_test", "load_splits", "run", "save_figures", "train"]
 
@@ -103,11 +103,6 @@ def evaluate_test(trainer: Trainer, test_data: BreCaHAD, label: int = 1) -> dict
     }
 
 
-def _save(fig: Any, path: Path) -> None:
-    with atomic_write(path) as f:
-        fig.savefig(f, format="png", dpi=90)
-
-
 def save_figures(out: Path, history: Sequence[dict[str, Any]], evaluation: dict[str, Any],
                  test_data: BreCaHAD) -> list[str]:
     """``losses.png`` (figures 2-3), ``rates.png`` (figure 4), ``detections.png``."""
@@ -125,11 +120,11 @@ def save_figures(out: Path, history: Sequence[dict[str, Any]], evaluation: dict[
     ax.set(xlabel="epoch", ylabel="loss")
     ax.legend()
     fig.tight_layout()
-    _save(fig, out / "losses.png")
+    save_figure(fig, out / "losses.png", dpi=90)
     fig, ax = plt.subplots(figsize=(5, 3.5))
     plot.rates_vs_threshold(evaluation["rates"], ax=ax, published_tpr=PAPER_TUMOUR_RECALL)
     fig.tight_layout()
-    _save(fig, out / "rates.png")
+    save_figure(fig, out / "rates.png", dpi=90)
     counts = [len(t["boxes"]) for t in evaluation["targets"]]
     index = int(np.argmax(counts))
     fig, ax = plt.subplots(figsize=(6, 4.6))
@@ -137,7 +132,7 @@ def save_figures(out: Path, history: Sequence[dict[str, Any]], evaluation: dict[
                     evaluation["predictions"][index], threshold=0.05, ax=ax,
                     title="ground truth (red), predictions >= 0.05 (green)")
     fig.tight_layout()
-    _save(fig, out / "detections.png")
+    save_figure(fig, out / "detections.png", dpi=90)
     plt.close("all")
     return ["losses.png", "rates.png", "detections.png"]
 

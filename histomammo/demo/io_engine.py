@@ -16,9 +16,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from histomammo._atomic import atomic_write
 from histomammo.engine import Trainer
 from histomammo.io import H5Array
+from histomammo.plot._figure import save_figure
 
 __all__ = ["run"]
 
@@ -168,8 +168,7 @@ def _plot_history(history: list[dict[str, Any]], path: Path) -> bool:
     ax.set_xlabel("epoch")
     ax.legend()
     fig.tight_layout()
-    with atomic_write(path) as f:
-        fig.savefig(f, format="png", dpi=100)
+    save_figure(fig, path)
     plt.close(fig)
     return True
 

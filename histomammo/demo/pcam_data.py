@@ -21,6 +21,7 @@ from torch.utils.data import DataLoader, Subset
 from histomammo.datasets import PCam, compute_mean_std, export_image_folder, make_pcam_from_slides
 from histomammo.datasets.synthetic import make_pcam, make_slide
 from histomammo.io import TiffImage
+from histomammo.plot._figure import save_figure
 from histomammo.transforms.patches import SlidePatches
 from histomammo.transforms.tissue import tissue_mask
 
@@ -45,7 +46,7 @@ def _patch_part(out: Path, seed: int) -> dict[str, Any]:
         fig = plot_patches([im.permute(1, 2, 0).numpy() for im in images[:16]],
                            [f"{int(y)} {w[-10:]}" for y, w in zip(labels[:16], meta["wsi"][:16],
                                                                     strict=True)])
-        fig.savefig(out / "patches.png", dpi=80)
+        save_figure(fig, out / "patches.png", dpi=80)
     except ImportError:
         logger.info("matplotlib missing: no patches.png")
     return {
@@ -68,8 +69,8 @@ def _slide_part(out: Path, seed: int) -> dict[str, Any]:
     try:
         from histomammo.plot import plot_tissue_mask
 
-        plot_tissue_mask(thumbnail, mask.mask, title="saturation >= 0.07 (PCam's rule)") \
-            .savefig(out / "tissue_mask.png", dpi=80)
+        fig = plot_tissue_mask(thumbnail, mask.mask, title="saturation >= 0.07 (PCam's rule)")
+        save_figure(fig, out / "tissue_mask.png", dpi=80)
     except ImportError:
         logger.info("matplotlib missing: no tissue_mask.png")
     made = make_pcam_from_slides([slide.path], [slide.tumour], out / "from_slides", level=2,

@@ -4,21 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
-from histomammo._atomic import atomic_write
 from histomammo._deps import require
+from histomammo.plot._figure import save_figure
 
 __all__ = ["plot_roc", "plot_training_curves"]
-
-
-def _save(figure: Any, path: str | os.PathLike[str] | None) -> None:
-    if path is None:
-        return
-    path = Path(path)
-    with atomic_write(path, "wb") as f:
-        figure.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=100, bbox_inches="tight")
 
 
 def plot_roc(
@@ -64,7 +55,7 @@ def plot_roc(
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.02),
              title=title)
     axes.legend(loc="lower right", fontsize="small")
-    _save(figure, path)
+    save_figure(figure, path, tight=True)
     plt.close(figure)
     return figure
 
@@ -118,6 +109,6 @@ def plot_training_curves(
     handles = losses.get_legend_handles_labels()[0] + rates.get_legend_handles_labels()[0]
     losses.legend(handles, [h.get_label() for h in handles], loc="center right",
                   fontsize="small")
-    _save(figure, path)
+    save_figure(figure, path, tight=True)
     plt.close(figure)
     return figure

@@ -13,8 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from histomammo._atomic import atomic_write
 from histomammo._deps import require
+from histomammo.plot._figure import save_figure
 
 __all__ = ["plot_crop_steps", "plot_mammograms", "plot_naive_steps"]
 
@@ -23,12 +23,6 @@ def _pyplot() -> Any:
     matplotlib = require("matplotlib", extra="plot")
     matplotlib.use("Agg", force=False)
     return require("matplotlib.pyplot", extra="plot")
-
-
-def _save(figure: Any, path: str | os.PathLike[str] | None, dpi: int) -> None:
-    if path is not None:
-        with atomic_write(path, "wb") as handle:
-            figure.savefig(handle, format="png", dpi=dpi, bbox_inches="tight")
 
 
 def plot_mammograms(
@@ -85,7 +79,7 @@ def plot_mammograms(
             x0, y0, x1, y1 = chosen
             axis.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="red", lw=2))
     figure.tight_layout()
-    _save(figure, path, dpi)
+    save_figure(figure, path, dpi=dpi, tight=True)
     return figure
 
 

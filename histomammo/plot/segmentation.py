@@ -8,15 +8,14 @@ matplotlib (the ``plot`` extra) is imported inside the figure function only.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from skimage.segmentation import find_boundaries
 
-from histomammo._atomic import atomic_write
 from histomammo._deps import require
+from histomammo.plot._figure import save_figure
 
 __all__ = ["label_overlay", "segmentation_overlay"]
 
@@ -127,9 +126,5 @@ def segmentation_overlay(
         if row_titles is not None:
             axes[row][0].set_ylabel(row_titles[row], fontsize=9)
     fig.tight_layout()
-    if path is not None:
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=90)
-        with atomic_write(path, "wb") as f:
-            f.write(buffer.getvalue())
+    save_figure(fig, path, dpi=90)
     return fig
