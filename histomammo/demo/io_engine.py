@@ -111,16 +111,14 @@ class _H5Patches(Dataset):
 
 
 def _hdf5_and_engine_part(out: Path, rng: np.random.Generator, seed: int) -> dict[str, Any]:
-    import h5py
+    from histomammo.datasets._pcam_layout import write_h5
 
     paths = {}
     for split, n in (("train", 512), ("valid", 256)):
         x, y = _patches(rng, n)
         for kind, data in (("x", x), ("y", y.reshape(-1, 1, 1, 1))):
             path = out / f"camelyonpatch_level_2_split_{split}_{kind}.h5"
-            with h5py.File(path, "w") as f:
-                f.create_dataset(kind, data=data)
-            paths[split, kind] = path
+            paths[split, kind] = write_h5(path, data)  # atomic, like every file written
 
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
