@@ -27,8 +27,11 @@ def seed_everything(seed: int) -> None:
 def capture_rng_state() -> dict[str, Any]:
     """This process's generator states, made of tensors, ints, floats and tuples only."""
     kind, key, pos, has_gauss, cached = np.random.get_state(legacy=True)  # noqa: NPY002
+    version, internal, gauss_next = random.getstate()
     state: dict[str, Any] = {
-        "python": random.getstate(),
+        # python's Mersenne Twister state is 625 ints: one tensor, not a tuple of 625 objects
+        # that every checkpoint would pickle, check and digest one by one.
+        "python": (version, torch.tensor(internal, dtype=torch.int64), gauss_next),
         "numpy": {
             "kind": str(kind),
             "key": torch.from_numpy(key.astype(np.int64)),
@@ -47,6 +50,8 @@ def capture_rng_state() -> dict[str, Any]:
 def restore_rng_state(state: dict[str, Any]) -> None:
     """Put back the states returned by :func:`capture_rng_state`."""
     version, internal, gauss_next = state["python"]
+    if isinstance(internal, torch.Tensor):  # a tuple of ints in earlier checkpoints
+        internal = internal.tolist()
     random.setstate((version, tuple(internal), gauss_next))
     saved = state["numpy"]
     np.random.set_state(  # noqa: NPY002
