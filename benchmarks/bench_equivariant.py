@@ -27,6 +27,7 @@ from collections.abc import Callable
 import torch
 from harness import Timing, print_ratio, report
 
+from histomammo.models._inference import optimize_exported
 from histomammo.models.densenet_p4m import P4MDenseNet
 from histomammo.models.equivariant import GCNN, GROUPS
 from histomammo.models.equivariant_baseline import PlainCNN
@@ -53,17 +54,27 @@ def ratios(ours: Timing, peer: Timing, peer_name: str) -> None:
     print(f"  (median-time ratio {peer.median_s / ours.median_s:.2f}x)")
 
 
-def inference(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int) -> None:
+def inference(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int,
+              floor: torch.nn.Module | None = None) -> None:
+    """Exported vs e2cnn model; ``floor``: a plain CNN of equal width, timed as a reference."""
     model.eval()
     exported = model.export()
+    contenders = {f"{name} exported": lambda: exported(x),
+                  f"{name} e2cnn (eval)": lambda: model(x)}
+    if floor is not None:
+        fast_floor = optimize_exported(floor.eval())  # the same rewrites, NHWC
+        contenders["plain CNN, equal width, NHWC"] = lambda: fast_floor(x)
     with torch.no_grad():
         torch.testing.assert_close(exported(x), model(x), atol=1e-5, rtol=1e-5)
-        t = alternate({f"{name} exported": lambda: exported(x),
-                       f"{name} e2cnn (eval)": lambda: model(x)}, repeats)
+        t = alternate(contenders, repeats)
     ours, peer = t[f"{name} exported"], t[f"{name} e2cnn (eval)"]
-    report(ours, x.shape[0], "patches")
-    report(peer, x.shape[0], "patches")
+    for timing in t.values():
+        report(timing, x.shape[0], "patches")
     ratios(ours, peer, peer.name)
+    if floor is not None:
+        plain = t["plain CNN, equal width, NHWC"]
+        print(f"  (exported G-CNN time / plain CNN time: {ours.min_s / plain.min_s:.2f}; "
+              "1.00 means the exported model costs what its convolutions cost)")
 
 
 def training_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
@@ -108,11 +119,12 @@ def main() -> None:
     torch.manual_seed(0)
     gcnn = GCNN(args.group, widths=widths, hidden=256)
     densenet = P4MDenseNet(growth=4)
+    plain = PlainCNN(channels=tuple(GROUPS[args.group] * w for w in widths), hidden=256)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, 96x96 patches")
     for batch in (int(b) for b in args.batches.split(",")):
         x = torch.randn(batch, 3, 96, 96)
         print(f"== batch {batch}")
-        inference(f"GCNN {args.group} {widths}", gcnn, x, args.repeats)
+        inference(f"GCNN {args.group} {widths}", gcnn, x, args.repeats, floor=plain)
         inference("P4M-DenseNet (growth 4)", densenet, x, args.repeats)
         if not args.skip_training:
             training(args.group, widths, x, args.repeats)
