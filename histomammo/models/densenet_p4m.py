@@ -35,7 +35,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from histomammo.models._e2cnn_fast import R2Conv
 from histomammo.models._registry import register_model
 from histomammo.models._weights import load_weights
 from histomammo.models.equivariant import (
@@ -52,7 +51,7 @@ __all__ = ["DenseBlock", "P4MDenseNet", "p4m_densenet"]
 def _bn_relu_conv(in_type: Any, out_type: Any, kernel: int) -> Any:
     return enn.SequentialModule(
         enn.InnerBatchNorm(in_type), enn.ReLU(in_type),
-        R2Conv(in_type, out_type, kernel, padding=kernel // 2),
+        enn.R2Conv(in_type, out_type, kernel, padding=kernel // 2),
     )
 
 
@@ -156,7 +155,7 @@ class P4MDenseNet(EquivariantClassifier):
         self.group = group
         self.in_type = enn.FieldType(space, in_channels * [space.trivial_repr])
         fields = 2 * growth
-        modules: list[Any] = [R2Conv(self.in_type, regular(space, fields), 3, padding=1)]
+        modules: list[Any] = [enn.R2Conv(self.in_type, regular(space, fields), 3, padding=1)]
         for _ in range(5):
             block = DenseBlock(regular(space, fields), growth, layers_per_block)
             kept = max(1, int(len(block.out_type) * compression))

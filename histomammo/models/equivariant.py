@@ -41,8 +41,6 @@ _e2cnn_compat.apply()
 import e2cnn.gspaces as gspaces  # noqa: E402  (after the shim, on purpose)
 import e2cnn.nn as enn  # noqa: E402
 
-from histomammo.models._e2cnn_fast import R2Conv  # noqa: E402
-
 __all__ = [
     "GROUPS", "SEED_WIDTHS", "SEED_FINAL_WIDTHS", "EquivariantClassifier", "GCNN", "gcnn",
     "PointwiseLeakyReLU", "GroupMaxPool", "export_module", "regular", "conv_relu",
@@ -79,12 +77,8 @@ def regular(space: Any, fields: int) -> Any:
 
 
 def conv_relu(in_type: Any, out_type: Any, kernel: int, **kwargs: Any) -> list[Any]:
-    """An equivariant convolution and a pointwise ReLU (equivariant on regular fields).
-
-    The convolution is e2cnn's with a cheaper training-mode filter expansion
-    (:class:`histomammo.models._e2cnn_fast.R2Conv`): same filter, same parameters.
-    """
-    return [R2Conv(in_type, out_type, kernel, **kwargs), enn.ReLU(out_type, inplace=True)]
+    """An equivariant convolution and a pointwise ReLU (equivariant on regular fields)."""
+    return [enn.R2Conv(in_type, out_type, kernel, **kwargs), enn.ReLU(out_type, inplace=True)]
 
 
 class PointwiseLeakyReLU(enn.EquivariantModule):

@@ -19,7 +19,6 @@ from typing import Any
 import torch
 from torch import nn
 
-from histomammo.models._e2cnn_fast import R2Conv
 from histomammo.models._registry import register_model
 from histomammo.models._weights import load_weights
 from histomammo.models.allconv import ALL_CNN_LAYERS, ALL_CNN_WIDTHS
@@ -97,7 +96,7 @@ class AllGConvNet(EquivariantClassifier):
                 continue
             kernel, stride, width = args
             out = regular(space, num_classes if width == "classes" else widths[width])
-            layers.append(R2Conv(previous, out, kernel, stride=stride, **_basis(kernel)))
+            layers.append(enn.R2Conv(previous, out, kernel, stride=stride, **_basis(kernel)))
             if width != "classes":
                 layers.append(PointwiseLeakyReLU(out))
             previous = out
