@@ -6,39 +6,75 @@ outputs asserted equal within 1e-5); a training step (forward, backward, Adam st
 G-CNN costs at most 1.2x that of :class:`~histomammo.models.equivariant_baseline.PlainCNN` of
 equal width (the same number of feature maps, ``|G| * widths``), i.e. a ratio >= 0.83 below.
 
-Run: ``python benchmarks/bench_equivariant.py`` (about a minute on 2 cores; ``--batch``,
-``--widths``, ``--group`` to change the sizes).
+Fairness: both contenders of a pair run on the same batch with the same thread count, in
+alternating repeats (A, B, A, B, ...) so that load from other processes hits both alike; the
+un-exported model runs in eval mode under ``torch.no_grad()`` like the exported one; the plain
+CNN has the G-CNN's feature maps. Every pair is reported at each batch size, with the ratio of
+minimum times (the figure an idle machine approaches) and of median times.
+
+Run: ``python benchmarks/bench_equivariant.py`` (a few minutes on 2 cores; ``--batches``,
+``--widths``, ``--group``, ``--threads``, ``--repeats`` to change it).
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
+import statistics
+import time
+from collections.abc import Callable
 
 import torch
-from harness import measure, print_ratio, report
+from harness import Timing, print_ratio, report
 
+from histomammo.models._inference import optimize_exported
 from histomammo.models.densenet_p4m import P4MDenseNet
 from histomammo.models.equivariant import GCNN, GROUPS
 from histomammo.models.equivariant_baseline import PlainCNN
 
 
-def inference(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int) -> float:
+def alternate(named: dict[str, Callable[[], object]], repeats: int) -> dict[str, Timing]:
+    """Time every callable ``repeats`` times, interleaved, after one untimed warm-up each."""
+    for fn in named.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in named}
+    for _ in range(repeats):
+        for name, fn in named.items():
+            gc.collect()
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return {name: Timing(name, min(t), statistics.median(t), repeats, float("nan"))
+            for name, t in times.items()}
+
+
+def ratios(ours: Timing, peer: Timing, peer_name: str) -> None:
+    """Print the min-time ratio (harness line) and the median-time ratio."""
+    print_ratio(ours, peer, peer_name)
+    print(f"  (median-time ratio {peer.median_s / ours.median_s:.2f}x)")
+
+
+def inference(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int,
+              floor: torch.nn.Module | None = None) -> None:
+    """Exported vs e2cnn model; ``floor``: a plain CNN of equal width, timed as a reference."""
     model.eval()
     exported = model.export()
+    contenders = {f"{name} exported": lambda: exported(x),
+                  f"{name} e2cnn (eval)": lambda: model(x)}
+    if floor is not None:
+        fast_floor = optimize_exported(floor.eval())  # the same rewrites, NHWC
+        contenders["plain CNN, equal width, NHWC"] = lambda: fast_floor(x)
     with torch.no_grad():
         torch.testing.assert_close(exported(x), model(x), atol=1e-5, rtol=1e-5)
-
-        def run_model() -> None:
-            model(x)
-
-        def run_exported() -> None:
-            exported(x)
-
-        ours = measure(f"{name} exported", run_exported, repeats=repeats)
-        peer = measure(f"{name} e2cnn (eval)", run_model, repeats=repeats)
-    report(ours, x.shape[0], "patches")
-    report(peer, x.shape[0], "patches")
-    return print_ratio(ours, peer)
+        t = alternate(contenders, repeats)
+    ours, peer = t[f"{name} exported"], t[f"{name} e2cnn (eval)"]
+    for timing in t.values():
+        report(timing, x.shape[0], "patches")
+    ratios(ours, peer, peer.name)
+    if floor is not None:
+        plain = t["plain CNN, equal width, NHWC"]
+        print(f"  (exported G-CNN time / plain CNN time: {ours.min_s / plain.min_s:.2f}; "
+              "1.00 means the exported model costs what its convolutions cost)")
 
 
 def training_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
@@ -53,32 +89,45 @@ def training_step(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor):
     return step
 
 
+def training(group: str, widths: tuple[int, ...], x: torch.Tensor, repeats: int) -> None:
+    torch.manual_seed(0)
+    y = torch.randint(0, 2, (x.shape[0],))
+    maps = tuple(GROUPS[group] * w for w in widths)
+    gcnn = GCNN(group, widths=widths, hidden=256)
+    plain = PlainCNN(channels=maps, hidden=256)
+    t = alternate({"GCNN training step": training_step(gcnn, x, y),
+                   "PlainCNN training step": training_step(plain, x, y)}, repeats)
+    ours, peer = t["GCNN training step"], t["PlainCNN training step"]
+    print(f"-- training step, batch {x.shape[0]}: G-CNN vs plain CNN, both {list(maps)} maps")
+    report(ours, x.shape[0], "patches")
+    report(peer, x.shape[0], "patches")
+    print("  (plain-CNN time / G-CNN time; >= 0.83 meets 'at most 1.2x the plain CNN')")
+    ratios(ours, peer, "plain CNN of equal width")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--batches", default="1,8,32", help="batch sizes, comma-separated")
     parser.add_argument("--group", default="p4m", choices=sorted(GROUPS))
     parser.add_argument("--widths", default="8,16,16", help="G-CNN fields per stage")
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--skip-training", action="store_true")
     args = parser.parse_args()
-    torch.manual_seed(0)
+    torch.set_num_threads(args.threads)
     widths = tuple(int(w) for w in args.widths.split(","))
-    x = torch.randn(args.batch, 3, 96, 96)
-    y = torch.randint(0, 2, (args.batch,))
+    torch.manual_seed(0)
     gcnn = GCNN(args.group, widths=widths, hidden=256)
-    print(f"== inference, batch {args.batch}, 96x96")
-    inference(f"GCNN {args.group} {widths}", gcnn, x, args.repeats)
-    inference("P4M-DenseNet (growth 4)", P4MDenseNet(growth=4), x, args.repeats)
-
-    maps = [GROUPS[args.group] * w for w in widths]
-    plain = PlainCNN(channels=tuple(maps), hidden=256)
-    print(f"== training step, batch {args.batch}: G-CNN vs plain CNN, both {maps} maps")
-    plain_step = measure("PlainCNN training step", training_step(plain, x, y),
-                         repeats=args.repeats)
-    gcnn_step = measure("GCNN training step", training_step(gcnn, x, y), repeats=args.repeats)
-    report(gcnn_step, args.batch, "patches")
-    report(plain_step, args.batch, "patches")
-    print("(plain-CNN time / G-CNN time; >= 0.83 meets 'at most 1.2x the plain CNN')")
-    print_ratio(gcnn_step, plain_step, "plain CNN of equal width")
+    densenet = P4MDenseNet(growth=4)
+    plain = PlainCNN(channels=tuple(GROUPS[args.group] * w for w in widths), hidden=256)
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, 96x96 patches")
+    for batch in (int(b) for b in args.batches.split(",")):
+        x = torch.randn(batch, 3, 96, 96)
+        print(f"== batch {batch}")
+        inference(f"GCNN {args.group} {widths}", gcnn, x, args.repeats, floor=plain)
+        inference("P4M-DenseNet (growth 4)", densenet, x, args.repeats)
+        if not args.skip_training:
+            training(args.group, widths, x, args.repeats)
 
 
 if __name__ == "__main__":

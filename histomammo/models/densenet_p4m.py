@@ -56,14 +56,34 @@ def _bn_relu_conv(in_type: Any, out_type: Any, kernel: int) -> Any:
 
 
 class _ExportedDenseBlock(nn.Module):
-    def __init__(self, layers: list[nn.Module]) -> None:
+    """A dense block in plain torch: each layer's output concatenated to its input.
+
+    Without gradients the block writes every layer's output once into a preallocated output
+    (in the input's memory format) and feeds each layer a channel slice of it, instead of
+    re-copying the growing concatenation at every layer; with gradients it concatenates.
+    """
+
+    def __init__(self, layers: list[nn.Module], growth_channels: int) -> None:
         super().__init__()
         self.layers = nn.ModuleList(layers)
+        self.growth_channels = int(growth_channels)  # maps each layer adds: growth * |G|
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled():
+            for layer in self.layers:
+                x = torch.cat([x, layer(x)], dim=1)
+            return x
+        n, c, h, w = x.shape
+        layout = (torch.channels_last if x.is_contiguous(memory_format=torch.channels_last)
+                  and not x.is_contiguous() else torch.contiguous_format)
+        growth = self.growth_channels
+        out = torch.empty((n, c + len(self.layers) * growth, h, w), dtype=x.dtype,
+                          device=x.device, memory_format=layout)
+        out[:, :c] = x
         for layer in self.layers:
-            x = torch.cat([x, layer(x)], dim=1)
-        return x
+            out[:, c:c + growth] = layer(out[:, :c])
+            c += growth
+        return out
 
 
 class DenseBlock(enn.EquivariantModule):
@@ -80,6 +100,7 @@ class DenseBlock(enn.EquivariantModule):
             _bn_relu_conv(self._types[i], regular(space, growth), 3) for i in range(n_layers)
         )
         self.out_type = self._types[-1]
+        self.growth_channels = regular(space, growth).size  # the maps each layer adds
 
     def forward(self, x: Any) -> Any:
         for layer, out_type in zip(self.layers, self._types[1:], strict=True):
@@ -91,7 +112,8 @@ class DenseBlock(enn.EquivariantModule):
         return n, self.out_type.size, h, w
 
     def export(self) -> nn.Module:
-        return _ExportedDenseBlock([export_module(layer) for layer in self.layers])
+        return _ExportedDenseBlock([export_module(layer) for layer in self.layers],
+                                   self.growth_channels)
 
 
 class P4MDenseNet(EquivariantClassifier):

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from histomammo.models import _e2cnn_compat
+from histomammo.models._inference import optimize_exported
 from histomammo.models._registry import register_model
 from histomammo.models._weights import load_weights
 
@@ -156,11 +157,19 @@ class EquivariantClassifier(nn.Module):
             features = self.invariant_map(features)
         return self.head(features.tensor)
 
-    def export(self) -> nn.Module:
+    def export(self, optimize: bool = True) -> nn.Module:
         """A plain ``torch.nn`` model computing the same logits, in eval mode.
 
         e2cnn expands each steerable filter into ordinary ``Conv2d`` weights once; the copy
         shares no parameters with this model, whose train/eval mode is left as it was.
+
+        Parameters
+        ----------
+        optimize : bool
+            Rewrite e2cnn's export for CPU inference with exact identities
+            (:func:`histomammo.models._inference.optimize_exported`: batch norms folded into
+            convolutions, dropout dropped, pooling moved before ReLUs and 1x1 convolutions,
+            ``channels_last`` activations). ``False`` returns e2cnn's export as it is.
 
         Returns
         -------
@@ -173,7 +182,8 @@ class EquivariantClassifier(nn.Module):
             parts.append(export_module(self.invariant_map))
         parts.append(copy.deepcopy(self.head))
         self.train(was_training)  # e2cnn's export switches the layers to eval mode
-        return nn.Sequential(*parts).eval()
+        exported = nn.Sequential(*parts).eval()
+        return optimize_exported(exported) if optimize else exported
 
 
 class GCNN(EquivariantClassifier):
