@@ -152,7 +152,7 @@ PUBLIC_API: dict[str, set[str]] = {
         "inception_transform", "patch_transform", "RandomPixelDropout",
     },
     "histomammo.engine.recipes.pcam": {
-        "adam_variant", "all_cnn", "gcnn_final", "gcnn_learning", "inception_run1",
+        "adam_variant", "all_cnn", "all_cnn_learning", "gcnn_final", "gcnn_learning", "inception_run1",
         "inception_run2", "pcam_metrics", "PCamRecipe", "PUBLISHED", "tumour_probability",
     },
     "histomammo.models.inception": {
