@@ -156,7 +156,8 @@ PUBLIC_API: dict[str, set[str]] = {
         "inception_run2", "pcam_metrics", "PCamRecipe", "PUBLISHED", "tumour_probability",
     },
     "histomammo.models.inception": {
-        "IMAGENET_CLASSES", "inception_loss", "inception_v3_transfer", "InceptionV3Transfer",
+        "calibrate_batchnorm", "IMAGENET_CLASSES", "inception_loss", "inception_v3_transfer",
+        "InceptionV3Transfer",
     },
     "histomammo.models.allconv": {"ALL_CNN_LAYERS", "ALL_CNN_WIDTHS", "all_conv_net", "AllConvNet"},
     "histomammo.models.equivariant": {
