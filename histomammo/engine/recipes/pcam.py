@@ -118,6 +118,8 @@ def all_cnn(model: nn.Module, epochs: int = 24) -> PCamRecipe:
     batch (the seed first stepped it per epoch, its bug of 3.3.3.3); the imgaug list.
 
     CyclicLR's defaults (triangular, momentum cycled 0.8-0.9) are the seed's "per default".
+    It does not learn on synthetic PCam either (AUC 0.5, constant scores); why, and the recipe
+    that does, :func:`all_cnn_learning`.
     """
     optimizer = torch.optim.RMSprop(_trainable(model), lr=0.001, momentum=0.9, eps=1e-7,
                                     weight_decay=0.9)
@@ -213,7 +215,8 @@ def adam_variant(
 
     The side-by-side run for the seed recipes with weight decay 0.9 (Inception runs, All-CNN),
     which pulls every weight towards zero at 90% of its value per unit of lr (on top of the
-    Inception runs' lr 0.1). What each does in short synthetic runs is in
+    Inception runs' lr 0.1). For the All-CNN this is not enough (its dropouts are the
+    obstacle: :func:`all_cnn_learning`). What each does in short synthetic runs is in
     ``docs/pcam-models.md``.
 
     Examples
