@@ -153,8 +153,9 @@ def all_cnn_learning(
       every activation by random 0 or ``1 / (1 - p)``, noise of ``sqrt(p / (1 - p))`` of it
       (0.33 at p 0.1, 1 at p 0.5), compounded and far larger than the input's share: the
       gradients carry little label signal until the weights have grown out of that regime.
-    * Adam 1e-3 with the dropouts off (this recipe): test loss below 0.5 within 4 epochs on
-      every seed tried, AUC 1.0.
+    * Adam with the dropouts off (this recipe at lr 2e-3, batches of 16): test loss below 0.5
+      within 4 epochs, AUC 1.0, on each of the 4 seeds tried (at lr 1e-3 and batches of 32,
+      one seed of three was still at 0.69 after 3 epochs: the plateau is shorter, not gone).
 
     The network is the seed's: ``model``'s layers are unchanged and at eval time dropout is
     the identity either way. This function sets ``p`` of every ``nn.Dropout`` in ``model``
