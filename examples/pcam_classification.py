@@ -17,10 +17,9 @@ backbone is random: its BatchNorm statistics are then estimated from 64 training
 (``calibrate_batchnorm``; uncalibrated, every patch gets the same score) and its rows are a
 plumbing check of the seed's transfer setting on random features, not the seed's result.
 With a file they are the seed's fixed-feature-extractor runs. ``inception_finetune`` trains
-the whole network instead (``freeze_backbone=False``, Adam 1e-4: at 1e-3 the running
-statistics of the trainable BatchNorm layers lag the weights and held-out scores invert), which
-is what learns from a random backbone; the seed did not (an hour per epoch on its GPU). The
-auxiliary classifier needs
+the whole network instead (``freeze_backbone=False``, Adam 1e-4; at 1e-3 the held-out scores
+came out inverted), which is what learns from a random backbone; the seed did not fine-tune
+(an hour per epoch on its GPU). The auxiliary classifier needs
 299x299 inputs: below that (the CPU default, 128) it is left out.
 
 Where a seed recipe does not learn, the recipe that does runs beside it: ``all_cnn_learning``
