@@ -140,8 +140,9 @@ def print_table(rows: list[dict], random_inception: bool) -> None:
         print(f"{row['run']:<22}{row['accuracy']:>11.2f}{row['auc']:>8.3f}"
               f"{row['parameters']:>13,}{row['trainable']:>12,}  {row['recipe']}")
     if random_inception and any(row["run"].startswith("inception") for row in rows):
-        print("inception_*: a random frozen backbone (no --inception-weights), BatchNorm "
-              "calibrated: a plumbing check on random features, not the seed's ImageNet runs")
+        print("inception_run*: a random frozen backbone (no --inception-weights), BatchNorm "
+              "calibrated: a plumbing check on random features, not the seed's ImageNet runs; "
+              "inception_finetune: that random backbone trained whole")
     print("\nthe seed's numbers (real PCam):")
     for row in recipes.PUBLISHED:
         auc = "-" if row["auc"] is None else f"{row['auc']:.2f}"
