@@ -57,14 +57,6 @@ def test_weights_from_imagenet_file_then_heads_replaced(tmp_path, model):
     assert not transfer.Mixed_5b.branch1x1.bn.training and transfer.fc.training
 
 
-@pytest.fixture
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _patches(root, split, size):
     from histomammo.datasets import PCam
     from histomammo.transforms.augment.pcam import inception_transform

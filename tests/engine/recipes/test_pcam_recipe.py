@@ -105,15 +105,6 @@ def synthetic_pcam_256(tmp_path_factory):
                      progress=False)
 
 
-@pytest.fixture
-def one_thread():
-    # small convolutions: one thread beats two on a busy machine (about 6x here)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_all_cnn_learning_recipe_learns(synthetic_pcam_256, one_thread):
     # the seed's All-CNN layer by layer at widths 4-24 on 96x96 patches (it needs >= 94),
     # trained with all_cnn_learning (Adam 2e-3, dropout off while training) for 4 epochs on
