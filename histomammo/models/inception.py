@@ -19,6 +19,7 @@ transfer setting, not a replacement for its ImageNet features.
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -181,8 +182,11 @@ def calibrate_batchnorm(
     >>> model.train().Mixed_5b.branch1x1.bn.training
     False
     """
-    batches = [batches] if isinstance(batches, torch.Tensor) else list(batches)
-    aux = model.AuxLogits is not None and _aux_fits(model, _images(batches[0]))
+    stream = iter([batches] if isinstance(batches, torch.Tensor) else batches)
+    first = next(stream, None)
+    if first is None:
+        raise ValueError("calibrate_batchnorm needs at least one batch of patches, but got none")
+    aux = model.AuxLogits is not None and _aux_fits(model, _images(first))
     norms = [m for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)
              and (aux or not name.startswith("AuxLogits."))]
     was_training, momenta = model.training, [m.momentum for m in norms]
@@ -191,15 +195,18 @@ def calibrate_batchnorm(
         norm.reset_running_stats()
         norm.momentum = None
         norm.train()
+
     def run_aux(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
         model.AuxLogits(output)  # for its norms' statistics; Mixed_6e's output unchanged
 
     hook = model.Mixed_6e.register_forward_hook(run_aux) if aux else None
-    with torch.no_grad():
-        for batch in batches:
-            model(_images(batch))
-    if hook is not None:
-        hook.remove()
+    try:
+        with torch.no_grad():
+            for batch in itertools.chain([first], stream):  # lazily: a loader may be long
+                model(_images(batch))
+    finally:
+        if hook is not None:
+            hook.remove()
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
     model.keep_frozen_batchnorm_eval = True

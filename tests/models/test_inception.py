@@ -102,6 +102,11 @@ def test_random_frozen_backbone_learns_once_batchnorm_is_calibrated(tmp_path, on
     assert not model.train().Mixed_6e.branch1x1.bn.training  # the statistics stay fixed
 
 
+def test_calibration_needs_a_batch(model):
+    with pytest.raises(ValueError, match="at least one batch"):
+        calibrate_batchnorm(model, [])
+
+
 def test_calibration_includes_the_aux_classifier_at_299(model, one_thread):
     calibrated = create_model("inception_v3_transfer")
     torch.manual_seed(0)
