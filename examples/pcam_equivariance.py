@@ -9,6 +9,9 @@ patches turned by 90 and 270 degrees, where the tumour nuclei lie horizontally.
 
     python examples/pcam_equivariance.py                  # synthetic data, a few minutes on CPU
     python examples/pcam_equivariance.py --root PCAM_DIR  # the real PCam HDF5 files
+
+``--figures DIR`` draws ``equivariance_roc.png``: both nets' test ROC curves on upright and on
+90-degree-turned patches (``histomammo.plot.plot_roc``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import argparse
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch.utils.data import DataLoader
@@ -24,7 +28,8 @@ from torchvision.transforms import v2
 from histomammo.datasets import PCam
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
-from histomammo.engine.recipes.pcam import gcnn_learning, pcam_metrics
+from histomammo.engine.recipes.pcam import gcnn_learning, pcam_metrics, tumour_probability
+from histomammo.metrics.classification import roc_curve
 from histomammo.models.equivariant import GCNN
 from histomammo.models.equivariant_baseline import PlainCNN
 from histomammo.transforms.augment.pcam import patch_transform
@@ -41,13 +46,27 @@ class Turn:
 
 
 def train_and_test(name: str, model: torch.nn.Module, train: DataLoader,
-                   tests: list[DataLoader], epochs: int, lr: float, out: Path) -> dict[str, float]:
+                   tests: list[DataLoader], epochs: int, lr: float, out: Path) -> dict[str, Any]:
+    """``{"auc_0", "auc_90", "auc_180", "auc_270"}`` and ``"roc_<angle>"`` curves."""
     recipe = gcnn_learning(model, epochs=epochs, lr=lr)  # the same recipe for both nets
     trainer = Trainer(model, **recipe.trainer_kwargs(), device="auto", seed=0,
                       checkpoint_dir=out / name, progress=False)
     trainer.fit(train, recipe.epochs)
-    return {f"auc_{90 * k}": trainer.evaluate(test, metrics=pcam_metrics())["auc"]
-            for k, test in enumerate(tests)}
+    metrics = {**pcam_metrics(), "roc": lambda o, y: roc_curve(tumour_probability(o), y)}
+    results: dict[str, Any] = {}
+    for k, test in enumerate(tests):
+        scores = trainer.evaluate(test, metrics=metrics)
+        results[f"auc_{90 * k}"], results[f"roc_{90 * k}"] = scores["auc"], scores["roc"]
+    return results
+
+
+def draw_roc(results: dict[str, dict[str, Any]], path: Path) -> None:
+    from histomammo.plot import plot_roc
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    curves = {f"{name}, {angle} deg": {**aucs[f"roc_{angle}"], "auc": aucs[f"auc_{angle}"]}
+              for name, aucs in results.items() for angle in (0, 90)}
+    plot_roc(curves, path, title="trained upright, tested upright and turned")
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
@@ -60,6 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--widths", default="4,8,8", help="G-CNN fields per stage")
+    parser.add_argument("--figures", help="folder for equivariance_roc.png")
     args = parser.parse_args(argv)
 
     out = Path(args.out or tempfile.mkdtemp(prefix="pcam_equivariance_"))
@@ -82,10 +102,14 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:
                                     args.lr, out) for name, model in models.items()}
     print(f"{'model':<14}" + "".join(f"{f'AUC {a} deg':>14}" for a in (0, 90, 180, 270))
           + f"{'max drop':>10}")
-    for name, aucs in results.items():
-        drop = aucs["auc_0"] - min(aucs.values())
-        print(f"{name:<14}" + "".join(f"{v:>14.4f}" for v in aucs.values()) + f"{drop:>10.4f}")
-    return results
+    aucs = {name: {k: v for k, v in r.items() if k.startswith("auc_")}
+            for name, r in results.items()}
+    for name, row in aucs.items():
+        drop = row["auc_0"] - min(row.values())
+        print(f"{name:<14}" + "".join(f"{v:>14.4f}" for v in row.values()) + f"{drop:>10.4f}")
+    if args.figures:
+        draw_roc(results, Path(args.figures) / "equivariance_roc.png")
+    return aucs
 
 
 if __name__ == "__main__":

@@ -152,11 +152,12 @@ PUBLIC_API: dict[str, set[str]] = {
         "inception_transform", "patch_transform", "RandomPixelDropout",
     },
     "histomammo.engine.recipes.pcam": {
-        "adam_variant", "all_cnn", "gcnn_final", "gcnn_learning", "inception_run1",
+        "adam_variant", "all_cnn", "all_cnn_learning", "gcnn_final", "gcnn_learning", "inception_run1",
         "inception_run2", "pcam_metrics", "PCamRecipe", "PUBLISHED", "tumour_probability",
     },
     "histomammo.models.inception": {
-        "IMAGENET_CLASSES", "inception_loss", "inception_v3_transfer", "InceptionV3Transfer",
+        "calibrate_batchnorm", "IMAGENET_CLASSES", "inception_loss", "inception_v3_transfer",
+        "InceptionV3Transfer",
     },
     "histomammo.models.allconv": {"ALL_CNN_LAYERS", "ALL_CNN_WIDTHS", "all_conv_net", "AllConvNet"},
     "histomammo.models.equivariant": {

@@ -7,11 +7,21 @@ ImageNet statistics: :func:`histomammo.transforms.augment.pcam.inception_transfo
 
 In training mode the model returns torchvision's ``InceptionOutputs(logits, aux_logits)``;
 :func:`inception_loss` turns that into one loss. In eval mode it returns the logits.
+
+Without an ImageNet file (nothing is downloaded) the backbone is random, and its BatchNorm
+running statistics are the initial mean 0 and variance 1: in eval mode nothing is normalised,
+the activations grow to about 1e6 by ``Mixed_7c`` and the softmax saturates to exactly 0 or 1
+for every patch (AUC 0.5 whatever the head learnt; measured). :func:`calibrate_batchnorm`
+estimates those statistics from training patches and then keeps them, which makes a random
+frozen backbone a true fixed (random-feature) extractor: a plumbing check of the seed's
+transfer setting, not a replacement for its ImageNet features.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterable
 from typing import Any
 
 import torch
@@ -21,7 +31,10 @@ from torchvision.models.inception import Inception3
 from histomammo.models._pretrained import load_user_weights
 from histomammo.models._registry import register_model
 
-__all__ = ["IMAGENET_CLASSES", "InceptionV3Transfer", "inception_loss", "inception_v3_transfer"]
+__all__ = [
+    "IMAGENET_CLASSES", "InceptionV3Transfer", "calibrate_batchnorm", "inception_loss",
+    "inception_v3_transfer",
+]
 
 IMAGENET_CLASSES = 1000
 
@@ -42,9 +55,10 @@ class InceptionV3Transfer(Inception3):
     keeps them, so ``train()`` leaves BatchNorm layers without trainable parameters in eval.
     """
 
-    #: set by :func:`inception_v3_transfer` when it loaded weights into a frozen backbone: a
-    #: random backbone's BatchNorm layers need batch statistics (their running statistics are
-    #: the initial 0 and 1, which let the activations of an untrained network explode)
+    #: set by :func:`inception_v3_transfer` when it loaded weights into a frozen backbone and
+    #: by :func:`calibrate_batchnorm`: until then a random backbone's BatchNorm layers use
+    #: batch statistics in training (their running statistics are the initial 0 and 1, which
+    #: let the activations of an untrained network explode)
     keep_frozen_batchnorm_eval = False
 
     def train(self, mode: bool = True) -> InceptionV3Transfer:
@@ -89,7 +103,8 @@ def inception_v3_transfer(
     freeze_backbone : bool
         ``requires_grad=False`` on every parameter but the two new classifiers'. With
         ``weights`` given, the frozen BatchNorm layers also stay in eval mode while training
-        (a truly fixed feature extractor); a random backbone keeps batch statistics.
+        (a truly fixed feature extractor); a random backbone keeps batch statistics until
+        :func:`calibrate_batchnorm` gives it running statistics (call it before training).
     aux_logits : bool
         Keep the auxiliary classifier (the seed did).
 
@@ -113,6 +128,90 @@ def inception_v3_transfer(
             parameter.requires_grad = name.startswith(("fc.", "AuxLogits.fc."))
         model.keep_frozen_batchnorm_eval = weights is not None
     return model
+
+
+def _images(batch: Any) -> torch.Tensor:
+    return batch[0] if isinstance(batch, (tuple, list)) else batch
+
+
+def _aux_fits(model: InceptionV3Transfer, images: torch.Tensor) -> bool:
+    # the aux classifier's 5x5 pooling (stride 3) and 5x5 convolution need a 17x17 Mixed_6e
+    # map, which 299x299 inputs give; smaller inputs can only be run in eval mode
+    sides = []
+    hook = model.Mixed_6e.register_forward_hook(
+        lambda module, inputs, output: sides.append(output.shape[-1]))
+    with torch.no_grad():
+        model.eval()(images[:1])
+    hook.remove()
+    return sides[0] >= 17
+
+
+def calibrate_batchnorm(
+    model: InceptionV3Transfer, batches: torch.Tensor | Iterable[Any]
+) -> int:
+    """Set every BatchNorm's running statistics to those of ``batches``, then keep them.
+
+    For a backbone without ImageNet weights (see the module's notes): one pass over the
+    patches, each BatchNorm normalising with its batch's statistics (so each layer sees what
+    the layers before it, already normalised, produce) and accumulating the exact average
+    (``momentum=None``). The auxiliary classifier's two norms are calibrated too when the
+    patches are large enough for it (299x299; it needs a 17x17 map), else left as they are
+    (such inputs cannot train it either). Afterwards the model's frozen
+    BatchNorm layers stay in eval mode while training, as with loaded weights. A data-dependent
+    initialisation of the statistics only: no weight changes. Do not call it on a loaded
+    ImageNet backbone, which has its own statistics.
+
+    Parameters
+    ----------
+    model : InceptionV3Transfer
+    batches : Tensor (N, 3, H, W) or iterable of Tensor or of (images, labels)
+        Patches prepared as for training (:func:`~histomammo.transforms.augment.pcam.inception_transform`);
+        a few dozen suffice.
+
+    Returns
+    -------
+    int
+        The number of BatchNorm layers calibrated: 94 (96 with the auxiliary classifier's).
+
+    Examples
+    --------
+    >>> import torch
+    >>> model = inception_v3_transfer(aux_logits=False)
+    >>> calibrate_batchnorm(model, torch.rand(2, 3, 75, 75))
+    94
+    >>> model.train().Mixed_5b.branch1x1.bn.training
+    False
+    """
+    stream = iter([batches] if isinstance(batches, torch.Tensor) else batches)
+    first = next(stream, None)
+    if first is None:
+        raise ValueError("calibrate_batchnorm needs at least one batch of patches, but got none")
+    aux = model.AuxLogits is not None and _aux_fits(model, _images(first))
+    norms = [m for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)
+             and (aux or not name.startswith("AuxLogits."))]
+    was_training, momenta = model.training, [m.momentum for m in norms]
+    model.eval()  # no dropout; the norms alone use batch statistics
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None
+        norm.train()
+
+    def run_aux(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
+        model.AuxLogits(output)  # for its norms' statistics; Mixed_6e's output unchanged
+
+    hook = model.Mixed_6e.register_forward_hook(run_aux) if aux else None
+    try:
+        with torch.no_grad():
+            for batch in itertools.chain([first], stream):  # lazily: a loader may be long
+                model(_images(batch))
+    finally:
+        if hook is not None:
+            hook.remove()
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+    model.keep_frozen_batchnorm_eval = True
+    model.train(was_training)
+    return len(norms)
 
 
 def inception_loss(outputs: Any, targets: torch.Tensor, aux_weight: float = 0.4) -> torch.Tensor:

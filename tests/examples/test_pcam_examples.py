@@ -30,9 +30,13 @@ def test_equivariance_claim(tmp_path):
 def test_classification_runs_and_resumes(tmp_path):
     module = _load("pcam_classification")
     argv = ["--out", str(tmp_path), "--n", "16", "--epochs", "2", "--size", "32",
-            "--only", "gcnn_seed_recipe", "gcnn_learning_recipe"]
+            "--only", "gcnn_seed_recipe", "gcnn_learning_recipe", "all_cnn_learning",
+            "--figures", str(tmp_path / "figures")]
     rows = module.main(argv)
-    assert [row["run"] for row in rows] == ["gcnn_seed_recipe", "gcnn_learning_recipe"]
+    assert [row["run"] for row in rows] == ["all_cnn_learning", "gcnn_seed_recipe",
+                                            "gcnn_learning_recipe"]  # the script's order
     assert (tmp_path / "gcnn_learning_recipe" / "history.csv").exists()
+    assert (tmp_path / "figures" / "roc.png").stat().st_size > 0
+    assert (tmp_path / "figures" / "training_all_cnn_learning.png").exists()
     again = module.main(argv)  # everything checkpointed: resumes at the end, same results
     assert [r["auc"] for r in again] == [r["auc"] for r in rows]
