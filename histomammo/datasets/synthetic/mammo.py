@@ -2,8 +2,9 @@
 
 :func:`screening_mammogram` builds on :func:`~histomammo.datasets.synthetic.synthetic_mammogram`
 (breast silhouette, tissue texture) and adds the pectoral muscle of an MLO view (a dense,
-nearly uniform wedge with a sharp edge), a skin line, a few benign calcifications, the burned-in scanner marker (a block and the view text at the
-brightest value, in the upper corner away from the chest wall), optionally a grey marker of
+nearly uniform wedge with a sharp edge), a skin line, a few benign calcifications, the
+burned-in scanner marker (a block and the view text at the brightest value, in the upper
+corner away from the chest wall), optionally a grey marker of
 the older kind the thesis's naive method misses, and for malignant cases a bright
 spiculated mass, returned with its mask.
 """
@@ -70,8 +71,8 @@ def screening_mammogram(
 
     The scanner marker (a filled block and the text ``laterality + view``, e.g. ``"LMLO"``)
     is burned in at ``2**bits_stored - 1``, the brightest value, which nothing else
-    reaches: tissue stays below 0.9, calcifications at 0.97 and the mass at most 0.96 of
-    the range. ``grey_marker=True`` adds a second block and text at 0.55 of the range in
+    reaches: tissue stays at or below 0.8, the pectoral muscle below 0.92, calcifications at
+    0.97 and the mass at most 0.96 of the range. ``grey_marker=True`` adds a second block and text at 0.55 of the range in
     the lower corner, which :func:`~histomammo.transforms.mammo.remove_markers`'s
     ``"saturated"`` method leaves in place. A malignant case has a round mass of radius
     about 6% of the width, 0.2 to 0.3 brighter than the tissue around it, with 8 to 13 spicules
@@ -79,10 +80,11 @@ def screening_mammogram(
 
     The view shows in the anatomy as on real mammograms (thesis section 6.2: "the general
     shape is quite different"): an MLO view has the pectoral muscle, a wedge in the upper
-    chest-wall corner whose edge runs from 30-45% of the width along the top edge to 50-70% of
-    the height down the chest wall, slightly convex, nearly uniform at 0.84-0.88 of the range
-    (denser than the textured tissue beside it) behind a two-pixel edge; a CC view has
-    none. ``anatomy`` draws another view's anatomy under the same marker: ``view="MLO",
+    chest-wall corner whose edge runs from 35-50% of the width along the top edge to 55-75% of
+    the height down the chest wall, slightly convex, nearly uniform at 0.86-0.9 of the range
+    (denser than the textured tissue beside it, which stays at or below 0.8) behind a
+    two-pixel edge; a CC view has none. The marker's letters are 5.5% of the image height.
+    ``anatomy`` draws another view's anatomy under the same marker: ``view="MLO",
     anatomy="CC"`` gives an image whose only view cue is the marker text, the control of
     the marker ablation (a model that still tells the views apart reads the marker).
 
@@ -127,7 +129,7 @@ def screening_mammogram(
                                bits_stored=bits_stored, view="CC")
     unit = base.astype(np.float32) / top
     breast = unit > 0.15
-    unit = np.minimum(unit, 0.9)
+    unit = np.minimum(unit, 0.8)  # the densest tissue; the muscle is denser still
     if anatomy == "MLO":
         _add_pectoral_muscle(unit, breast, laterality, rng)
     skin_depth = ndimage.distance_transform_edt(breast)  # the image border is not skin
@@ -153,10 +155,10 @@ def _add_pectoral_muscle(
     rows = np.arange(height, dtype=np.float32)[:, None] / height
     cols = np.arange(width, dtype=np.float32)[None, :]
     depth = (cols if laterality == "L" else width - 1 - cols) / width  # 0 at the chest wall
-    top_width, reach = rng.uniform(0.3, 0.45), rng.uniform(0.5, 0.7)
+    top_width, reach = rng.uniform(0.35, 0.5), rng.uniform(0.55, 0.75)
     edge = top_width * np.clip(1.0 - rows / reach, 0.0, None) ** 0.8  # slightly convex
     inside = np.clip((edge - depth) * width / 2.0, 0.0, 1.0)  # a two-pixel ramp at the edge
-    level = rng.uniform(0.84, 0.88) + 0.01 * rng.standard_normal(unit.shape).astype(np.float32)
+    level = rng.uniform(0.86, 0.9) + 0.01 * rng.standard_normal(unit.shape).astype(np.float32)
     unit[:] = (1.0 - inside) * unit + inside * level
     breast |= inside > 0
 
@@ -213,7 +215,9 @@ def _add_mass(
 def _add_marker(pixels: np.ndarray, text: str, laterality: str, value: int, *, at_top: bool) -> None:
     """A filled block and ``text`` in the corner away from the chest wall, clipped to the image."""
     height, width = pixels.shape
-    scale = max(1, int(0.11 * width) // (6 * len(text)))
+    # letters 5.5% of the image height (a label about 1.6 cm high on an INbreast image):
+    # large enough to survive the thesis's downscaling, so that keeping it gives the view away
+    scale = max(1, round(0.055 * height / 7))
     block_h, block_w = max(2, height // 60), max(3, int(0.09 * width))
     top = int(0.015 * height) if at_top else height - int(0.015 * height) - block_h - 9 * scale
     left = width - int(0.02 * width) - max(block_w, 6 * scale * len(text))
