@@ -91,7 +91,7 @@ def main() -> None:
     if args.marker_ablation:
         accuracy = marker_ablation_run(args.out, args.seed, size=tuple(args.size), **extra)
         print("view check on images drawn with CC anatomy (the marker text the only cue), "
-              "naive preprocessing, Adam, one epoch; test accuracy:")
+              "naive preprocessing, Adam, 3 epochs; test accuracy:")
         for name, value in accuracy.items():
             print(f"  {name:16} {_pct(value)}")
         return
