@@ -97,7 +97,7 @@ def _whole_image_auc(patch_net, x_train, y_train, x_val, y_val):
     trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=3e-4),
                       torch.nn.CrossEntropyLoss(), device="cpu", progress=False)
     trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=8, shuffle=True),
-                epochs=4)
+                epochs=6)  # 4 sufficed on the earlier synthetic anatomy (AUC 0.82 on today's)
     return _val_auc(model, x_val, y_val)
 
 
