@@ -39,12 +39,12 @@ from histomammo.metrics.classification import (
 )
 from histomammo.models import create_model
 from histomammo.models.patch_to_image import PatchToImageClassifier
-from histomammo.plot import plot_roc, plot_training_curves
+from histomammo.plot import plot_mammograms, plot_roc, plot_training_curves
 from histomammo.transforms.mammo import preprocess_crop, preprocess_naive
 from histomammo.transforms.patches import lesion_patches, patch_class
 
 __all__ = ["run", "load_inbreast", "train_whole_image", "evaluate_whole_image",
-           "whole_image_run", "marker_ablation_run", "patch_to_whole_run"]
+           "whole_image_run", "marker_ablation_run", "plot_view_inputs", "patch_to_whole_run"]
 
 
 def _positive_scores(logits: torch.Tensor) -> np.ndarray:
@@ -166,6 +166,8 @@ def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
     splits = {s: load_inbreast(root, s, size, target=target, preprocess=preprocess, seed=seed,
                                remove_markers=remove_markers)
               for s in ("train", "val", "test")}
+    if target == "view":
+        plot_view_inputs(splits["train"], out / "views.png")
     mean = float(splits["train"]["x"].mean())
     for split in splits.values():
         split["x"] -= mean
@@ -184,6 +186,17 @@ def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
              operating_points={"validation threshold": (
                  results["table_6_3"]["test_specificity"], results["table_6_3"]["test_sensitivity"])})
     return {"history": history, **results}
+
+
+def plot_view_inputs(split: dict, path: Path, per_view: int = 2) -> None:
+    """The first ``per_view`` CC and MLO inputs of a view-target split, as the network sees them."""
+    labels = split["y"].numpy()
+    panels = [(f"{name} ({split['breast'][i].split('/')[-1]})", split["x"][i, 0].numpy())
+              for value, name in ((0, "CC"), (1, "MLO"))
+              for i in np.flatnonzero(labels == value)[:per_view]]
+    import matplotlib.pyplot as plt  # plot_mammograms made sure it is there
+
+    plt.close(plot_mammograms(panels, path=path, panel_height=2.0))
 
 
 def marker_ablation_run(out: Path, seed: int = 0, *, n_patients: int = 200, size=(128, 104),
