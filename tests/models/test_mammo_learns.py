@@ -1,8 +1,8 @@
 """Proof of learning on synthetic mammograms (seconds on a CPU).
 
-1. A small configuration of ``alexnet_grey``, trained with the thesis's recipe (best
-   validation-loss snapshot; Adam for speed), reaches validation AUC >= 0.85 on whole
-   synthetic mammograms (malignant = a spiculated mass).
+1. A small configuration of ``alexnet_grey``, trained with the thesis's recipe (plain SGD
+   at 0.01 from He initialisation, best-validation-loss snapshot), reaches validation AUC
+   >= 0.85 on whole synthetic mammograms (malignant = a spiculated mass).
 2. Shen et al.'s whole-image classifier converted from a *trained* patch classifier beats
    the same classifier converted from an untrained one, with the same whole-image training.
 """
@@ -58,20 +58,20 @@ def _val_auc(model, images, labels):
 
 
 def test_small_alexnet_learns_whole_mammograms(tmp_path):
-    # the thesis's protocol (section 6.4): keep the best-validation-loss snapshot and
-    # evaluate it; Adam instead of the thesis's plain SGD so that seconds suffice
+    # the thesis's recipe and protocol (section 6.4): SGD 0.01, keep the best-validation-loss
+    # snapshot and evaluate it. Batch 4 (the thesis gives none): 640 plain-SGD steps in 16
+    # epochs of 160 images (AUC 0.885 here; 0.96 and 0.95 with initialisation seeds 1, 2)
     rng = np.random.default_rng(0)
     x_train, y_train, _ = _mammograms(160, rng)
     x_val, y_val, _ = _mammograms(80, rng)
     torch.manual_seed(0)
     model = create_model("alexnet_grey", input_size=SHAPE, width=0.25, fc_size=256,
-                         dropout=0.0)  # no dropout: 160 images and 12 epochs
+                         dropout=0.0)  # no dropout: 160 images and 16 epochs
     before = _val_auc(model, x_val, y_val)
-    recipe = thesis(model, epochs=12)
-    recipe.optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    recipe = thesis(model, epochs=16)
     trainer = Trainer(model, recipe.optimizer, recipe.loss_fn, device="cpu", progress=False,
                       checkpoint_dir=tmp_path, callbacks=recipe.callbacks)
-    trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=16, shuffle=True),
+    trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=4, shuffle=True),
                 epochs=recipe.epochs, val_loader=DataLoader(TensorDataset(x_val, y_val),
                                                             batch_size=40))
     trainer.load_checkpoint(tmp_path / "best.pt", model_only=True)
