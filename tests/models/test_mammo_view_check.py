@@ -18,7 +18,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from histomammo.datasets.synthetic import screening_mammogram
 from histomammo.engine import Trainer
-from histomammo.engine._rng import capture_rng_state, restore_rng_state
 from histomammo.engine.recipes.thesis import thesis
 from histomammo.models import create_model
 from histomammo.transforms.mammo import preprocess_crop, preprocess_naive
@@ -27,14 +26,7 @@ SHAPE = (192, 160)  # synthetic full field; the network sees SIZE
 SIZE = (128, 104)
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_own_rng():
-    # one thread: on a shared 2-core machine two threads per process are many times slower
-    threads, saved = torch.get_num_threads(), capture_rng_state()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    restore_rng_state(saved)
+pytestmark = pytest.mark.usefixtures("one_thread_own_rng")
 
 
 def _views(n, seed, anatomy=None):
