@@ -25,7 +25,7 @@ def preprocess_naive(
     factor: int = 8,
     out_shape: tuple[int, int] = (512, 416),
     fit: Literal["pad", "resize"] = "pad",
-    marker_method: Literal["saturated", "outside_breast"] = "saturated",
+    marker_method: Literal["saturated", "outside_breast"] | None = "saturated",
 ) -> np.ndarray:
     """The thesis's naive pipeline: remove markers, area-downscale by 8, breast to the left.
 
@@ -49,8 +49,9 @@ def preprocess_naive(
         Network input ``(rows, columns)``.
     fit : {"pad", "resize"}
         How a downscaled image smaller than ``out_shape`` is brought to it.
-    marker_method : {"saturated", "outside_breast"}
-        :func:`remove_markers` method; the thesis used ``"saturated"``.
+    marker_method : {"saturated", "outside_breast"} or None
+        :func:`remove_markers` method; the thesis used ``"saturated"``. None keeps the
+        markers (for ablations that show what the removal takes away).
 
     Returns
     -------
@@ -70,7 +71,8 @@ def preprocess_naive(
     if fit not in ("pad", "resize"):
         raise ValueError(f"fit must be 'pad' or 'resize', got {fit!r}")
     rows, cols = (int(v) for v in out_shape)
-    small = downscale_area(remove_markers(image, method=marker_method), factor)
+    cleaned = image if marker_method is None else remove_markers(image, method=marker_method)
+    small = downscale_area(cleaned, factor)
     small, _ = orient_left(small, laterality)
     if fit == "resize":
         return area_resize(small, (rows, cols)) if small.shape != (rows, cols) else small
@@ -86,10 +88,13 @@ def preprocess_crop(
     image: np.ndarray,
     *,
     out_size: tuple[int, int] = (224, 224),
-    marker_method: Literal["saturated", "outside_breast"] = "saturated",
+    marker_method: Literal["saturated", "outside_breast"] | None = "saturated",
     blur_sigma: float = 1.0,
 ) -> np.ndarray:
     """The thesis's cropping pipeline: remove markers, then :func:`otsu_crop` to 224x224.
+
+    ``marker_method`` is as for :func:`preprocess_naive` (None keeps the markers; a marker
+    outside the breast's bounding box is cropped away all the same).
 
     Examples
     --------
@@ -99,7 +104,7 @@ def preprocess_crop(
     (224, 224)
     """
     image = _check_image(image, "preprocess_crop")
-    cleaned = remove_markers(image, method=marker_method)
+    cleaned = image if marker_method is None else remove_markers(image, method=marker_method)
     return otsu_crop(cleaned, out_size=out_size, blur_sigma=blur_sigma).image
 
 

@@ -81,3 +81,19 @@ def test_exception_wrong_input_size():
             model(torch.zeros(1, 1, 256, 256))
     with pytest.raises(ValueError, match="too small"):
         alexnet_grey(input_size=(32, 32))
+
+
+def test_he_initialisation_by_default():
+    # He et al.: N(0, 2 / fan_in) weights, zero biases (the module notes say why)
+    torch.manual_seed(0)
+    model = create_model("alexnet_grey", input_size=(128, 104), width=0.25, fc_size=256)
+    for layer in (model.features.conv1, model.features.conv3, model.classifier.fc1):
+        fan_in = layer.weight[0].numel()
+        assert abs(float(layer.weight.detach().std()) / (2 / fan_in) ** 0.5 - 1) < 0.1
+        assert float(layer.bias.detach().abs().max()) == 0.0
+    torch.manual_seed(0)
+    default = create_model("alexnet_grey", input_size=(128, 104), width=0.25, fc_size=256,
+                           init="torch")
+    assert float(default.features.conv1.bias.detach().abs().max()) > 0  # PyTorch's uniform biases
+    with pytest.raises(ValueError, match="init must be"):
+        alexnet_grey(init="glorot")

@@ -1,8 +1,8 @@
 """Proof of learning on synthetic mammograms (seconds on a CPU).
 
-1. A small configuration of ``alexnet_grey``, trained with the thesis's recipe (best
-   validation-loss snapshot; Adam for speed), reaches validation AUC >= 0.85 on whole
-   synthetic mammograms (malignant = a spiculated mass).
+1. A small configuration of ``alexnet_grey``, trained with the thesis's recipe (plain SGD
+   at 0.01 from He initialisation, best-validation-loss snapshot), reaches validation AUC
+   >= 0.85 on whole synthetic mammograms (malignant = a spiculated mass).
 2. Shen et al.'s whole-image classifier converted from a *trained* patch classifier beats
    the same classifier converted from an untrained one, with the same whole-image training.
 """
@@ -16,7 +16,6 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from histomammo.datasets.synthetic import screening_mammogram
 from histomammo.engine import Trainer
-from histomammo.engine._rng import capture_rng_state, restore_rng_state
 from histomammo.engine.recipes.shen import BatchBalancedCrossEntropy
 from histomammo.engine.recipes.thesis import thesis
 from histomammo.metrics.classification import roc_auc
@@ -28,14 +27,7 @@ SHAPE = (128, 104)
 MEAN_GREY = 0.3
 
 
-@pytest.fixture(autouse=True)
-def _one_thread_own_rng():
-    # one thread: on a shared 2-core machine two threads per process are many times slower
-    threads, saved = torch.get_num_threads(), capture_rng_state()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-    restore_rng_state(saved)
+pytestmark = pytest.mark.usefixtures("one_thread_own_rng")
 
 
 def _mammograms(n, rng, first_label=0):
@@ -58,20 +50,20 @@ def _val_auc(model, images, labels):
 
 
 def test_small_alexnet_learns_whole_mammograms(tmp_path):
-    # the thesis's protocol (section 6.4): keep the best-validation-loss snapshot and
-    # evaluate it; Adam instead of the thesis's plain SGD so that seconds suffice
+    # the thesis's recipe and protocol (section 6.4): SGD 0.01, keep the best-validation-loss
+    # snapshot and evaluate it. Batch 4 (the thesis gives none): 640 plain-SGD steps in 16
+    # epochs of 160 images (AUC 0.885 here; 0.96 and 0.95 with initialisation seeds 1, 2)
     rng = np.random.default_rng(0)
     x_train, y_train, _ = _mammograms(160, rng)
     x_val, y_val, _ = _mammograms(80, rng)
     torch.manual_seed(0)
     model = create_model("alexnet_grey", input_size=SHAPE, width=0.25, fc_size=256,
-                         dropout=0.0)  # no dropout: 160 images and 12 epochs
+                         dropout=0.0)  # no dropout: 160 images and 16 epochs
     before = _val_auc(model, x_val, y_val)
-    recipe = thesis(model, epochs=12)
-    recipe.optimizer = torch.optim.Adam(model.parameters(), lr=5e-4)
+    recipe = thesis(model, epochs=16)
     trainer = Trainer(model, recipe.optimizer, recipe.loss_fn, device="cpu", progress=False,
                       checkpoint_dir=tmp_path, callbacks=recipe.callbacks)
-    trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=16, shuffle=True),
+    trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=4, shuffle=True),
                 epochs=recipe.epochs, val_loader=DataLoader(TensorDataset(x_val, y_val),
                                                             batch_size=40))
     trainer.load_checkpoint(tmp_path / "best.pt", model_only=True)
@@ -97,7 +89,7 @@ def _whole_image_auc(patch_net, x_train, y_train, x_val, y_val):
     trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=3e-4),
                       torch.nn.CrossEntropyLoss(), device="cpu", progress=False)
     trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=8, shuffle=True),
-                epochs=4)
+                epochs=6)  # 4 sufficed on the earlier synthetic anatomy (AUC 0.82 on today's)
     return _val_auc(model, x_val, y_val)
 
 

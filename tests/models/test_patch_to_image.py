@@ -95,10 +95,19 @@ def test_fc_head_options():
 def test_default_top_blocks_follow_the_paper_patterns(trained_like_resnet):
     model = PatchToImageClassifier(trained_like_resnet)
     units = [list(block) for block in model.top["blocks"]]
-    assert [len(u) for u in units] == [1, 1]
+    # the authors' best: two ResNet blocks [512-512-1024] x 2
+    assert [len(u) for u in units] == [2, 2]
     first = units[0][0].body
-    assert [first[i].out_channels for i in (0, 3, 6)] == [512, 512, 2048]
+    assert [first[i].out_channels for i in (0, 3, 6)] == [512, 512, 1024]
     assert first[0].stride == (2, 2)  # the stride on the block's first convolution
+    assert units[0][1].body[0].stride == (1, 1)  # only the block's first unit downsamples
+
+
+def test_default_vgg_top_blocks_are_512x1(trained_like_resnet):
+    model = PatchToImageClassifier(trained_like_resnet, top="vgg")
+    convs = [[m for m in block if isinstance(m, torch.nn.Conv2d)]
+             for block in model.top["blocks"]]
+    assert [[c.out_channels for c in block] for block in convs] == [[512], [512]]
 
 
 def test_exception():

@@ -1,9 +1,10 @@
 """Synthetic screening mammograms with what real ones carry: skin, calcifications, markers, masses.
 
 :func:`screening_mammogram` builds on :func:`~histomammo.datasets.synthetic.synthetic_mammogram`
-(breast silhouette, tissue texture, pectoral muscle on MLO) and adds a skin line, a few
-benign calcifications, the burned-in scanner marker (a block and the view text at the
-brightest value, in the upper corner away from the chest wall), optionally a grey marker of
+(breast silhouette, tissue texture) and adds the pectoral muscle of an MLO view (a dense,
+nearly uniform wedge with a sharp edge), a skin line, a few benign calcifications, the
+burned-in scanner marker (a block and the view text at the brightest value, in the upper
+corner away from the chest wall), optionally a grey marker of
 the older kind the thesis's naive method misses, and for malignant cases a bright
 spiculated mass, returned with its mask.
 """
@@ -64,17 +65,28 @@ def screening_mammogram(
     bits_stored: int = 12,
     malignant: bool = False,
     grey_marker: bool = False,
+    anatomy: str | None = None,
 ) -> SyntheticMammogram:
     """Draw a screening mammogram with skin line, calcifications, markers and optionally a mass.
 
     The scanner marker (a filled block and the text ``laterality + view``, e.g. ``"LMLO"``)
     is burned in at ``2**bits_stored - 1``, the brightest value, which nothing else
-    reaches: tissue stays below 0.9, calcifications at 0.97 and the mass at most 0.96 of
-    the range. ``grey_marker=True`` adds a second block and text at 0.55 of the range in
+    reaches: tissue stays at or below 0.8, the pectoral muscle below 0.92, calcifications at
+    0.97 and the mass at most 0.96 of the range. ``grey_marker=True`` adds a second block and text at 0.55 of the range in
     the lower corner, which :func:`~histomammo.transforms.mammo.remove_markers`'s
     ``"saturated"`` method leaves in place. A malignant case has a round mass of radius
     about 6% of the width, 0.2 to 0.3 brighter than the tissue around it, with 8 to 13 spicules
     reaching twice as far: a model can learn to see it.
+
+    The view shows in the anatomy as on real mammograms (thesis section 6.2: "the general
+    shape is quite different"): an MLO view has the pectoral muscle, a wedge in the upper
+    chest-wall corner whose edge runs from 35-50% of the width along the top edge to 55-75% of
+    the height down the chest wall, slightly convex, nearly uniform at 0.86-0.9 of the range
+    (denser than the textured tissue beside it, which stays at or below 0.8) behind a
+    two-pixel edge; a CC view has none. The marker's letters are 5.5% of the image height.
+    ``anatomy`` draws another view's anatomy under the same marker: ``view="MLO",
+    anatomy="CC"`` gives an image whose only view cue is the marker text, the control of
+    the marker ablation (a model that still tells the views apart reads the marker).
 
     Parameters
     ----------
@@ -83,13 +95,15 @@ def screening_mammogram(
     rng : numpy.random.Generator
         Source of all randomness.
     laterality, view : str
-        ``"L"``/``"R"`` and ``"CC"``/``"MLO"`` (MLO adds the pectoral muscle).
+        ``"L"``/``"R"`` and ``"CC"``/``"MLO"``; the marker spells them.
     bits_stored : int
         12 or 14.
     malignant : bool
         Add a spiculated mass.
     grey_marker : bool
         Add a grey marker.
+    anatomy : {"CC", "MLO"}, optional
+        The view whose anatomy is drawn (MLO: with the pectoral muscle); default ``view``.
 
     Returns
     -------
@@ -106,13 +120,18 @@ def screening_mammogram(
     """
     if len(shape) != 2 or min(shape) < 64:
         raise ValueError(f"shape must be (H, W) with H, W >= 64, got {shape}")
+    anatomy = view if anatomy is None else anatomy
+    if anatomy not in ("CC", "MLO"):
+        raise ValueError(f"anatomy must be 'CC' or 'MLO', got {anatomy!r}")
     height, width = int(shape[0]), int(shape[1])
     top = 2**bits_stored - 1
     base = synthetic_mammogram((height, width), rng, laterality=laterality,
-                               bits_stored=bits_stored, view=view)
+                               bits_stored=bits_stored, view="CC")
     unit = base.astype(np.float32) / top
     breast = unit > 0.15
-    unit = np.minimum(unit, 0.9)
+    unit = np.minimum(unit, 0.8)  # the densest tissue; the muscle is denser still
+    if anatomy == "MLO":
+        _add_pectoral_muscle(unit, breast, laterality, rng)
     skin_depth = ndimage.distance_transform_edt(breast)  # the image border is not skin
     _add_skin_line(unit, breast, skin_depth, width)
     # distance to the skin or the image border: a mass is not cut off by the border
@@ -120,12 +139,28 @@ def screening_mammogram(
     border = np.minimum.outer(np.minimum(rows + 1, height - rows), np.minimum(cols + 1, width - cols))
     depth = np.minimum(skin_depth, border)
     calcifications = _add_calcifications(unit, depth, rng)
-    mass = _add_mass(unit, breast, depth, rng, view) if malignant else np.zeros_like(breast)
+    mass = _add_mass(unit, breast, depth, rng, anatomy) if malignant else np.zeros_like(breast)
     pixels = np.rint(np.clip(unit, 0, 1) * top).astype(np.uint16)
     _add_marker(pixels, f"{laterality}{view}", laterality, top, at_top=True)
     if grey_marker:
         _add_marker(pixels, view, laterality, int(0.55 * top), at_top=False)
     return SyntheticMammogram(pixels, mass, breast, calcifications)
+
+
+def _add_pectoral_muscle(
+    unit: np.ndarray, breast: np.ndarray, laterality: str, rng: np.random.Generator
+) -> None:
+    """The MLO view's pectoral muscle: a dense, nearly uniform wedge in the upper chest-wall corner."""
+    height, width = unit.shape
+    rows = np.arange(height, dtype=np.float32)[:, None] / height
+    cols = np.arange(width, dtype=np.float32)[None, :]
+    depth = (cols if laterality == "L" else width - 1 - cols) / width  # 0 at the chest wall
+    top_width, reach = rng.uniform(0.35, 0.5), rng.uniform(0.55, 0.75)
+    edge = top_width * np.clip(1.0 - rows / reach, 0.0, None) ** 0.8  # slightly convex
+    inside = np.clip((edge - depth) * width / 2.0, 0.0, 1.0)  # a two-pixel ramp at the edge
+    level = rng.uniform(0.86, 0.9) + 0.01 * rng.standard_normal(unit.shape).astype(np.float32)
+    unit[:] = (1.0 - inside) * unit + inside * level
+    breast |= inside > 0
 
 
 def _add_skin_line(unit: np.ndarray, breast: np.ndarray, depth: np.ndarray, width: int) -> None:
@@ -180,7 +215,9 @@ def _add_mass(
 def _add_marker(pixels: np.ndarray, text: str, laterality: str, value: int, *, at_top: bool) -> None:
     """A filled block and ``text`` in the corner away from the chest wall, clipped to the image."""
     height, width = pixels.shape
-    scale = max(1, int(0.11 * width) // (6 * len(text)))
+    # letters 5.5% of the image height (a label about 1.6 cm high on an INbreast image):
+    # large enough to survive the thesis's downscaling, so that keeping it gives the view away
+    scale = max(1, round(0.055 * height / 7))
     block_h, block_w = max(2, height // 60), max(3, int(0.09 * width))
     top = int(0.015 * height) if at_top else height - int(0.015 * height) - block_h - 9 * scale
     left = width - int(0.02 * width) - max(block_w, 6 * scale * len(text))

@@ -34,6 +34,7 @@ def make_inbreast(
     shape: tuple[int, int] = (256, 208),
     seed: int = 0,
     malignant_fraction: float = 0.4,
+    anatomy: str | None = None,
 ) -> Path:
     """Write a small INbreast tree in the exact layout of the public release.
 
@@ -59,6 +60,10 @@ def make_inbreast(
         Seed of every random draw.
     malignant_fraction : float
         Fraction of patients with one malignant breast.
+    anatomy : {"CC", "MLO"}, optional
+        Draw every image with this view's anatomy (the header, file name, table and
+        burned-in marker still give each image's own view): ``"CC"`` leaves the marker as
+        the only view cue, the control of the marker ablation. Default: each view's own.
 
     Returns
     -------
@@ -93,7 +98,8 @@ def make_inbreast(
             for view in ("CC", "MLO"):
                 file_id = str(file_ids[len(rows)])
                 case = screening_mammogram(shape, rng, laterality=side, view=view,
-                                           bits_stored=14, malignant=malignant)
+                                           bits_stored=14, malignant=malignant,
+                                           anatomy=anatomy)
                 name = f"{file_id}_{hash_}_MG_{side}_{'ML' if view == 'MLO' else 'CC'}_ANON.dcm"
                 write_dicom(root / "AllDICOMs" / name, case.pixels, bits_stored=14,
                             laterality=side, view=view, patient_id=hash_,
