@@ -31,15 +31,6 @@ from histomammo.transforms.augment.glas import maskrcnn_input_transforms, unet_i
 from histomammo.transforms.letterbox import restore_original_size, square_geometry
 
 
-@pytest.fixture
-def one_thread():
-    """Convolutions on a shared 2-core machine run fastest on one thread each."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def test_schedules_are_the_papers() -> None:
     assert UNET_PHASES == (
         UNetPhase("sgd", lr=0.1, weight_decay=1e-5, batch_size=6, epochs=900),
