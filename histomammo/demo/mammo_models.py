@@ -160,7 +160,7 @@ def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
     """
     out.mkdir(parents=True, exist_ok=True)
     if root is None:
-        root = make_inbreast(Path(tempfile.mkdtemp(dir=out)), n_patients=n_patients,
+        root = make_inbreast(Path(tempfile.mkdtemp(prefix="synthetic_inbreast_", dir=out)), n_patients=n_patients,
                              shape=(2 * size[0], 2 * size[1]), seed=seed, malignant_fraction=0.5,
                              anatomy=anatomy)
     splits = {s: load_inbreast(root, s, size, target=target, preprocess=preprocess, seed=seed,
@@ -210,7 +210,7 @@ def marker_ablation_run(out: Path, seed: int = 0, *, n_patients: int = 200, size
     Both arms train on the same synthetic images.
     """
     out.mkdir(parents=True, exist_ok=True)
-    root = make_inbreast(Path(tempfile.mkdtemp(dir=out)), n_patients=n_patients,
+    root = make_inbreast(Path(tempfile.mkdtemp(prefix="synthetic_inbreast_", dir=out)), n_patients=n_patients,
                          shape=(2 * size[0], 2 * size[1]), seed=seed, anatomy="CC")
     return {f"markers {name}": whole_image_run(
         out / f"markers_{name}", seed, root=root, model_name="alexnet_grey", size=size,
@@ -252,7 +252,7 @@ def patch_to_whole_run(out: Path, seed: int = 0, *, root: Path | None = None,
     """Shen et al.'s pipeline; synthetic CBIS-DDSM-shaped data unless ``root`` is given."""
     out.mkdir(parents=True, exist_ok=True)
     if root is None:
-        root = make_cbis_ddsm(Path(tempfile.mkdtemp(dir=out)), n_patients=n_patients,
+        root = make_cbis_ddsm(Path(tempfile.mkdtemp(prefix="synthetic_cbis_ddsm_", dir=out)), n_patients=n_patients,
                               shape=shape, seed=seed, test_fraction=0.4)
     rng = np.random.default_rng(seed)
     train, test = CBISDDSM(root, "both", "train"), CBISDDSM(root, "both", "test")
