@@ -57,7 +57,7 @@ def _dataset_normalization(train_data) -> dict:
     return dict(normalization="dataset", image_mean=mean.tolist(), image_std=std.tolist())
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--root", type=Path, help="a BreCaHAD copy (images/, groundTruth/)")
     parser.add_argument("--out", type=Path, default=Path("brecahad_out"))
@@ -69,7 +69,9 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
-    args = parser.parse_args()
+    parser.add_argument("--cases", type=int, help="synthetic cases (default 27, --tiny 4)")
+    parser.add_argument("--images-per-case", type=int, help="synthetic (default 6, --tiny 3)")
+    args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     args.out.mkdir(parents=True, exist_ok=True)
     epochs, lr = (min(args.epochs, 3), max(args.lr, 1e-4)) if args.tiny else (args.epochs, args.lr)
@@ -82,14 +84,17 @@ def main() -> None:
 
         size = TINY["size"] if args.tiny else (1024, 1360)
         n_cases, per_case = (4, 3) if args.tiny else (27, 6)  # 162 images like the real set
+        n_cases, per_case = args.cases or n_cases, args.images_per_case or per_case
         root = make_brecahad(args.out / "synthetic", n_cases=n_cases, images_per_case=per_case,
                              size=size, seed=args.seed)
     data = load_splits(root, seed=args.seed, patches=args.patches, **options)
     print("images per split:", {s: len(d.names) for s, d in data.items()},
           "patches:", {s: len(d) for s, d in data.items()}, "(paper: 138/12/12 images, "
           "138/60/120 patches)")
+    normalization = {"normalization": "paper"}
     if args.normalization == "dataset":
-        model_options = {**model_options, **_dataset_normalization(data["train"])}
+        normalization = _dataset_normalization(data["train"])
+        model_options = {**model_options, **normalization}
     torch.manual_seed(args.seed)
     model = build_detector(data["train"], weights_backbone=args.weights_backbone,
                            **model_options)
@@ -106,9 +111,11 @@ def main() -> None:
           f"AP50 {evaluation['ap50']}")
     summary = {"history": history, "at_0.05": counts, "ap50": evaluation["ap50"],
                "tpr_lowest_threshold": evaluation["tpr_lowest_threshold"],
-               "paper_tpr_lowest_threshold": PAPER_TUMOUR_RECALL, "figures": figures}
+               "paper_tpr_lowest_threshold": PAPER_TUMOUR_RECALL, "figures": figures,
+               "normalization": normalization}
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
     print(f"figures and summary in {args.out}")
+    return summary
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 Faster R-CNN with its 115M-parameter fc6 is slow on CPU whatever the image size (the
 optimizer step alone touches 144M parameters), so the default-suite test only checks that
 a few steps on one small patch lower the loss and that one evaluation runs; the slow test
-trains to a tumour recall >= 0.8 at a false-discovery rate <= 0.5 on held-out patches.
+trains to a tumour recall >= 0.8 at a false-discovery rate <= 0.5 on held-out patches
+(see its docstring for what that took).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from torch.utils.data import DataLoader
 
 from histomammo.datasets.brecahad import BreCaHAD, collate_detection, paper_augmentation
 from histomammo.datasets.synthetic import make_brecahad
+from histomammo.demo.brecahad import evaluate_test, save_figures
 from histomammo.engine import Trainer
 from histomammo.engine.recipes.brecahad import brecahad_recipe
 from histomammo.metrics.detection import detection_counts, rates_vs_threshold
@@ -66,12 +68,44 @@ def _operating_point(predictions, targets):
     return float(rates["tpr"][ok].max()) if ok.any() else 0.0
 
 
+def _learning_data(tmp_path):
+    """40 synthetic images (34 train / 3 val / 3 test, exact ratio) with 16 tumour nuclei each.
+
+    10 training images (the first version of this test) were memorised: the training loss
+    fell to 0.15 while held-out results got worse. 34 images, one new random patch of each
+    per epoch, give every optimizer step nuclei it has rarely seen.
+    """
+    root = make_brecahad(tmp_path / "learning", n_cases=20, images_per_case=2,
+                         size=(192, 256), nuclei=(16, 14), seed=3)
+    options = dict(patch_size=(96, 128), image_size=(192, 256), group_by_case=False)
+    return (BreCaHAD(root, "train", samples_per_image=1, transforms=paper_augmentation(),
+                     **options),
+            BreCaHAD(root, "val", samples_per_image=2, **options),
+            BreCaHAD(root, "test", **options))
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(5400)
 def test_reaches_tumour_recall(tmp_path):
-    train = _data(tmp_path, "train", samples_per_image=2, transforms=paper_augmentation())
-    test = _data(tmp_path, "test")
+    """Tumour recall >= 0.8 at FDR <= 0.5 on 30 held-out patches (116 tumour cells).
+
+    Training is the paper's recipe (Adam, weight decay 5e-4, x0.98 per epoch, batch size 1,
+    horizontal flips) for 2 epochs of 34 patches at lr 1e-4 (5x the paper's 2e-5: 68 steps
+    instead of its 13,800), at a CPU-sized input (96 x 128, not interpolated: 32 px boxes
+    meet the 32 px anchors of FPN level "1").
+
+    The evaluation applies NMS at IoU 0.5 instead of the paper's ``box_nms_thresh=0.8``
+    (inference only: box NMS plays no part in training). Diagnosis: with 0.8, each tumour
+    nucleus keeps several detections a few pixels apart (two 32 px boxes 3 px apart have
+    IoU 0.83), because the paper's foreground IoU of 0.9 trains the box head on near-exact
+    boxes only and leaves proposals at IoU 0.1-0.9 unsupervised. After one epoch, at score
+    0.5: 116 true positives, 823 such duplicates, 5 detections of other nuclei and 176 of
+    background; recall at FDR <= 0.5 was 0.33 with the paper's NMS and 0.88 with 0.5. The
+    paper reports the same symptom ("many false positive bounding boxes").
+    """
+    train, val, test = _learning_data(tmp_path)
     model = _detector([train[i][0] for i in range(4)])
+    model.roi_heads.nms_thresh = 0.5
     recipe = brecahad_recipe(model, [train], lr=1e-4)  # a short CPU run: 5x the paper's rate
     trainer = Trainer(model, recipe["optimizer"], None, scheduler=recipe["scheduler"],
                       callbacks=recipe["callbacks"], device="cpu", progress=False)
@@ -79,14 +113,16 @@ def test_reaches_tumour_recall(tmp_path):
     test_loader = DataLoader(test, batch_size=2, collate_fn=collate_detection)
     targets = [test[i][1] for i in range(len(test))]
     before = _operating_point(trainer.predict(test_loader), targets)
-    # Measured (2 CPU cores): recall at FDR <= 0.5 was 0.375 untrained, 0.625 after 4 and 6
-    # epochs, 0.375 after 10 (train loss 2.36 -> 0.15): this test does NOT pass yet.
-    for epochs in range(1, 11):
-        history = trainer.fit(loader, epochs=epochs)
-        print(f"epoch {epochs}: loss {history[-1]['loss']:.3f}", flush=True)
-        if epochs in (6, 8):
-            point = _operating_point(trainer.predict(test_loader), targets)
-            print(f"  recall at FDR <= 0.5: {point:.3f}", flush=True)
-    after = _operating_point(trainer.predict(test_loader), targets)
-    print(f"tumour recall at FDR <= 0.5: {before:.3f} before, {after:.3f} after training")
+    history = trainer.fit(loader, epochs=2,
+                          val_loader=DataLoader(val, batch_size=1, collate_fn=collate_detection))
+    model.roi_heads.nms_thresh = 0.8  # the paper's, for the record
+    paper_nms = _operating_point(trainer.predict(test_loader), targets)
+    model.roi_heads.nms_thresh = 0.5
+    evaluation = evaluate_test(trainer, test)
+    after = _operating_point(evaluation["predictions"], targets)
+    print(f"losses {[round(row['loss'], 3) for row in history]}, validation "
+          f"{[round(row['val_loss'], 3) for row in history]}; tumour recall at FDR <= 0.5: "
+          f"{before:.3f} before, {after:.3f} after training ({paper_nms:.3f} with the "
+          f"paper's NMS 0.8); AP50 {evaluation['ap50']:.3f}")
+    save_figures(tmp_path, history, evaluation, test)  # the pictures of docs/brecahad.md
     assert after >= 0.8 > before
