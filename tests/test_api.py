@@ -197,6 +197,7 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "histomammo.metrics.detection": {
         "average_precision", "detection_counts", "PAPER_TUMOUR_RECALL", "rates_vs_threshold",
+        "suppress_duplicates",
     },
     "histomammo.engine.recipes.brecahad": {"brecahad_recipe", "PAPER_RECIPE", "PatchEpoch"},
     "histomammo.plot.detection": {"detections", "rates_vs_threshold"},
