@@ -96,7 +96,7 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.metrics": {
         "accuracy", "aggregate_views", "average_precision", "bootstrap_ci", "classification",
         "detection_counts", "glas_leaderboard", "rates_vs_threshold", "roc_auc", "roc_curve",
-        "segmentation", "sensitivity_specificity", "specificity_at_sensitivity",
+        "segmentation", "sensitivity_specificity", "specificity_at_sensitivity", "suppress_duplicates",
         "threshold_at_sensitivity",
     },
     "histomammo.metrics.classification": {
@@ -198,6 +198,7 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "histomammo.metrics.detection": {
         "average_precision", "detection_counts", "PAPER_TUMOUR_RECALL", "rates_vs_threshold",
+        "suppress_duplicates",
     },
     "histomammo.engine.recipes.brecahad": {"brecahad_recipe", "PAPER_RECIPE", "PatchEpoch"},
     "histomammo.plot.detection": {"detections", "rates_vs_threshold"},

@@ -35,6 +35,7 @@ from histomammo.metrics.detection import (
     average_precision,
     detection_counts,
     rates_vs_threshold,
+    suppress_duplicates,
 )
 from histomammo.models.detection import calibrate_frozen_batchnorm, fasterrcnn_brecahad
 from histomammo.plot._figure import save_figure
@@ -87,15 +88,23 @@ def train(
     return trainer, history, out / "best.pt"
 
 
-def evaluate_test(trainer: Trainer, test_data: BreCaHAD, label: int = 1) -> dict[str, Any]:
-    """Predictions on the test patches, figure 4's rates, AP50 and the counts at 0.05."""
+def evaluate_test(trainer: Trainer, test_data: BreCaHAD, label: int = 1,
+                  min_distance: float | None = None) -> dict[str, Any]:
+    """Predictions on the test patches, figure 4's rates, AP50 and the counts at 0.05.
+
+    ``min_distance`` (pixels), when given, first drops duplicate detections of one cell with
+    :func:`~histomammo.metrics.detection.suppress_duplicates` (the library's addition; the
+    paper's raw predictions are kept under ``"raw_predictions"``).
+    """
     loader = DataLoader(test_data, batch_size=1, collate_fn=collate_detection)
-    predictions = trainer.predict(loader)
+    raw = predictions = trainer.predict(loader)
+    if min_distance is not None:
+        predictions = suppress_duplicates(raw, min_distance)
     targets = [test_data[i][1] for i in range(len(test_data))]
     rates = rates_vs_threshold(predictions, targets, np.linspace(0.0, 1.0, 101), label=label)
     has_cells = int(rates["n_ground_truth"]) > 0
     return {
-        "predictions": predictions, "targets": targets, "rates": rates,
+        "predictions": predictions, "raw_predictions": raw, "targets": targets, "rates": rates,
         "ap50": average_precision(predictions, targets, label=label) if has_cells else None,
         "at_0.05": detection_counts(predictions, targets, threshold=0.05, label=label),
         "tpr_lowest_threshold": float(rates["tpr"][0]),

@@ -7,7 +7,9 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     submodules=["classification", "glas_leaderboard", "segmentation"],
     attributes={
-        "detection": ["rates_vs_threshold", "average_precision", "detection_counts"],
+        "detection": [
+            "rates_vs_threshold", "average_precision", "detection_counts", "suppress_duplicates",
+        ],
         "classification": [
             "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
             "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",

@@ -69,6 +69,7 @@ def brecahad_recipe(
     weight_decay: float = PAPER_RECIPE["weight_decay"],
     lr_factor: float = PAPER_RECIPE["lr_factor"],
     optimizer: Literal["adam", "sgd"] = "adam",
+    fused: bool | None = None,
 ) -> dict[str, Any]:
     """Optimizer, scheduler and callbacks of the paper's schedule for ``model``.
 
@@ -89,6 +90,12 @@ def brecahad_recipe(
     lr, weight_decay, lr_factor : float
         Defaults from :data:`PAPER_RECIPE`.
     optimizer : {"adam", "sgd"}
+    fused : bool, optional
+        Use PyTorch's fused Adam kernel (one pass over each parameter; the same update).
+        Default: when every trainable parameter is on a CPU or CUDA device. On a CPU it
+        makes the optimizer step ~10x faster: the step touches all 144M parameters (fc6
+        alone has 115.6M) and the unfused ``foreach=False`` loop, PyTorch's CPU default,
+        took 4-10 s of a ~15 s training step on 2 cores; fused, 0.4 s.
 
     Returns
     -------
@@ -110,8 +117,11 @@ def brecahad_recipe(
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("the model has no trainable parameters")
+    if fused is None:
+        fused = all(p.device.type in ("cpu", "cuda") and p.is_floating_point() for p in params)
     if optimizer == "adam":
-        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay)
+        opt: torch.optim.Optimizer = torch.optim.Adam(params, lr=lr, weight_decay=weight_decay,
+                                                      fused=bool(fused))
     elif optimizer == "sgd":
         opt = torch.optim.SGD(params, lr=lr, momentum=0.9, weight_decay=weight_decay)
     else:
