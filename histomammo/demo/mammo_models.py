@@ -30,6 +30,7 @@ from histomammo.engine.recipes.shen import (
 )
 from histomammo.engine.recipes.thesis import thesis
 from histomammo.metrics.classification import (
+    accuracy,
     aggregate_views,
     bootstrap_ci,
     roc_auc,
@@ -52,7 +53,12 @@ def _positive_scores(logits: torch.Tensor) -> np.ndarray:
 
 
 def _accuracy_metric(outputs: torch.Tensor, targets: torch.Tensor) -> float:
-    return float((outputs.argmax(dim=1) == targets).float().mean())
+    return accuracy(_positive_scores(outputs), targets)
+
+
+def _synthetic_root(out: Path, layout: str) -> Path:
+    """A fresh folder in ``out`` for a synthetic ``layout`` tree (``"inbreast"``, ...)."""
+    return Path(tempfile.mkdtemp(prefix=f"synthetic_{layout}_", dir=out))
 
 
 def _auc_metric(outputs: torch.Tensor, targets: torch.Tensor) -> float:
@@ -160,7 +166,7 @@ def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
     """
     out.mkdir(parents=True, exist_ok=True)
     if root is None:
-        root = make_inbreast(Path(tempfile.mkdtemp(prefix="synthetic_inbreast_", dir=out)), n_patients=n_patients,
+        root = make_inbreast(_synthetic_root(out, "inbreast"), n_patients=n_patients,
                              shape=(2 * size[0], 2 * size[1]), seed=seed, malignant_fraction=0.5,
                              anatomy=anatomy)
     splits = {s: load_inbreast(root, s, size, target=target, preprocess=preprocess, seed=seed,
@@ -177,9 +183,8 @@ def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
     if target == "view":
         plot_training_curves(history, out / "training.png",
                              keys=("loss", "val_loss", "val_accuracy"))
-        accuracy = float(np.mean((_predict(model, splits["test"]) >= 0.5)
-                                 == splits["test"]["y"].numpy()))
-        return {"history": history, "test_accuracy": accuracy}
+        return {"history": history, "test_accuracy": accuracy(
+            _predict(model, splits["test"]), splits["test"]["y"].numpy())}
     plot_training_curves(history, out / "training.png", keys=("loss", "val_loss", "val_auc"))
     results = evaluate_whole_image(model, splits["val"], splits["test"], seed=seed)
     plot_roc({"test": results.pop("roc")}, out / "roc.png",
@@ -210,7 +215,7 @@ def marker_ablation_run(out: Path, seed: int = 0, *, n_patients: int = 200, size
     Both arms train on the same synthetic images.
     """
     out.mkdir(parents=True, exist_ok=True)
-    root = make_inbreast(Path(tempfile.mkdtemp(prefix="synthetic_inbreast_", dir=out)), n_patients=n_patients,
+    root = make_inbreast(_synthetic_root(out, "inbreast"), n_patients=n_patients,
                          shape=(2 * size[0], 2 * size[1]), seed=seed, anatomy="CC")
     return {f"markers {name}": whole_image_run(
         out / f"markers_{name}", seed, root=root, model_name="alexnet_grey", size=size,
@@ -252,7 +257,7 @@ def patch_to_whole_run(out: Path, seed: int = 0, *, root: Path | None = None,
     """Shen et al.'s pipeline; synthetic CBIS-DDSM-shaped data unless ``root`` is given."""
     out.mkdir(parents=True, exist_ok=True)
     if root is None:
-        root = make_cbis_ddsm(Path(tempfile.mkdtemp(prefix="synthetic_cbis_ddsm_", dir=out)), n_patients=n_patients,
+        root = make_cbis_ddsm(_synthetic_root(out, "cbis_ddsm"), n_patients=n_patients,
                               shape=shape, seed=seed, test_fraction=0.4)
     rng = np.random.default_rng(seed)
     train, test = CBISDDSM(root, "both", "train"), CBISDDSM(root, "both", "test")
