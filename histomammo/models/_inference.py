@@ -159,7 +159,8 @@ def optimize_exported(model: nn.Module, channels_last: bool = True) -> nn.Sequen
         A plain torch model (``nn.Sequential`` of plain layers, possibly nested, and modules
         such as an exported dense block, whose inner sequences are rewritten as well).
     channels_last : bool
-        Switch to ``channels_last`` after the first convolution (weights and activations).
+        Convert the input to ``channels_last`` first and keep every layer's weights and
+        activations in it.
 
     Returns
     -------
