@@ -14,6 +14,7 @@ confident tumours. :func:`pcam_metrics` is the fix.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -129,6 +130,10 @@ def all_cnn(model: nn.Module, epochs: int = 24) -> PCamRecipe:
                       augmentation="all_cnn")
 
 
+#: Each dropout's rate when :func:`all_cnn_learning` first scaled it (dies with the module).
+_FIRST_SEEN_DROPOUT: weakref.WeakKeyDictionary[nn.Dropout, float] = weakref.WeakKeyDictionary()
+
+
 def all_cnn_learning(
     model: nn.Module, epochs: int = 24, lr: float = 1e-3, dropout_scale: float = 0.0
 ) -> PCamRecipe:
@@ -159,9 +164,11 @@ def all_cnn_learning(
 
     The network is the seed's: ``model``'s layers are unchanged and at eval time dropout is
     the identity either way. This function sets ``p`` of every ``nn.Dropout`` in ``model``
-    to ``dropout_scale`` times its value (the seed's rates stay in
-    :data:`~histomammo.models.allconv.ALL_CNN_LAYERS`; a freshly built model has them).
-    Loss, batch size and augmentation set are the seed's.
+    to ``dropout_scale`` times the rate that dropout had when this function first saw it
+    (the seed's rates stay in :data:`~histomammo.models.allconv.ALL_CNN_LAYERS`; a freshly
+    built model has them), so calling it again on the same model, for a second run or
+    with another scale, does not compound. Loss, batch size and augmentation set are the
+    seed's.
 
     Examples
     --------
@@ -170,10 +177,13 @@ def all_cnn_learning(
     >>> recipe = all_cnn_learning(model, epochs=3)
     >>> recipe.name, {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)}
     ('All-CNN (Adam 0.001, dropout x0)', {0.0})
+    >>> _ = all_cnn_learning(model, dropout_scale=1.0)  # back to the seed's rates
+    >>> sorted({m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)})
+    [0.1, 0.2, 0.3, 0.4, 0.5]
     """
     for module in model.modules():
         if isinstance(module, nn.Dropout):
-            module.p *= dropout_scale
+            module.p = _FIRST_SEEN_DROPOUT.setdefault(module, module.p) * dropout_scale
     optimizer = torch.optim.Adam(_trainable(model), lr=lr)
     return PCamRecipe(f"All-CNN (Adam {lr:g}, dropout x{dropout_scale:g})", optimizer, None,
                       "epoch", nn.CrossEntropyLoss(), epochs, augmentation="all_cnn")

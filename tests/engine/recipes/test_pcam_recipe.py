@@ -128,3 +128,14 @@ def test_all_cnn_learning_recipe_learns(synthetic_pcam_256, one_thread):
     assert after["auc"] >= 0.95 and after["loss"] < 0.5, (before, after)
     fresh = [m.p for m in AllConvNet(widths=(1,) * 6).modules() if isinstance(m, torch.nn.Dropout)]
     assert max(fresh) == 0.5
+
+
+def test_all_cnn_learning_scales_the_first_seen_rates_without_compounding():
+    model = AllConvNet(widths=(1,) * 6)
+    seed_rates = [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)]
+    pcam.all_cnn_learning(model, dropout_scale=0.5)
+    pcam.all_cnn_learning(model, dropout_scale=0.5)  # a second run: still half, not a quarter
+    assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == [
+        p * 0.5 for p in seed_rates]
+    pcam.all_cnn_learning(model, dropout_scale=1.0)
+    assert [m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)] == seed_rates
