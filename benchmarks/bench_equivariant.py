@@ -12,8 +12,14 @@ un-exported model runs in eval mode under ``torch.no_grad()`` like the exported 
 CNN has the G-CNN's feature maps. Every pair is reported at each batch size, with the ratio of
 minimum times (the figure an idle machine approaches) and of median times.
 
+``--compile`` adds both models under ``torch.compile`` (inductor, with ``freezing`` so the
+weights are constants and oneDNN's convolutions are prepacked): whether a compiler closes or
+widens the gap. The compiled e2cnn model is the fair partner of the compiled export, since
+dynamo traces through e2cnn's wrappers too. Compiling takes tens of seconds per model and
+batch size and needs a C++ compiler.
+
 Run: ``python benchmarks/bench_equivariant.py`` (a few minutes on 2 cores; ``--batches``,
-``--widths``, ``--group``, ``--threads``, ``--repeats`` to change it).
+``--widths``, ``--group``, ``--threads``, ``--repeats``, ``--compile`` to change it).
 """
 
 from __future__ import annotations
@@ -54,8 +60,16 @@ def ratios(ours: Timing, peer: Timing, peer_name: str) -> None:
     print(f"  (median-time ratio {peer.median_s / ours.median_s:.2f}x)")
 
 
+def compiled(model: torch.nn.Module) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``torch.compile`` for inference: inductor with frozen (constant, prepacked) weights."""
+    import torch._inductor.config as inductor_config
+
+    inductor_config.freezing = True
+    return torch.compile(model)
+
+
 def inference(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int,
-              floor: torch.nn.Module | None = None) -> None:
+              floor: torch.nn.Module | None = None, compile_too: bool = False) -> None:
     """Exported vs e2cnn model; ``floor``: a plain CNN of equal width, timed as a reference."""
     model.eval()
     exported = model.export()
@@ -64,13 +78,23 @@ def inference(name: str, model: torch.nn.Module, x: torch.Tensor, repeats: int,
     if floor is not None:
         fast_floor = optimize_exported(floor.eval())  # the same rewrites, NHWC
         contenders["plain CNN, equal width, NHWC"] = lambda: fast_floor(x)
+    if compile_too:
+        fast_exported, fast_model = compiled(exported), compiled(model)
+        contenders[f"{name} exported, compiled"] = lambda: fast_exported(x)
+        contenders[f"{name} e2cnn, compiled"] = lambda: fast_model(x)
     with torch.no_grad():
-        torch.testing.assert_close(exported(x), model(x), atol=1e-5, rtol=1e-5)
+        for contender_name, contender in contenders.items():  # compiles here, untimed
+            if contender_name.startswith(name):  # the plain CNN computes something else
+                torch.testing.assert_close(contender(), model(x), atol=1e-5, rtol=1e-5)
         t = alternate(contenders, repeats)
     ours, peer = t[f"{name} exported"], t[f"{name} e2cnn (eval)"]
     for timing in t.values():
         report(timing, x.shape[0], "patches")
     ratios(ours, peer, peer.name)
+    if compile_too:
+        print("  compiled, both:", end=" ")
+        ratios(t[f"{name} exported, compiled"], t[f"{name} e2cnn, compiled"],
+               f"{name} e2cnn, compiled")
     if floor is not None:
         plain = t["plain CNN, equal width, NHWC"]
         print(f"  (exported G-CNN time / plain CNN time: {ours.min_s / plain.min_s:.2f}; "
@@ -113,6 +137,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--compile", action="store_true",
+                        help="also time both models under torch.compile (inductor, freezing)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     widths = tuple(int(w) for w in args.widths.split(","))
@@ -124,8 +150,9 @@ def main() -> None:
     for batch in (int(b) for b in args.batches.split(",")):
         x = torch.randn(batch, 3, 96, 96)
         print(f"== batch {batch}")
-        inference(f"GCNN {args.group} {widths}", gcnn, x, args.repeats, floor=plain)
-        inference("P4M-DenseNet (growth 4)", densenet, x, args.repeats)
+        inference(f"GCNN {args.group} {widths}", gcnn, x, args.repeats, floor=plain,
+                  compile_too=args.compile)
+        inference("P4M-DenseNet (growth 4)", densenet, x, args.repeats, compile_too=args.compile)
         if not args.skip_training:
             training(args.group, widths, x, args.repeats)
 
