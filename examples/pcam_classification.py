@@ -120,7 +120,10 @@ def train_resume_test(name: str, spec: tuple, root: Path, out: Path, epochs: int
         recipe = recipe_fn(model) if epochs is None else recipe_fn(model, epochs=epochs)
         trainer = Trainer(model, **recipe.trainer_kwargs(), device="auto", seed=0,
                           checkpoint_dir=out / name, progress=False)
-        train = DataLoader(loaders["train"], batch_size=recipe.batch_size, shuffle=True)
+        # a last batch of one patch cannot train BatchNorm on 1x1 maps (Inception's aux head
+        # at 299: "Expected more than 1 value per channel"), so it is dropped
+        train = DataLoader(loaders["train"], batch_size=recipe.batch_size, shuffle=True,
+                           drop_last=len(loaders["train"]) % recipe.batch_size == 1)
         valid = DataLoader(loaders["valid"], batch_size=recipe.eval_batch_size)
         target = max(1, recipe.epochs // 2) if stage == "first half" else recipe.epochs
         history = trainer.fit(train, target, val_loader=valid, metrics=recipes.pcam_metrics())
