@@ -12,6 +12,8 @@ running the script again resumes or skips what is done. Scores are tumour probab
 On a CPU the defaults shrink what is expensive (patches, widths, Inception's input size);
 ``--full`` uses the seed's: 96x96 patches, 299x299 for Inception, the All-CNN's 64.5M
 parameters, the G-CNN's 96/192/384 fields, the recipes' 24 / 100 epochs unless --epochs.
+``--gcnn-widths`` / ``--gcnn-hidden`` size the two G-CNN runs alone (``--size 96
+--gcnn-widths 48,96,192 --gcnn-hidden 1024``: the seed's final G-CNN, section 3.3.4, on a CPU).
 Without ImageNet weights (``--inception-weights FILE``; nothing is downloaded) the Inception
 backbone is random: its BatchNorm statistics are then estimated from 64 training patches
 (``calibrate_batchnorm``; uncalibrated, every patch gets the same score) and its rows are a
@@ -65,6 +67,10 @@ def runs(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], Callabl
     allcnn_kwargs = {} if args.full else {"widths": allcnn_widths}
 
     gcnn_kwargs = {} if args.full else {"widths": gcnn_widths, "hidden": 64}
+    if args.gcnn_widths:
+        gcnn_kwargs["widths"] = tuple(int(w) for w in args.gcnn_widths.split(","))
+    if args.gcnn_hidden:
+        gcnn_kwargs["hidden"] = args.gcnn_hidden
     return {
         "inception_run1": (inception_model, recipes.inception_run1, inception, inception),
         "inception_run2": (inception_model, recipes.inception_run2,
@@ -163,6 +169,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         help="Inception input side on CPU runs (299 with --full)")
     parser.add_argument("--inception-weights", help="ImageNet Inception v3 state dict file")
     parser.add_argument("--full", action="store_true", help="the seed's sizes")
+    parser.add_argument("--gcnn-widths", help="the G-CNN runs' fields per stage, e.g. 48,96,192 "
+                        "(the seed's final run); default 4,8,8 on CPU, 96,192,384 with --full")
+    parser.add_argument("--gcnn-hidden", type=int,
+                        help="the G-CNN runs' FC units; default 64 on CPU, 1024 with --full")
     parser.add_argument("--only", nargs="+", help="runs to do (default: all)")
     parser.add_argument("--figures", help="folder for the ROC and training-curve PNGs")
     args = parser.parse_args(argv)

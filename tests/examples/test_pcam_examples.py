@@ -40,3 +40,22 @@ def test_classification_runs_and_resumes(tmp_path):
     assert (tmp_path / "figures" / "training_all_cnn_learning.png").exists()
     again = module.main(argv)  # everything checkpointed: resumes at the end, same results
     assert [r["auc"] for r in again] == [r["auc"] for r in rows]
+
+
+def test_classification_gcnn_size_options():
+    # --gcnn-widths / --gcnn-hidden size both G-CNN runs (and nothing else)
+    import argparse
+
+    import torch
+
+    module = _load("pcam_classification")
+    args = argparse.Namespace(full=False, size=32, inception_size=128, inception_weights=None,
+                              gcnn_widths="2,3,4", gcnn_hidden=8)
+    for name in ("gcnn_seed_recipe", "gcnn_learning_recipe"):
+        model = module.runs(args)[name][0]()
+        linears = [m for m in model.head if isinstance(m, torch.nn.Linear)]
+        assert (linears[0].in_features, linears[0].out_features) == (4, 8), name
+        assert len(model.features.out_type) == 4  # the last stage's fields
+    args.gcnn_widths = args.gcnn_hidden = None
+    default = module.runs(args)["gcnn_seed_recipe"][0]()
+    assert len(default.features.out_type) == 8  # the CPU default, 4/8/8
