@@ -57,16 +57,8 @@ def test_weights_from_imagenet_file_then_heads_replaced(tmp_path, model):
     assert not transfer.Mixed_5b.branch1x1.bn.training and transfer.fc.training
 
 
-def _patches(root, split, size):
-    from histomammo.datasets import PCam
-    from histomammo.transforms.augment.pcam import inception_transform
-
-    dataset = PCam(root, split, transform=inception_transform(size))
-    images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
-    return torch.stack(images), torch.as_tensor(labels)
-
-
-def test_random_frozen_backbone_learns_once_batchnorm_is_calibrated(tmp_path, one_thread):
+def test_random_frozen_backbone_learns_once_batchnorm_is_calibrated(tmp_path, one_thread,
+                                                                   inception_patches):
     # What is tested: without ImageNet weights, (1) the uncalibrated random backbone gives
     # every patch the same score (eval-mode BatchNorm with running stats 0/1: activations
     # ~1e6, a saturated softmax); (2) after calibrate_batchnorm the frozen backbone is a fixed
@@ -82,7 +74,8 @@ def test_random_frozen_backbone_learns_once_batchnorm_is_calibrated(tmp_path, on
 
     root = make_pcam(tmp_path, {"train": 128, "test": 128}, splits=["train", "test"], seed=1,
                      progress=False)
-    (x_train, y_train), (x_test, y_test) = _patches(root, "train", 80), _patches(root, "test", 80)
+    x_train, y_train = inception_patches(root, "train", 80)
+    x_test, y_test = inception_patches(root, "test", 80)
     torch.manual_seed(0)
     model = create_model("inception_v3_transfer").eval()
     with torch.no_grad():
@@ -116,7 +109,7 @@ def test_calibration_includes_the_aux_classifier_at_299(model, one_thread):
 
 
 @pytest.mark.slow
-def test_fine_tuning_a_random_backbone_learns(tmp_path, one_thread):
+def test_fine_tuning_a_random_backbone_learns(tmp_path, one_thread, inception_patches):
     # freeze_backbone=False, BatchNorm calibrated, Adam 1e-4, 4 epochs on 128 synthetic
     # patches at 80x80 (about 30 s on one core): held-out AUC >= 0.85
     from torch.utils.data import DataLoader, TensorDataset
@@ -127,7 +120,8 @@ def test_fine_tuning_a_random_backbone_learns(tmp_path, one_thread):
 
     root = make_pcam(tmp_path, {"train": 128, "test": 128}, splits=["train", "test"], seed=0,
                      progress=False)
-    (x_train, y_train), (x_test, y_test) = _patches(root, "train", 80), _patches(root, "test", 80)
+    x_train, y_train = inception_patches(root, "train", 80)
+    x_test, y_test = inception_patches(root, "test", 80)
     torch.manual_seed(0)
     model = create_model("inception_v3_transfer", freeze_backbone=False, aux_logits=False)
     calibrate_batchnorm(model, x_train[:64])

@@ -14,21 +14,13 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from histomammo.datasets import PCam
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
 from histomammo.engine.recipes import pcam
 from histomammo.models import create_model
 from histomammo.models.inception import calibrate_batchnorm
-from histomammo.transforms.augment.pcam import inception_transform
 
 SIDE = 299  # the seed's Inception input; the aux head needs it (a 17x17 Mixed_6e map)
-
-
-def _patches_at_299(root, split):
-    dataset = PCam(root, split, transform=inception_transform(SIDE))
-    images, labels = zip(*(dataset[i] for i in range(len(dataset))), strict=True)
-    return torch.stack(images), torch.as_tensor(labels)
 
 
 def _fine_tune_recipe(model, epochs):
@@ -36,11 +28,12 @@ def _fine_tune_recipe(model, epochs):
     return pcam.adam_variant(pcam.inception_run1, model, epochs=epochs, lr=1e-4)
 
 
-def test_one_trainer_step_at_299_trains_both_heads(tmp_path, one_thread_own_rng):
+def test_one_trainer_step_at_299_trains_both_heads(tmp_path, one_thread_own_rng,
+                                                   inception_patches):
     # one optimizer step of two synthetic patches at 299x299: the loss is finite and both
     # classifiers (fc, AuxLogits.fc) get non-zero gradients and move
     root = make_pcam(tmp_path, {"train": 2}, splits=["train"], seed=0, progress=False)
-    images, labels = _patches_at_299(root, "train")
+    images, labels = inception_patches(root, "train", SIDE)
     assert images.shape == (2, 3, SIDE, SIDE) and sorted(labels.tolist()) == [0, 1]
     torch.manual_seed(0)
     model = create_model("inception_v3_transfer", freeze_backbone=False, aux_logits=True)
@@ -61,7 +54,8 @@ def test_one_trainer_step_at_299_trains_both_heads(tmp_path, one_thread_own_rng)
 
 
 @pytest.mark.slow
-def test_fine_tuning_at_299_with_the_aux_head_learns(tmp_path, one_thread_own_rng):
+def test_fine_tuning_at_299_with_the_aux_head_learns(tmp_path, one_thread_own_rng,
+                                                     inception_patches):
     # What is tested: the whole random network (freeze_backbone=False, aux head on), its
     # BatchNorm statistics calibrated (the aux head's too: 96 layers), trained with the
     # engine for 3 epochs of 4 batches of 16 synthetic patches at 299x299 (the example's
@@ -71,8 +65,8 @@ def test_fine_tuning_at_299_with_the_aux_head_learns(tmp_path, one_thread_own_rn
     # training (random features, inverted), 0.96 after; the aux head's AUC 1.0.
     root = make_pcam(tmp_path, {"train": 64, "test": 64}, splits=["train", "test"], seed=0,
                      progress=False)
-    (x_train, y_train), (x_test, y_test) = (_patches_at_299(root, "train"),
-                                            _patches_at_299(root, "test"))
+    x_train, y_train = inception_patches(root, "train", SIDE)
+    x_test, y_test = inception_patches(root, "test", SIDE)
     torch.manual_seed(0)
     model = create_model("inception_v3_transfer", freeze_backbone=False, aux_logits=True)
     assert calibrate_batchnorm(model, DataLoader(TensorDataset(x_train, y_train),
