@@ -11,6 +11,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
+from histomammo.metrics._convert import to_numpy
+
 __all__ = ["Instances", "hausdorff_lower_bound", "object_hausdorff_distance", "overlap_matrix"]
 
 # Below this label value a lookup table (one pass) replaces np.unique (a sort).
@@ -45,7 +47,7 @@ class Instances:
 
     @classmethod
     def from_labels(cls, labels: np.ndarray, name: str = "labels") -> Instances:
-        array = np.asarray(labels)
+        array = to_numpy(labels, name)
         if array.ndim != 2:
             raise ValueError(f"{name} must be a 2-D label image, got shape {array.shape}")
         if array.dtype == bool:
