@@ -1,5 +1,5 @@
 """The one place where metric inputs become numpy: torch tensors on any device, with or without
-grad, numpy arrays and sequences alike (private to :mod:`histomammo.metrics` and ``plot``)."""
+grad, numpy arrays and sequences alike (private to `histomammo.metrics` and `histomammo.plot`)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def to_numpy(value: Any, name: str = "input", dtype: Any = None) -> np.ndarray:
     """``value`` as a numpy array: a tensor is detached and copied to the CPU first.
 
     A tensor on the ``meta`` device holds shapes but no values, so nothing can be computed
-    from it: it raises :class:`~histomammo.errors.DataFormatError` (a ``ValueError``) naming
+    from it: it raises [`DataFormatError`][histomammo.errors.DataFormatError] (a ``ValueError``) naming
     ``name`` rather than being copied silently. A list of tensors (e.g. per-sample scores) is
     converted element by element.
 

@@ -1,5 +1,5 @@
 """Instance label images as the GlaS metrics see them: consecutive ids, areas, overlaps, boxes,
-and the exact Hausdorff distance between two objects (private to :mod:`metrics.segmentation`).
+and the exact Hausdorff distance between two objects (private to `histomammo.metrics.segmentation`).
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ class Instances:
     areas : ndarray of int64, shape (n,)
         Pixel count of each object.
     boxes : list of tuple of slice
-        Bounding box of each object, as :func:`scipy.ndimage.find_objects` gives it.
+        Bounding box of each object, as `scipy.ndimage.find_objects` gives it.
     """
 
     ids: np.ndarray

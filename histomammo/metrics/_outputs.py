@@ -1,5 +1,5 @@
 """Model outputs to binary scores: ``(N,)`` scores, ``(N, 2)`` logits or probabilities
-(private to :mod:`histomammo.metrics.classification`)."""
+(private to `histomammo.metrics.classification`)."""
 
 from __future__ import annotations
 

@@ -8,8 +8,9 @@ Conventions
 -----------
 - ``preds``: model outputs as they come. ``(N,)``: the score of the positive class (a
   probability or any real number; larger means "more likely positive"). ``(N, 2)``: two-way
-  logits or probabilities, scored by ``softmax(preds)[:, 1]``; :func:`accuracy` also takes
-  ``(N, C)`` and uses the arg-max.
+  logits or probabilities, scored by ``softmax(preds)[:, 1]``;
+  [`accuracy`][histomammo.metrics.classification.accuracy] also takes ``(N, C)`` and uses the
+  arg-max.
 - ``from_logits``: ``None`` (the default) softmaxes an ``(N, C)`` output unless it already
   is a probability table (every value in [0, 1], every row summing to 1 within 1e-3), and
   uses ``(N,)`` scores as given; ``True`` always applies the softmax (``(N,)``: the

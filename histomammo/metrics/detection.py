@@ -241,7 +241,8 @@ def detection_counts(
 ) -> dict[str, float]:
     """Counts and rates at one score threshold (default 0.05, the paper's figure).
 
-    Parameters are those of :func:`rates_vs_threshold`.
+    Parameters are those of
+    [`rates_vs_threshold`][histomammo.metrics.detection.rates_vs_threshold].
 
     Returns
     -------
@@ -278,16 +279,9 @@ def average_precision(
     per-image detection cap, ties between ground truths included (the module's matching
     rule: the last of equally good ground truths, as pycocotools).
 
-    Parameters
-    ----------
-    predictions : list of dict
-        Per image: ``"boxes"`` (N, 4) XYXY, ``"scores"`` (N,), optional ``"labels"``.
-    targets : list of dict
-        Per image: ``"boxes"`` (M, 4) XYXY, optional ``"labels"``.
-    iou : float
-        IoU a detection needs with a ground truth to match it (``>= iou``).
-    label : int, optional
-        Evaluate only predictions and targets of this label.
+    Parameters ``predictions``, ``targets``, ``iou`` (needed to match, ``>= iou``) and
+    ``label`` are those of
+    [`rates_vs_threshold`][histomammo.metrics.detection.rates_vs_threshold].
 
     Returns
     -------

@@ -1,5 +1,5 @@
 """Tensors in, tensors out: post-processing that runs in numpy/scipy takes a tensor from any
-device and gives its result back on that device (private to :mod:`histomammo.postprocess`)."""
+device and gives its result back on that device (private to `histomammo.postprocess`)."""
 
 from __future__ import annotations
 
