@@ -37,7 +37,10 @@ def to_numpy(value: Any, name: str = "input", dtype: Any = None) -> np.ndarray:
                 f"{name} is a tensor on the 'meta' device, which holds no values; metrics need "
                 "data on a real device (cpu, cuda, ...)"
             )
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # numpy has no bfloat16 (AMP outputs)
+            value = value.float()
+        value = value.numpy()
     elif isinstance(value, (list, tuple)) and any(hasattr(v, "detach") for v in value):
         value = [to_numpy(v, f"{name}[{i}]") for i, v in enumerate(value)]
     return np.asarray(value, dtype=dtype)

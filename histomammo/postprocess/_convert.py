@@ -25,7 +25,10 @@ def to_numpy(value: Any, name: str) -> np.ndarray:
                 f"{name} is a tensor on the 'meta' device, which holds no values; this "
                 "post-processing step needs data on a real device (cpu, cuda, ...)"
             )
-        value = value.detach().cpu().numpy()
+        value = value.detach().cpu()
+        if str(value.dtype) == "torch.bfloat16":  # numpy has no bfloat16 (AMP outputs)
+            value = value.float()
+        value = value.numpy()
     return np.asarray(value)
 
 

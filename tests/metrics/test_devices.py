@@ -101,3 +101,11 @@ def test_meta_tensors_are_refused(name):
     fn = getattr(metrics, name)
     with pytest.raises(DataFormatError, match="'meta' device"):
         fn(*_convert(list(CASES[name]), "meta"))
+
+
+def test_half_precision_outputs_as_amp_gives_them():
+    logits = torch.from_numpy(_LOGITS)
+    for dtype in (torch.float16, torch.bfloat16):
+        low = logits.to(dtype).requires_grad_(True)
+        expected = metrics.roc_auc(low.detach().double().numpy(), _Y)
+        assert metrics.roc_auc(low, torch.from_numpy(_Y)) == expected

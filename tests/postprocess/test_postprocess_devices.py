@@ -61,3 +61,10 @@ def test_meta_is_refused_clearly(name):
     make, kwargs = IMAGE_STEPS[name]
     with pytest.raises(DataFormatError, match="'meta' device"):
         getattr(postprocess, name)(torch.from_numpy(make()).to("meta"), **kwargs)
+
+
+def test_bfloat16_probabilities():
+    prob = torch.from_numpy(_probabilities()).to(torch.bfloat16)
+    out = postprocess.probabilities_to_instances(prob)
+    np.testing.assert_array_equal(out.numpy(), postprocess.probabilities_to_instances(
+        prob.float().numpy()))
