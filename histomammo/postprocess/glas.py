@@ -18,10 +18,17 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import ndimage
 
 from histomammo.postprocess._convert import follows_input
+
+if TYPE_CHECKING:
+    import torch
+
+    Image = np.ndarray | torch.Tensor
 
 __all__ = [
     "fill_holes",
@@ -57,7 +64,7 @@ def _objects(labels: np.ndarray):
 
 
 @follows_input
-def remove_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
+def remove_small_objects(labels: Image, min_size: int) -> Image:
     """Set objects smaller than ``min_size`` pixels to background; the others keep their labels.
 
     Parameters
@@ -89,7 +96,7 @@ def remove_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
 
 
 @follows_input
-def fill_holes(labels: np.ndarray) -> np.ndarray:
+def fill_holes(labels: Image) -> Image:
     """Fill background holes enclosed by a single object with that object's label.
 
     A hole is background that the object encloses on its own: background not reachable from
@@ -115,9 +122,7 @@ def fill_holes(labels: np.ndarray) -> np.ndarray:
 
 
 @follows_input
-def split_weak_connections(
-    labels: np.ndarray, *, h: float = 2.0, min_size: int = 0
-) -> np.ndarray:
+def split_weak_connections(labels: Image, *, h: float = 2.0, min_size: int = 0) -> Image:
     """Split objects at narrow necks with a distance-transform watershed.
 
     Within each object the Euclidean distance to the background has one peak per lobe; peaks
@@ -176,14 +181,14 @@ def split_weak_connections(
 
 @follows_input
 def probabilities_to_instances(
-    probabilities: np.ndarray,
+    probabilities: Image,
     threshold: float = 0.5,
     *,
     min_size: int = 0,
     fill: bool = False,
     split: bool = False,
     h: float = 2.0,
-) -> np.ndarray:
+) -> Image:
     """Instance labels from a foreground probability map, with optional post-processing.
 
     Thresholds (``> threshold``), labels 8-connected components, then applies in order
