@@ -41,7 +41,8 @@ def workload(rng: np.random.Generator, patches: int, detections: int, cells: int
 
 
 def _match_image(boxes: np.ndarray, scores: np.ndarray, gt: np.ndarray) -> int:
-    """True positives of one image: greedy in score order, nearest free centre <= half side."""
+    """True positives of one image: greedy in score order, nearest free centre <= half side
+    (the last of equally near centres, the library's COCO tie rule)."""
     order = np.argsort(-scores, kind="stable")
     det_c = (boxes[order, :2] + boxes[order, 2:]) / 2
     gt_c = (gt[:, :2] + gt[:, 2:]) / 2
@@ -52,7 +53,8 @@ def _match_image(boxes: np.ndarray, scores: np.ndarray, gt: np.ndarray) -> int:
         dist = np.hypot(*(gt_c - centre).T)
         ok = free & (dist <= limit)
         if ok.any():
-            free[np.flatnonzero(ok)[np.argmin(dist[ok])]] = False
+            candidates = np.flatnonzero(ok)
+            free[candidates[len(candidates) - 1 - np.argmin(dist[candidates][::-1])]] = False
             tp += 1
     return tp
 

@@ -1,5 +1,6 @@
-"""Metrics: functions ``(predictions or scores, targets or labels)`` in torchmetrics' order,
-numpy or torch in, Python floats (or dicts of numpy arrays for curves) out."""
+"""Metrics: functions ``(preds, targets)`` in torchmetrics' order, numpy or torch in (any
+device, with or without grad), Python floats out, dicts where several numbers come back (curves:
+dicts of numpy arrays). ``(N, C)`` model outputs are scored by their softmax (``from_logits``)."""
 
 from histomammo._lazy import attach
 
@@ -7,13 +8,15 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     submodules=["classification", "glas_leaderboard", "segmentation"],
     attributes={
-        "detection": [
-            "rates_vs_threshold", "average_precision", "detection_counts", "suppress_duplicates",
-        ],
+        "detection": ["rates_vs_threshold", "average_precision", "detection_counts"],
         "classification": [
             "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
             "threshold_at_sensitivity", "specificity_at_sensitivity", "aggregate_views",
             "bootstrap_ci",
+        ],
+        "segmentation": [
+            "glas_metrics", "object_f1", "object_dice", "object_hausdorff", "count_score",
+            "pixel_dice",
         ],
     },
 )

@@ -8,15 +8,11 @@ from typing import Any
 
 import numpy as np
 
+from histomammo.metrics._convert import to_numpy
+
 __all__ = ["bootstrap_ci"]
 
 _log = logging.getLogger("histomammo.metrics")
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
 
 
 def _resample_indices(
@@ -46,7 +42,7 @@ def bootstrap_ci(
     Parameters
     ----------
     metric_fn : callable
-        ``metric_fn(*resampled_arrays) -> float``, e.g. :func:`roc_auc`.
+        ``metric_fn(*resampled_arrays) -> float``, e.g. [`roc_auc`][histomammo.metrics.classification.roc_auc].
     *arrays : array-like
         Arrays sharing their first dimension ``N`` (e.g. scores and labels).
     n : int
@@ -83,7 +79,7 @@ def bootstrap_ci(
         raise ValueError(f"n must be a positive number of resamples; got {n}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1); got {confidence}")
-    data = [_to_numpy(a) for a in arrays]
+    data = [to_numpy(a, f"arrays[{i}]") for i, a in enumerate(arrays)]
     if not data:
         raise ValueError("bootstrap_ci needs at least one array to resample")
     n_items = len(data[0])
@@ -91,7 +87,7 @@ def bootstrap_ci(
         raise ValueError(f"arrays must share their first dimension; got {[len(a) for a in data]}")
     members = None
     if groups is not None:
-        g = _to_numpy(groups)
+        g = to_numpy(groups, "groups")
         if g.shape != (n_items,):
             raise ValueError(f"groups must have shape ({n_items},); got {g.shape}")
         _, inverse = np.unique(g, return_inverse=True)

@@ -1,5 +1,5 @@
 """Instance label images as the GlaS metrics see them: consecutive ids, areas, overlaps, boxes,
-and the exact Hausdorff distance between two objects (private to :mod:`metrics.segmentation`).
+and the exact Hausdorff distance between two objects (private to `histomammo.metrics.segmentation`).
 """
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
+
+from histomammo.metrics._convert import to_numpy
 
 __all__ = ["Instances", "hausdorff_lower_bound", "object_hausdorff_distance", "overlap_matrix"]
 
@@ -30,7 +32,7 @@ class Instances:
     areas : ndarray of int64, shape (n,)
         Pixel count of each object.
     boxes : list of tuple of slice
-        Bounding box of each object, as :func:`scipy.ndimage.find_objects` gives it.
+        Bounding box of each object, as `scipy.ndimage.find_objects` gives it.
     """
 
     ids: np.ndarray
@@ -45,7 +47,7 @@ class Instances:
 
     @classmethod
     def from_labels(cls, labels: np.ndarray, name: str = "labels") -> Instances:
-        array = np.asarray(labels)
+        array = to_numpy(labels, name)
         if array.ndim != 2:
             raise ValueError(f"{name} must be a 2-D label image, got shape {array.shape}")
         if array.dtype == bool:

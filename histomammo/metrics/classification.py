@@ -1,14 +1,22 @@
 """Binary classification metrics: ROC, AUC, accuracy and the thesis's specificity measure.
 
-Every function takes ``(scores, labels)`` in torchmetrics' order, accepts numpy arrays, torch
-tensors or sequences, and returns Python floats (curves: a dict of numpy arrays).
+Every function takes ``(preds, targets)`` in torchmetrics' order, accepts numpy arrays, torch
+tensors (any device, with or without grad) or sequences, and returns Python floats (several
+numbers: a dict; curves: a dict of numpy arrays).
 
 Conventions
 -----------
-- ``scores``: shape ``(N,)``, the score of the positive class (a probability or any real
-  number; larger means "more likely positive"), or ``(N, 2)`` two-way softmax outputs, of
-  which column 1 (the positive class) is used.
-- ``labels``: shape ``(N,)``, 0 (negative) or 1 (positive); bool is accepted.
+- ``preds``: model outputs as they come. ``(N,)``: the score of the positive class (a
+  probability or any real number; larger means "more likely positive"). ``(N, 2)``: two-way
+  logits or probabilities, scored by ``softmax(preds)[:, 1]``;
+  [`accuracy`][histomammo.metrics.classification.accuracy] also takes ``(N, C)`` and uses the
+  arg-max.
+- ``from_logits``: ``None`` (the default) softmaxes an ``(N, C)`` output unless it already
+  is a probability table (every value in [0, 1], every row summing to 1 within 1e-3), and
+  uses ``(N,)`` scores as given; ``True`` always applies the softmax (``(N,)``: the
+  sigmoid); ``False`` never does. So ``Trainer(..., metrics={"auc": roc_auc})`` scores a
+  two-logit model by its tumour probability.
+- ``targets``: shape ``(N,)``, 0 (negative) or 1 (positive); bool is accepted.
 - A sample is called positive when ``score >= threshold`` (scikit-learn's convention for
   ``roc_curve`` thresholds, used here throughout).
 
@@ -27,6 +35,8 @@ from typing import Any
 import numpy as np
 
 from histomammo.metrics._bootstrap import bootstrap_ci
+from histomammo.metrics._convert import to_numpy
+from histomammo.metrics._outputs import as_outputs, check_labels, positive_scores
 
 __all__ = [
     "roc_curve",
@@ -42,33 +52,12 @@ __all__ = [
 _AGGREGATES = {"mean", "max", "min"}
 
 
-def _as_array(x: Any) -> np.ndarray:
-    if hasattr(x, "detach"):  # a torch tensor, without importing torch here
-        x = x.detach().cpu().numpy()
-    return np.asarray(x)
-
-
-def _check_inputs(scores: Any, labels: Any) -> tuple[np.ndarray, np.ndarray]:
+def _check_inputs(
+    preds: Any, targets: Any, from_logits: bool | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Validated ``(scores float64 (N,), labels bool (N,))``."""
-    s = _as_array(scores)
-    y = _as_array(labels)
-    if s.ndim == 2 and s.shape[1] == 2:
-        s = s[:, 1]
-    if s.ndim != 1:
-        raise ValueError(f"scores must have shape (N,) or (N, 2); got shape {s.shape}")
-    if y.ndim != 1 or y.shape[0] != s.shape[0]:
-        raise ValueError(
-            f"labels must have shape ({s.shape[0]},) to match scores; got shape {y.shape}"
-        )
-    if not np.issubdtype(s.dtype, np.number) and s.dtype != bool:
-        raise ValueError(f"scores must be numeric; got dtype {s.dtype}")
-    s = s.astype(np.float64)
-    if not np.all(np.isfinite(s)):
-        raise ValueError(f"scores contain {int(np.sum(~np.isfinite(s)))} NaN or infinite values")
-    unique = np.unique(y)
-    if not np.all(np.isin(unique, [0, 1])):
-        raise ValueError(f"labels must be 0 or 1; got values {unique[:10].tolist()}")
-    return s, y.astype(bool)
+    s = positive_scores(preds, from_logits)
+    return s, check_labels(targets, s.shape[0]).astype(bool)
 
 
 def _check_both_classes(y: np.ndarray, what: str) -> None:
@@ -88,18 +77,25 @@ def _cumulative_counts(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
     return fps, tps, s_sorted[last_of_run]
 
 
-def roc_curve(scores: Any, labels: Any, drop_intermediate: bool = True) -> dict[str, np.ndarray]:
-    """Receiver operating characteristic curve, computed as :func:`sklearn.metrics.roc_curve`.
+
+
+def roc_curve(
+    preds: Any, targets: Any, drop_intermediate: bool = True, *, from_logits: bool | None = None
+) -> dict[str, np.ndarray]:
+    """Receiver operating characteristic curve, computed as ``sklearn.metrics.roc_curve``.
 
     Parameters
     ----------
-    scores : array-like, shape (N,) or (N, 2)
-        Positive-class scores (see the module's conventions).
-    labels : array-like, shape (N,)
+    preds : array-like, shape (N,) or (N, 2)
+        Scores, or two-way logits / probabilities (see the module's conventions).
+    targets : array-like, shape (N,)
         0 or 1.
     drop_intermediate : bool
         Drop thresholds at which the curve only continues a straight segment (scikit-learn's
         default); the AUC does not change.
+    from_logits : bool or None
+        How ``preds`` become scores (module conventions; default: softmax of ``(N, 2)``
+        logits, probabilities and ``(N,)`` scores as given).
 
     Returns
     -------
@@ -111,7 +107,7 @@ def roc_curve(scores: Any, labels: Any, drop_intermediate: bool = True) -> dict[
     Raises
     ------
     ValueError
-        If the shapes disagree, scores are not finite, labels are not 0/1, or one class is
+        If the shapes disagree, scores are not finite, targets are not 0/1, or one class is
         missing.
 
     Examples
@@ -120,7 +116,7 @@ def roc_curve(scores: Any, labels: Any, drop_intermediate: bool = True) -> dict[
     >>> curve["tpr"].tolist(), curve["fpr"].tolist()
     ([0.0, 0.5, 0.5, 1.0, 1.0], [0.0, 0.0, 0.5, 0.5, 1.0])
     """
-    s, y = _check_inputs(scores, labels)
+    s, y = _check_inputs(preds, targets, from_logits)
     _check_both_classes(y, "the ROC curve")
     fps, tps, thresholds = _cumulative_counts(s, y)
     if drop_intermediate and fps.size > 2:
@@ -134,16 +130,19 @@ def roc_curve(scores: Any, labels: Any, drop_intermediate: bool = True) -> dict[
     }
 
 
-def roc_auc(scores: Any, labels: Any) -> float:
+def roc_auc(preds: Any, targets: Any, *, from_logits: bool | None = None) -> float:
     """Area under the ROC curve (trapezoidal; a tie between a positive and a negative counts
-    one half, exactly as :func:`sklearn.metrics.roc_auc_score`).
+    one half, exactly as ``sklearn.metrics.roc_auc_score``).
 
     Parameters
     ----------
-    scores : array-like, shape (N,) or (N, 2)
-        Positive-class scores.
-    labels : array-like, shape (N,)
+    preds : array-like, shape (N,) or (N, 2)
+        Scores, or two-way logits / probabilities: ``(N, 2)`` logits are scored by
+        ``softmax(preds)[:, 1]`` (module conventions).
+    targets : array-like, shape (N,)
         0 or 1; both classes must be present.
+    from_logits : bool or None
+        See the module's conventions.
 
     Returns
     -------
@@ -156,50 +155,90 @@ def roc_auc(scores: Any, labels: Any) -> float:
     0.75
     >>> roc_auc([0.5, 0.5], [0, 1])
     0.5
+    >>> import torch
+    >>> logits = torch.tensor([[2.0, 0.1], [0.3, 0.2], [-1.0, 1.5]], requires_grad=True)
+    >>> roc_auc(logits, torch.tensor([0, 1, 1]))  # scored by softmax(logits)[:, 1]
+    1.0
     """
-    curve = roc_curve(scores, labels, drop_intermediate=False)
+    curve = roc_curve(preds, targets, drop_intermediate=False, from_logits=from_logits)
     return float(np.trapezoid(curve["tpr"], curve["fpr"]))
 
 
-def accuracy(scores: Any, labels: Any, threshold: float = 0.5) -> float:
-    """Fraction of samples whose prediction ``score >= threshold`` equals the label.
+def accuracy(
+    preds: Any, targets: Any, threshold: float | None = None, *, from_logits: bool | None = None
+) -> float:
+    """Fraction of samples predicted right.
 
     Parameters
     ----------
-    scores : array-like, shape (N,) or (N, 2)
-        Positive-class scores (for two-way softmax outputs at ``threshold=0.5`` this is the
-        arg-max prediction, up to exact ties which count as positive).
-    labels : array-like, shape (N,)
-        0 or 1.
-    threshold : float
-        Decision threshold; the thesis's "Acc" uses 1/2 and "T-Acc" the validation threshold.
+    preds : array-like, shape (N,) or (N, C)
+        ``(N,)`` positive-class scores, called positive when ``score >= threshold``
+        (default 0.5); or ``(N, C)`` logits or probabilities, predicted by their arg-max
+        (unless a ``threshold`` is given for ``C = 2``: then ``softmax(preds)[:, 1] >=
+        threshold``, as the thesis's "T-Acc").
+    targets : array-like, shape (N,)
+        ``(N,)`` scores: 0 or 1. ``(N, C)`` outputs: class indices in ``[0, C)``.
+    threshold : float, optional
+        Decision threshold on the positive-class score; the thesis's "Acc" uses 1/2 and
+        "T-Acc" the validation threshold.
+    from_logits : bool or None
+        See the module's conventions (the arg-max does not depend on it).
 
     Examples
     --------
     >>> accuracy([0.2, 0.7, 0.6], [0, 1, 0])
     0.6666666666666666
+    >>> accuracy([[2.0, 0.5, 0.1], [0.1, 0.2, 3.0]], [0, 1])  # arg-max of (N, C)
+    0.5
     """
-    s, y = _check_inputs(scores, labels)
+    p = as_outputs(preds)
+    if p.ndim == 2 and threshold is None:
+        y = check_labels(targets, p.shape[0], classes=max(p.shape[1], 2))
+        if p.shape[0] == 0:
+            raise ValueError("accuracy of zero samples is undefined")
+        return float(np.mean(p.argmax(axis=1) == y))
+    s, y = _check_inputs(p, targets, from_logits)
     if s.size == 0:
         raise ValueError("accuracy of zero samples is undefined")
-    return float(np.mean((s >= threshold) == y))
+    return float(np.mean((s >= (0.5 if threshold is None else threshold)) == y))
 
 
-def sensitivity_specificity(scores: Any, labels: Any, threshold: float) -> tuple[float, float]:
-    """``(sensitivity, specificity)`` when ``score >= threshold`` is called positive.
+def sensitivity_specificity(
+    preds: Any, targets: Any, threshold: float = 0.5, *, from_logits: bool | None = None
+) -> dict[str, float]:
+    """Sensitivity and specificity when ``score >= threshold`` is called positive.
+
+    Parameters
+    ----------
+    preds : array-like, shape (N,) or (N, 2)
+        Scores, or two-way logits / probabilities (see the module's conventions).
+    targets : array-like, shape (N,)
+        0 or 1; both classes must be present.
+    threshold : float
+        Decision threshold on the positive-class score.
+    from_logits : bool or None
+        See the module's conventions.
+
+    Returns
+    -------
+    dict of str to float
+        ``"sensitivity"`` (true-positive rate) and ``"specificity"`` (true-negative rate).
 
     Examples
     --------
     >>> sensitivity_specificity([0.2, 0.7, 0.6, 0.9], [0, 1, 0, 1], threshold=0.65)
-    (1.0, 1.0)
+    {'sensitivity': 1.0, 'specificity': 1.0}
     """
-    s, y = _check_inputs(scores, labels)
+    s, y = _check_inputs(preds, targets, from_logits)
     _check_both_classes(y, "sensitivity and specificity")
     predicted = s >= threshold
-    return float(np.mean(predicted[y])), float(np.mean(~predicted[~y]))
+    return {"sensitivity": float(np.mean(predicted[y])),
+            "specificity": float(np.mean(~predicted[~y]))}
 
 
-def threshold_at_sensitivity(scores: Any, labels: Any, sensitivity: float = 0.9) -> float:
+def threshold_at_sensitivity(
+    preds: Any, targets: Any, sensitivity: float = 0.9, *, from_logits: bool | None = None
+) -> float:
     """The thesis's cut-off: the ``1 - n`` quantile of the positive scores (section 5.2).
 
     Quantile rule: with ``P`` positives, the threshold is the ``k``-th largest positive score,
@@ -211,12 +250,15 @@ def threshold_at_sensitivity(scores: Any, labels: Any, sensitivity: float = 0.9)
 
     Parameters
     ----------
-    scores : array-like, shape (N,) or (N, 2)
-        Positive-class scores.
-    labels : array-like, shape (N,)
+    preds : array-like, shape (N,) or (N, 2)
+        Scores, or two-way logits / probabilities (see the module's conventions); the
+        threshold is on the positive-class score (the probability for ``(N, 2)`` logits).
+    targets : array-like, shape (N,)
         0 or 1; at least one positive.
     sensitivity : float
         Target sensitivity ``n`` in (0, 1].
+    from_logits : bool or None
+        See the module's conventions.
 
     Returns
     -------
@@ -230,32 +272,36 @@ def threshold_at_sensitivity(scores: Any, labels: Any, sensitivity: float = 0.9)
     """
     if not 0.0 < sensitivity <= 1.0:
         raise ValueError(f"sensitivity must be in (0, 1]; got {sensitivity}")
-    s, y = _check_inputs(scores, labels)
+    s, y = _check_inputs(preds, targets, from_logits)
     positives = np.sort(s[y])[::-1]
     if positives.size == 0:
-        raise ValueError("threshold_at_sensitivity needs at least one positive label; got none")
+        raise ValueError("threshold_at_sensitivity needs at least one positive target; got none")
     # the tolerance keeps 0.9 * 10 == 9 from becoming 10 through rounding error
     k = max(1, math.ceil(sensitivity * positives.size - 1e-9))
     return float(positives[k - 1])
 
 
 def specificity_at_sensitivity(
-    val_scores: Any,
-    val_labels: Any,
-    test_scores: Any,
-    test_labels: Any,
+    val_preds: Any,
+    val_targets: Any,
+    test_preds: Any,
+    test_targets: Any,
     sensitivity: float = 0.9,
+    *,
+    from_logits: bool | None = None,
 ) -> dict[str, float]:
     """One row of the thesis's table 6.3: threshold fixed on validation, applied to test.
 
     Parameters
     ----------
-    val_scores, val_labels : array-like, shape (N_val,) / (N_val, 2)
-        Validation scores and 0/1 labels, which fix the threshold.
-    test_scores, test_labels : array-like, shape (N_test,) / (N_test, 2)
-        Test scores and labels, evaluated at that threshold.
+    val_preds, val_targets : array-like, shape (N_val,) or (N_val, 2) / (N_val,)
+        Validation outputs and 0/1 targets, which fix the threshold.
+    test_preds, test_targets : array-like, shape (N_test,) or (N_test, 2) / (N_test,)
+        Test outputs and targets, evaluated at that threshold.
     sensitivity : float
         Target sensitivity on validation (the thesis uses 0.9).
+    from_logits : bool or None
+        See the module's conventions; applies to both sets.
 
     Returns
     -------
@@ -272,43 +318,49 @@ def specificity_at_sensitivity(
     >>> row["threshold"], row["test_sensitivity"], row["test_specificity"]
     (0.7, 0.5, 1.0)
     """
-    threshold = threshold_at_sensitivity(val_scores, val_labels, sensitivity)
-    _, val_spec = sensitivity_specificity(val_scores, val_labels, threshold)
-    test_sen, test_spec = sensitivity_specificity(test_scores, test_labels, threshold)
+    val_s, val_y = _check_inputs(val_preds, val_targets, from_logits)
+    test_s, test_y = _check_inputs(test_preds, test_targets, from_logits)
+    threshold = threshold_at_sensitivity(val_s, val_y, sensitivity)
+    val = sensitivity_specificity(val_s, val_y, threshold)
+    test = sensitivity_specificity(test_s, test_y, threshold)
     return {
         "threshold": threshold,
-        "val_auc": roc_auc(val_scores, val_labels),
-        "val_specificity": val_spec,
-        "test_auc": roc_auc(test_scores, test_labels),
-        "test_sensitivity": test_sen,
-        "test_specificity": test_spec,
-        "test_accuracy": accuracy(test_scores, test_labels, 0.5),
-        "test_threshold_accuracy": accuracy(test_scores, test_labels, threshold),
+        "val_auc": roc_auc(val_s, val_y),
+        "val_specificity": val["specificity"],
+        "test_auc": roc_auc(test_s, test_y),
+        "test_sensitivity": test["sensitivity"],
+        "test_specificity": test["specificity"],
+        "test_accuracy": accuracy(test_s, test_y, 0.5),
+        "test_threshold_accuracy": accuracy(test_s, test_y, threshold),
     }
 
 
 def aggregate_views(
-    scores: Any, groups: Any, how: str = "mean", labels: Any = None
+    preds: Any, groups: Any, how: str = "mean", targets: Any = None, *,
+    from_logits: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-breast scores from per-view scores (thesis section 6.6, table 6.4).
 
     Parameters
     ----------
-    scores : array-like, shape (N,) or (N, 2)
-        Per-image positive-class scores.
+    preds : array-like, shape (N,) or (N, 2)
+        Per-image scores, or two-way logits / probabilities (module conventions).
     groups : array-like, shape (N,)
         A breast identifier per image (e.g. ``"patient/L"``); any sortable values.
     how : {"mean", "max", "min"}
-        How the views of one breast combine.
-    labels : array-like, shape (N,), optional
+        How the views of one breast combine (their positive-class scores).
+    targets : array-like, shape (N,), optional
         Per-image 0/1 labels; they must agree within a breast, and come back per breast.
+    from_logits : bool or None
+        See the module's conventions.
 
     Returns
     -------
     dict of str to numpy.ndarray
         ``"groups"`` (the sorted distinct identifiers), ``"scores"`` (float64, one per group)
-        and, when ``labels`` were given, ``"labels"`` (int64). Run
-        :func:`specificity_at_sensitivity` on them for a table 6.4 row.
+        and, when ``targets`` were given, ``"labels"`` (int64). Run
+        [`specificity_at_sensitivity`][histomammo.metrics.classification.specificity_at_sensitivity]
+        on them for a table 6.4 row.
 
     Examples
     --------
@@ -318,10 +370,10 @@ def aggregate_views(
     """
     if how not in _AGGREGATES:
         raise ValueError(f"how must be one of {sorted(_AGGREGATES)}; got {how!r}")
-    s, _ = _check_inputs(scores, np.zeros(len(_as_array(scores)), dtype=int))
-    g = _as_array(groups)
+    s = positive_scores(preds, from_logits)
+    g = to_numpy(groups, "groups")
     if g.shape != s.shape:
-        raise ValueError(f"groups must have shape {s.shape} to match scores; got {g.shape}")
+        raise ValueError(f"groups must have shape {s.shape} to match preds; got {g.shape}")
     unique, inverse = np.unique(g, return_inverse=True)
     order = np.argsort(inverse, kind="mergesort")
     starts = np.r_[0, np.flatnonzero(np.diff(inverse[order])) + 1]
@@ -331,12 +383,12 @@ def aggregate_views(
         ufunc = np.maximum if how == "max" else np.minimum
         aggregated = ufunc.reduceat(s[order], starts)
     out = {"groups": unique, "scores": aggregated}
-    if labels is not None:
-        _, y = _check_inputs(s, labels)
-        y = y.astype(np.int64)
+    if targets is not None:
+        y = check_labels(targets, s.shape[0])
         high, low = np.maximum.reduceat(y[order], starts), np.minimum.reduceat(y[order], starts)
         if np.any(high != low):
             bad = unique[high != low][:5].tolist()
-            raise ValueError(f"labels differ between the views of groups {bad}; expected one")
+            raise ValueError(f"the labels differ between the views of groups {bad}; expected one "
+                             "per group (targets)")
         out["labels"] = high
     return out

@@ -12,8 +12,11 @@ The seed paper does not state how a detection is matched to a ground-truth cell.
 image's detections are taken in decreasing score order (ties keep their input order), and
 each takes the *best still-unmatched* ground truth that qualifies: the highest IoU with IoU
 >= ``iou`` (``match="iou"``, the COCO rule), or the nearest centre within ``max_distance``
-pixels (``match="center"``). A matched detection is a true positive, any other a false
-positive; unmatched ground truths are misses.
+pixels (``match="center"``). When several ground truths are exactly equally good (integer
+boxes often tie), the detection takes the *last* of them in the target's order, as
+pycocotools' ``COCOeval.evaluateImg`` does (it keeps a later ground truth whose IoU is not
+below the best so far). A matched detection is a true positive, any other a false positive;
+unmatched ground truths are misses.
 
 Because a detection's match depends only on the detections scored above it, the matches of
 the detections kept at any threshold are a prefix of one matching of all detections: one
@@ -28,12 +31,13 @@ from typing import Any, Literal
 
 import numpy as np
 
+from histomammo.metrics._convert import to_numpy
+
 __all__ = [
     "PAPER_TUMOUR_RECALL",
     "average_precision",
     "detection_counts",
     "rates_vs_threshold",
-    "suppress_duplicates",
 ]
 
 #: The seed paper's headline (``seeds/brecahad_faster_rcnn.txt``, section 3 and figure 4):
@@ -43,9 +47,7 @@ PAPER_TUMOUR_RECALL: float = 0.9902
 
 
 def _array(value: Any, shape_tail: tuple[int, ...], what: str) -> np.ndarray:
-    if hasattr(value, "detach"):
-        value = value.detach().cpu().numpy()
-    arr = np.asarray(value, dtype=np.float64)
+    arr = to_numpy(value, what, np.float64)
     if arr.size == 0:
         arr = arr.reshape((0,) + shape_tail)
     if arr.shape[1:] != shape_tail or arr.ndim != 1 + len(shape_tail):
@@ -99,7 +101,8 @@ def _quality(det: np.ndarray, gt: np.ndarray, match: str, iou: float,
 
 
 def _greedy_match(quality: np.ndarray) -> np.ndarray:
-    """Greedy one-to-one matching of detections (rows, in score order) to ground truths.
+    """Greedy one-to-one matching of detections (rows, in score order) to ground truths;
+    among equally good free ground truths the last one wins (COCO's rule).
 
     Parameters
     ----------
@@ -116,13 +119,16 @@ def _greedy_match(quality: np.ndarray) -> np.ndarray:
     >>> import numpy as np
     >>> _greedy_match(np.array([[0.9, 0.6], [0.8, -np.inf], [0.7, 0.5]])).tolist()
     [True, False, True]
+    >>> _greedy_match(np.array([[0.5, 0.5], [0.5, -np.inf]])).tolist()  # tie: last taken
+    [True, True]
     """
     matched = np.zeros(quality.shape[0], dtype=bool)
     if quality.shape[1] == 0:
         return matched
     q = quality.copy()
+    last = q.shape[1] - 1
     for d in np.flatnonzero(np.isfinite(q).any(axis=1)):
-        g = int(np.argmax(q[d]))
+        g = last - int(np.argmax(q[d, ::-1]))  # the last of the best, as COCO
         if np.isfinite(q[d, g]):
             matched[d] = True
             q[:, g] = -np.inf  # taken: no later detection may have it
@@ -208,7 +214,7 @@ def rates_vs_threshold(
     sorted_scores, cum_tp = scores[order], np.cumsum(tp[order])
     if thresholds is None:
         thresholds = np.unique(scores)
-    thresholds = np.asarray(thresholds, dtype=np.float64).reshape(-1)
+    thresholds = to_numpy(thresholds, "thresholds", np.float64).reshape(-1)
     if not np.isfinite(thresholds).all():
         raise ValueError("thresholds must be finite")
     # number of detections with score >= t: sorted_scores is descending
@@ -235,7 +241,8 @@ def detection_counts(
 ) -> dict[str, float]:
     """Counts and rates at one score threshold (default 0.05, the paper's figure).
 
-    Parameters are those of :func:`rates_vs_threshold`.
+    Parameters are those of
+    [`rates_vs_threshold`][histomammo.metrics.detection.rates_vs_threshold].
 
     Returns
     -------
@@ -269,7 +276,12 @@ def average_precision(
     mergesort); each is matched by the IoU rule above; precision is made monotone from
     the right and sampled at recalls 0, 0.01, ..., 1 (0 beyond the highest recall reached).
     This is COCO's ``AP50`` for one class with no crowd regions, area ranges or
-    per-image detection cap.
+    per-image detection cap, ties between ground truths included (the module's matching
+    rule: the last of equally good ground truths, as pycocotools).
+
+    Parameters ``predictions``, ``targets``, ``iou`` (needed to match, ``>= iou``) and
+    ``label`` are those of
+    [`rates_vs_threshold`][histomammo.metrics.detection.rates_vs_threshold].
 
     Returns
     -------
@@ -303,67 +315,3 @@ def average_precision(
     sampled = np.where(at < len(envelope), envelope[np.minimum(at, len(envelope) - 1)]
                        if len(envelope) else 0.0, 0.0)
     return float(np.mean(sampled))
-
-
-def suppress_duplicates(predictions: Sequence[Mapping[str, Any]],
-                        min_distance: float) -> list[dict[str, Any]]:
-    """Keep, per image, the detections whose centre is ``min_distance`` from every better one.
-
-    A point non-maximum suppression: detections are taken in decreasing score order and one
-    is dropped when its box centre lies within ``min_distance`` pixels of a detection already
-    kept (of any label). Cell annotations are points, and one nucleus should give one
-    detection. The seed paper's ``box_nms_thresh=0.8`` keeps boxes a few pixels apart
-    (two 32 px boxes 3 px apart have IoU 0.83) and boxes nested in one another (a 16 px box
-    inside a 32 px one has IoU 0.25), and its foreground IoU of 0.9 leaves such boxes
-    untrained, so a trained detector reports each nucleus several times; the paper notes
-    "many false positive bounding boxes". This step is the library's addition, not the
-    paper's; apply it to the predictions before :func:`rates_vs_threshold`. Choose
-    ``min_distance`` below the distance between two distinct cells' centres.
-
-    Parameters
-    ----------
-    predictions : list of dict
-        ``{"boxes" (N, 4) XYXY, "scores" (N,), ...}`` per image; every other entry with a
-        first dimension of N (e.g. ``"labels"``) is filtered alike.
-    min_distance : float
-        In the boxes' pixels, >= 0.
-
-    Returns
-    -------
-    list of dict
-        The kept detections, in decreasing score order, same types as given.
-
-    Examples
-    --------
-    >>> import torch
-    >>> p = {"boxes": torch.tensor([[0., 0, 32, 32], [3, 2, 35, 34], [60, 0, 92, 32]]),
-    ...      "scores": torch.tensor([0.9, 0.95, 0.5]), "labels": torch.tensor([1, 1, 1])}
-    >>> kept = suppress_duplicates([p], min_distance=16)[0]
-    >>> kept["scores"].tolist(), kept["boxes"][:, 0].tolist()
-    ([0.949999988079071, 0.5], [3.0, 60.0])
-    """
-    if not min_distance >= 0:
-        raise ValueError(f"min_distance must be >= 0 pixels, but got {min_distance!r}")
-    kept = []
-    for i, prediction in enumerate(predictions):
-        boxes, scores = _select(prediction, f"predictions[{i}]", None, True)
-        order = np.argsort(-scores, kind="stable")
-        centres = (boxes[order, :2] + boxes[order, 2:]) / 2
-        keep: list[int] = []
-        for j in range(len(order)):
-            if not keep or np.hypot(*(centres[keep] - centres[j]).T).min() > min_distance:
-                keep.append(j)
-        index = order[keep]
-        kept.append({key: _take(value, index, len(boxes)) for key, value in prediction.items()})
-    return kept
-
-
-def _take(value: Any, index: np.ndarray, n: int) -> Any:
-    """``value[index]`` for a tensor or array with ``n`` rows; anything else unchanged."""
-    if getattr(value, "shape", None) is None or len(value.shape) == 0 or value.shape[0] != n:
-        return value
-    if hasattr(value, "detach"):
-        import torch  # only tensors reach here
-
-        return value[torch.as_tensor(index, dtype=torch.long, device=value.device)]
-    return np.asarray(value)[index]

@@ -28,13 +28,14 @@ number, or ``"diagonal"`` for the image diagonal) when a finite summary is wante
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from scipy import ndimage
 
+from histomammo.metrics._convert import to_images
 from histomammo.metrics._instances import (
     Instances,
     hausdorff_lower_bound,
@@ -197,8 +198,20 @@ def _scores(
     return {"f1": float(f1), "object_dice": float(dice), "object_hausdorff": float(hausdorff)}
 
 
+def _image_pairs(preds: Any, targets: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+    """``(pred, target)`` numpy pairs of two equally long sequences of 2-D images."""
+    p, t = to_images(preds, "preds"), to_images(targets, "targets")
+    if len(p) != len(t):
+        raise ValueError(f"got {len(p)} predicted images for {len(t)} target images; "
+                         "expected one of each per image")
+    if not p:
+        raise ValueError("needs at least one (prediction, target) image pair; got none")
+    return list(zip(p, t, strict=True))
+
+
 def glas_metrics(
-    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    preds: Any,
+    targets: Any,
     aggregate: Aggregate = "pooled",
     *,
     empty_distance: EmptyDistance = None,
@@ -207,11 +220,13 @@ def glas_metrics(
 
     Parameters
     ----------
-    pairs : iterable of (ndarray, ndarray)
-        ``(predicted_labels, ground_truth_labels)`` per image: 2-D integer instance images of
-        equal shape, 0 background, any other value one object (labels need not be consecutive;
-        any integer width, no 8-bit wrap-around). A boolean image is split into its 8-connected
-        components. For one image pass ``[(pred, gt)]``.
+    preds : sequence of ndarray or Tensor, shape (H, W) each, or one (N, H, W) array
+        Predicted instance images: 2-D integer images, 0 background, any other value one
+        object (labels need not be consecutive; any integer width, no 8-bit wrap-around). A
+        boolean image is split into its 8-connected components. Tensors may live on any
+        device. For one image pass ``[pred]``.
+    targets : sequence of ndarray or Tensor, shape (H, W) each, or one (N, H, W) array
+        The ground-truth instance images, one per prediction, of the same shapes.
     aggregate : {"pooled", "per_image"}
         ``"pooled"`` is the challenge's: TP/FP/FN counts and area weights over all images of
         a test part together. ``"per_image"`` averages the per-image scores.
@@ -230,15 +245,13 @@ def glas_metrics(
     >>> import numpy as np
     >>> gt = np.zeros((8, 8), int); gt[1:4, 1:4] = 1; gt[5:8, 5:8] = 7
     >>> pred = np.zeros_like(gt); pred[1:4, 1:3] = 3
-    >>> scores = glas_metrics([(pred, gt)])
+    >>> scores = glas_metrics([pred], [gt])
     >>> scores["tp"], scores["fn"], round(scores["f1"], 3)
     (1, 1, 0.667)
     """
     if aggregate not in ("pooled", "per_image"):
         raise ValueError(f"aggregate must be 'pooled' or 'per_image', got {aggregate!r}")
-    stats = [_image_stats(pred, gt, empty_distance) for pred, gt in pairs]
-    if not stats:
-        raise ValueError("glas_metrics needs at least one (prediction, ground truth) pair")
+    stats = [_image_stats(pred, gt, empty_distance) for pred, gt in _image_pairs(preds, targets)]
     n_pred = sum(s.n_pred for s in stats)
     n_gt = sum(s.n_gt for s in stats)
     tp = sum(s.tp for s in stats)
@@ -256,40 +269,66 @@ def glas_metrics(
     return {**scores, **counts, "n_images": len(stats)}
 
 
-def object_f1(
-    pairs: Iterable[tuple[np.ndarray, np.ndarray]], aggregate: Aggregate = "pooled"
-) -> float:
-    """The challenge's object-level F1 (detection); see :func:`glas_metrics`."""
-    return glas_metrics(pairs, aggregate)["f1"]
+def object_f1(preds: Any, targets: Any, aggregate: Aggregate = "pooled") -> float:
+    """The challenge's object-level F1 (detection) of sequences of instance images.
+
+    Arguments as [`glas_metrics`][histomammo.metrics.segmentation.glas_metrics].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.zeros((4, 4), int); gt[:2, :2] = 1
+    >>> object_f1([gt], [gt])
+    1.0
+    """
+    return glas_metrics(preds, targets, aggregate)["f1"]
 
 
-def object_dice(
-    pairs: Iterable[tuple[np.ndarray, np.ndarray]], aggregate: Aggregate = "pooled"
-) -> float:
-    """The challenge's object Dice (segmentation); see :func:`glas_metrics`."""
-    return glas_metrics(pairs, aggregate)["object_dice"]
+def object_dice(preds: Any, targets: Any, aggregate: Aggregate = "pooled") -> float:
+    """The challenge's object Dice (segmentation) of sequences of instance images.
+
+    Arguments as [`glas_metrics`][histomammo.metrics.segmentation.glas_metrics].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.zeros((4, 4), int); gt[:2, :2] = 1
+    >>> object_dice([gt], [gt])
+    1.0
+    """
+    return glas_metrics(preds, targets, aggregate)["object_dice"]
 
 
 def object_hausdorff(
-    pairs: Iterable[tuple[np.ndarray, np.ndarray]],
+    preds: Any,
+    targets: Any,
     aggregate: Aggregate = "pooled",
     *,
     empty_distance: EmptyDistance = None,
 ) -> float:
-    """The challenge's object Hausdorff distance in pixels (shape); see :func:`glas_metrics`."""
-    return glas_metrics(pairs, aggregate, empty_distance=empty_distance)["object_hausdorff"]
+    """The challenge's object Hausdorff distance in pixels (shape) of sequences of images.
+
+    Arguments as [`glas_metrics`][histomammo.metrics.segmentation.glas_metrics].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> gt = np.zeros((4, 4), int); gt[:2, :2] = 1
+    >>> object_hausdorff([gt], [gt])
+    0.0
+    """
+    return glas_metrics(preds, targets, aggregate, empty_distance=empty_distance)[
+        "object_hausdorff"
+    ]
 
 
 def _binary(mask: np.ndarray) -> np.ndarray:
-    array = np.asarray(mask)
-    if array.ndim != 2:
-        raise ValueError(f"expected a 2-D mask or label image, got shape {array.shape}")
-    return array > 0.5 if np.issubdtype(array.dtype, np.floating) else array != 0
+    if mask.ndim != 2:
+        raise ValueError(f"expected a 2-D mask or label image, got shape {mask.shape}")
+    return mask > 0.5 if np.issubdtype(mask.dtype, np.floating) else mask != 0
 
 
-def count_score(
-    preds: Sequence[np.ndarray], targets: Sequence[np.ndarray], *, connectivity: int = 2
-) -> float:
+def count_score(preds: Any, targets: Any, *, connectivity: int = 2) -> float:
     """The seed's count metric: how well the number of objects is predicted, averaged over images.
 
     Per image both masks are binarised (non-zero, or > 0.5 for probabilities), their
@@ -297,6 +336,13 @@ def count_score(
     is ``min(n_gt / n_pred, n_pred / n_gt)``, 0 when either count is 0. This follows the seed's
     implementation (its section 8) and is **not** a GlaS challenge metric: binarising merges
     touching glands, so it cannot see a gland split or merged correctly.
+
+    Parameters
+    ----------
+    preds, targets : sequence of ndarray or Tensor, shape (H, W) each, or (N, H, W)
+        Masks, label images or probability maps, one pair per image.
+    connectivity : int
+        1 (4-neighbourhood) or 2 (8-neighbourhood).
 
     Examples
     --------
@@ -308,26 +354,33 @@ def count_score(
     """
     structure = ndimage.generate_binary_structure(2, connectivity)
     scores = []
-    for pred, gt in zip(preds, targets, strict=True):
+    for pred, gt in _image_pairs(preds, targets):
         n_pred = ndimage.label(_binary(pred), structure)[1]
         n_gt = ndimage.label(_binary(gt), structure)[1]
         scores.append(0.0 if n_pred == 0 or n_gt == 0 else min(n_gt / n_pred, n_pred / n_gt))
-    if not scores:
-        raise ValueError("count_score needs at least one image")
     return float(np.mean(scores))
 
 
-def pixel_dice(pred: np.ndarray, target: np.ndarray) -> float:
-    """Pixel-level Dice of two binarised masks (1.0 when both are empty).
+def pixel_dice(preds: Any, targets: Any) -> float:
+    """Pixel-level Dice of binarised masks, averaged over images (1.0 for an image where both
+    are empty).
+
+    Parameters
+    ----------
+    preds, targets : sequence of ndarray or Tensor, shape (H, W) each, or (N, H, W)
+        Masks, label images (non-zero is foreground) or probability maps (> 0.5).
 
     Examples
     --------
     >>> import numpy as np
-    >>> pixel_dice(np.array([[1, 1, 0]]), np.array([[1, 0, 0]]))
+    >>> pixel_dice([np.array([[1, 1, 0]])], [np.array([[1, 0, 0]])])
     0.6666666666666666
     """
-    p, t = _binary(pred), _binary(target)
-    if p.shape != t.shape:
-        raise ValueError(f"masks differ in shape: {p.shape} vs {t.shape}")
-    total = int(p.sum()) + int(t.sum())
-    return 1.0 if total == 0 else 2.0 * int(np.count_nonzero(p & t)) / total
+    scores = []
+    for pred, target in _image_pairs(preds, targets):
+        p, t = _binary(pred), _binary(target)
+        if p.shape != t.shape:
+            raise ValueError(f"masks differ in shape: {p.shape} vs {t.shape}")
+        total = int(p.sum()) + int(t.sum())
+        scores.append(1.0 if total == 0 else 2.0 * int(np.count_nonzero(p & t)) / total)
+    return float(np.mean(scores))

@@ -23,7 +23,6 @@ import logging
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 from torchvision.models.detection import MaskRCNN
 from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
@@ -34,7 +33,7 @@ from histomammo.errors import CheckpointError
 from histomammo.models._pretrained import read_state_dict
 from histomammo.models._registry import register_model
 
-__all__ = ["maskrcnn_glas", "maskrcnn_instances"]
+__all__ = ["maskrcnn_glas"]
 
 logger = logging.getLogger("histomammo.models.maskrcnn")
 
@@ -147,36 +146,3 @@ def _freeze_layers(body: nn.Module, trainable: int) -> None:
         keep.append("bn1")
     for name, parameter in body.named_parameters():
         parameter.requires_grad_(any(name.startswith(layer) for layer in keep))
-
-
-def maskrcnn_instances(
-    output: dict[str, torch.Tensor], score_threshold: float = 0.5, mask_threshold: float = 0.5
-) -> torch.Tensor:
-    """One Mask R-CNN image output as an ``(H, W)`` int32 instance label image.
-
-    Detections scoring at least ``score_threshold`` are painted in order of decreasing
-    score, each on the pixels where its mask probability exceeds ``mask_threshold`` and no
-    better detection lies; labels are ``1..N`` in that order, 0 background.
-
-    Examples
-    --------
-    >>> masks = torch.zeros(2, 1, 4, 4); masks[0, 0, :2] = 0.9; masks[1, 0, 1:] = 0.8
-    >>> out = {"masks": masks, "scores": torch.tensor([0.6, 0.9])}
-    >>> maskrcnn_instances(out)[:, 0].tolist()
-    [2, 1, 1, 1]
-    """
-    masks, scores = output["masks"], output["scores"]
-    if masks.ndim != 4 or masks.shape[1] != 1 or len(masks) != len(scores):
-        raise ValueError(
-            f"expected masks (N, 1, H, W) and scores (N,), but got {tuple(masks.shape)} and "
-            f"{tuple(scores.shape)}"
-        )
-    labels = torch.zeros(masks.shape[-2:], dtype=torch.int32)
-    order = torch.argsort(scores, descending=True)
-    next_label = 1
-    for index in order[scores[order] >= score_threshold]:
-        pixels = (masks[index, 0] > mask_threshold) & (labels == 0)
-        if pixels.any():
-            labels[pixels] = next_label
-            next_label += 1
-    return labels

@@ -6,8 +6,13 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["leaderboard"]
+from histomammo.plot._figure import new_axes
 
+__all__ = ["plot_leaderboard"]
+
+# the table's columns: (metric, test part), as the rows' "scores" and "ranks" are keyed
+_COLUMNS = tuple((metric, part) for metric in ("f1", "object_dice", "object_hausdorff")
+                 for part in ("A", "B"))
 _HEADERS = ("F1 A", "F1 B", "Dice A", "Dice B", "Hausdorff A", "Hausdorff B")
 
 
@@ -17,8 +22,10 @@ def _cell(score: float, rank: int, hausdorff: bool) -> str:
     return f"{score:.3f} ({rank})" if not hausdorff else f"{score:.1f} ({rank})"
 
 
-def leaderboard(table: Sequence[dict[str, Any]], *, ax: Any = None, title: str | None = None):
-    """Draw a ranked table from :func:`~histomammo.metrics.glas_leaderboard.rank_against_leaderboard`.
+def plot_leaderboard(
+    table: Sequence[dict[str, Any]], *, title: str | None = None, ax: Any = None
+) -> Any:
+    """Draw a ranked GlaS 2015 table with the user's row highlighted (the seed's figure 5).
 
     Each cell shows the score and, in brackets, its rank; the user's row is highlighted and
     unofficial rows are drawn in grey italics.
@@ -26,11 +33,14 @@ def leaderboard(table: Sequence[dict[str, Any]], *, ax: Any = None, title: str |
     Parameters
     ----------
     table : sequence of dict
-        The rows ``rank_against_leaderboard`` returns.
-    ax : matplotlib Axes, optional
-        Where to draw; a new figure is made when omitted.
+        The rows ``rank_against_leaderboard`` returns: ``"name"``, ``"scores"`` and
+        ``"ranks"`` keyed by ``(metric, part)`` (metric ``"f1"``, ``"object_dice"`` or
+        ``"object_hausdorff"``, part ``"A"`` or ``"B"``), ``"sum_of_ranks"``,
+        ``"position"``, ``"is_user"`` and ``"official"``.
     title : str, optional
         Figure title.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
 
     Returns
     -------
@@ -38,23 +48,20 @@ def leaderboard(table: Sequence[dict[str, Any]], *, ax: Any = None, title: str |
 
     Examples
     --------
-    >>> from histomammo.metrics.glas_leaderboard import rank_against_leaderboard
-    >>> mine = {"f1": 0.8, "object_dice": 0.85, "object_hausdorff": 60.0}
-    >>> fig = leaderboard(rank_against_leaderboard(mine, mine))  # doctest: +SKIP
+    >>> columns = [(m, p) for m in ("f1", "object_dice", "object_hausdorff") for p in "AB"]
+    >>> row = {"name": "mine", "scores": dict.fromkeys(columns, 0.9),
+    ...        "ranks": dict.fromkeys(columns, 1), "sum_of_ranks": 6, "position": 1,
+    ...        "is_user": True, "official": False}
+    >>> fig = plot_leaderboard([row], title="GlaS 2015")
+    >>> fig.axes[0].tables[0][1, 0].get_text().get_text()
+    '0.900 (1)'
     """
-    import matplotlib.pyplot as plt
-
-    from histomammo.metrics.glas_leaderboard import METRICS
-
-    if ax is None:
-        fig, ax = plt.subplots(figsize=(11, 0.3 * (len(table) + 2)))
-    else:
-        fig = ax.figure
+    figure, ax, created = new_axes(ax, (11, 0.3 * (len(table) + 2)))
     ax.axis("off")
     cells = [
         [
             _cell(row["scores"][c], row["ranks"][c], c[0] == "object_hausdorff")
-            for c in METRICS
+            for c in _COLUMNS
         ]
         + [str(row["sum_of_ranks"]), str(row["position"])]
         for row in table
@@ -79,5 +86,6 @@ def leaderboard(table: Sequence[dict[str, Any]], *, ax: Any = None, title: str |
                 cell.get_text().set_fontstyle("italic")
     if title:
         ax.set_title(title)
-    fig.tight_layout()
-    return fig
+    if created:
+        figure.tight_layout()
+    return figure

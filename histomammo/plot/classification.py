@@ -2,40 +2,40 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from histomammo._deps import require
-from histomammo.plot._figure import save_figure
+from histomammo.plot._figure import new_axes
 
 __all__ = ["plot_roc", "plot_training_curves"]
 
 
 def plot_roc(
     curves: Mapping[str, Mapping[str, Any]],
-    path: str | os.PathLike[str] | None = None,
     *,
     operating_points: Mapping[str, tuple[float, float]] | None = None,
     title: str = "ROC",
+    ax: Any = None,
 ) -> Any:
-    """Draw ROC curves, optionally marking operating points, and save to ``path``.
+    """Draw ROC curves, optionally marking operating points.
 
     Parameters
     ----------
     curves : mapping of str to dict
-        ``{label: roc_curve(...)}`` (dicts with ``"fpr"`` and ``"tpr"``); a key ``"auc"`` in
-        a curve is shown in the legend.
-    path : str or path, optional
-        Where to write the figure (written atomically; format from the suffix).
+        ``{label: roc_curve(...)}`` (dicts with ``"fpr"`` and ``"tpr"``, see
+        [`roc_curve`][histomammo.metrics.classification.roc_curve]); a key ``"auc"`` in a
+        curve is shown in the legend.
     operating_points : mapping of str to (float, float), optional
         ``{label: (specificity, sensitivity)}``, e.g. the validation threshold on test.
     title : str
         Axes title.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; a new figure by default.
 
     Returns
     -------
     matplotlib.figure.Figure
+        The figure drawn into (save it with [`save_figure`][histomammo.plot.save_figure]).
 
     Examples
     --------
@@ -44,8 +44,7 @@ def plot_roc(
     >>> len(fig.axes)
     1
     """
-    plt = require("matplotlib.pyplot", extra="plot")
-    figure, axes = plt.subplots(figsize=(4.5, 4.5))
+    figure, axes, created = new_axes(ax, (4.5, 4.5))
     for label, curve in curves.items():
         name = f"{label} (AUC {curve['auc']:.3f})" if "auc" in curve else label
         axes.plot(curve["fpr"], curve["tpr"], label=name, drawstyle="steps-post")
@@ -55,30 +54,31 @@ def plot_roc(
     axes.set(xlabel="1 - specificity", ylabel="sensitivity", xlim=(0, 1), ylim=(0, 1.02),
              title=title)
     axes.legend(loc="lower right", fontsize="small")
-    save_figure(figure, path, tight=True)
-    plt.close(figure)
+    if created:
+        figure.tight_layout()
     return figure
 
 
 def plot_training_curves(
     history: Sequence[Mapping[str, Any]],
-    path: str | os.PathLike[str] | None = None,
     *,
     keys: Sequence[str] = ("loss", "val_loss", "val_auc", "val_specificity"),
     title: str = "training",
+    ax: Any = None,
 ) -> Any:
-    """Draw per-epoch values of a Trainer history (as the thesis's figure 6.2) and save.
+    """Draw per-epoch values of a Trainer history (as the thesis's figure 6.2).
 
     Parameters
     ----------
     history : sequence of dict
         ``trainer.history`` rows; keys absent from every row are skipped.
-    path : str or path, optional
-        Where to write the figure.
     keys : sequence of str
-        Losses go on the left axis, other values (AUC, specificity, accuracy) on the right.
+        Losses go on the left axis, other values (AUC, specificity, accuracy) on a second
+        axis on the right (a twin of ``ax``).
     title : str
         Axes title.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw the losses; a new figure by default.
 
     Returns
     -------
@@ -91,8 +91,7 @@ def plot_training_curves(
     >>> len(fig.axes)
     2
     """
-    plt = require("matplotlib.pyplot", extra="plot")
-    figure, losses = plt.subplots(figsize=(6, 3.5))
+    figure, losses, created = new_axes(ax, (6, 3.5))
     rates = losses.twinx()
     epochs = [row.get("epoch", i) + 1 for i, row in enumerate(history)]
     for index, key in enumerate(keys):
@@ -109,6 +108,6 @@ def plot_training_curves(
     handles = losses.get_legend_handles_labels()[0] + rates.get_legend_handles_labels()[0]
     losses.legend(handles, [h.get_label() for h in handles], loc="center right",
                   fontsize="small")
-    save_figure(figure, path, tight=True)
-    plt.close(figure)
+    if created:
+        figure.tight_layout()
     return figure

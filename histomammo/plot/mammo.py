@@ -1,28 +1,21 @@
 """Figures of mammogram preprocessing in the style of the thesis's figures 5.1 and 5.2.
 
-The functions take arrays (and :class:`~histomammo.transforms.mammo.CropStages`, or any
+The functions take arrays (and [`CropStages`][histomammo.transforms.mammo.CropStages], or any
 object with its attributes), so this module imports nothing of the transforms layer;
 matplotlib is imported inside them (the ``plot`` extra).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from histomammo._deps import require
-from histomammo.plot._figure import save_figure
+from histomammo.metrics._convert import to_numpy
+from histomammo.plot._figure import panel_axes
 
 __all__ = ["plot_crop_steps", "plot_mammograms", "plot_naive_steps"]
-
-
-def _pyplot() -> Any:
-    matplotlib = require("matplotlib", extra="plot")
-    matplotlib.use("Agg", force=False)
-    return require("matplotlib.pyplot", extra="plot")
 
 
 def plot_mammograms(
@@ -30,26 +23,23 @@ def plot_mammograms(
     *,
     boxes: Sequence[Sequence[tuple[int, int, int, int]]] | None = None,
     highlight: Sequence[tuple[int, int, int, int] | None] | None = None,
-    path: str | os.PathLike[str] | None = None,
     panel_height: float = 3.2,
-    dpi: int = 80,
+    ax: Any = None,
 ) -> Any:
     """Show greyscale images side by side with titles, optionally with boxes drawn on them.
 
     Parameters
     ----------
-    panels : sequence of (str, numpy.ndarray)
+    panels : sequence of (str, numpy.ndarray or Tensor)
         ``(title, (H, W) image)``; each image is shown with its own grey range.
     boxes : sequence of sequences of (x0, y0, x1, y1), optional
         Per panel, boxes in that panel's pixel coordinates, drawn in thin yellow.
     highlight : sequence of (x0, y0, x1, y1) or None, optional
         Per panel, one box drawn thick in red (the chosen one).
-    path : str or os.PathLike, optional
-        Save the figure there as PNG (atomically).
     panel_height : float
-        Height of each panel in inches.
-    dpi : int
-        Resolution of the saved PNG.
+        Height of each panel in inches (of a new figure).
+    ax : sequence of matplotlib.axes.Axes, optional
+        One axes per panel to draw into; a new figure by default.
 
     Returns
     -------
@@ -62,32 +52,36 @@ def plot_mammograms(
     >>> len(figure.axes)
     2
     """
-    plt = _pyplot()
     from matplotlib.patches import Rectangle
 
-    widths = [image.shape[1] / image.shape[0] for _, image in panels]
-    figure, axes = plt.subplots(1, len(panels), figsize=(panel_height * sum(widths) + 0.3 * len(panels), panel_height + 0.4),
-                                gridspec_kw={"width_ratios": widths}, squeeze=False)
-    for index, (axis, (title, image)) in enumerate(zip(axes[0], panels, strict=True)):
-        axis.imshow(np.asarray(image, dtype=np.float32), cmap="gray", interpolation="nearest")
+    images = [to_numpy(image, f"panels[{i}]").astype(np.float32)
+              for i, (_, image) in enumerate(panels)]
+    widths = [image.shape[1] / image.shape[0] for image in images]
+    figure, axes, created = panel_axes(
+        ax, 1, len(panels),
+        (panel_height * sum(widths) + 0.3 * len(panels), panel_height + 0.4),
+        gridspec_kw={"width_ratios": widths})
+    for index, (axis, (title, _), image) in enumerate(zip(axes[0], panels, images, strict=True)):
+        axis.imshow(image, cmap="gray", interpolation="nearest")
         axis.set_title(title, fontsize=9)
         axis.set_axis_off()
         for x0, y0, x1, y1 in (boxes[index] if boxes else ()):
-            axis.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="yellow", lw=0.8))
+            axis.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                     color="yellow", lw=0.8))
         chosen = highlight[index] if highlight else None
         if chosen is not None:
             x0, y0, x1, y1 = chosen
-            axis.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, color="red", lw=2))
-    figure.tight_layout()
-    save_figure(figure, path, dpi=dpi, tight=True)
+            axis.add_patch(Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False,
+                                     color="red", lw=2))
+    if created:
+        figure.tight_layout()
     return figure
 
 
-def plot_naive_steps(
-    original: np.ndarray, normalized: np.ndarray, *, path: str | os.PathLike[str] | None = None,
-    dpi: int = 80,
-) -> Any:
+def plot_naive_steps(original: np.ndarray, normalized: np.ndarray, *, ax: Any = None) -> Any:
     """Figure 5.1: (a) the original mammogram, (b) after the naive pipeline.
+
+    ``ax``: two axes to draw into (a new figure by default); returns the figure.
 
     Examples
     --------
@@ -96,12 +90,11 @@ def plot_naive_steps(
     2
     """
     return plot_mammograms([("(a) original mammogram", original),
-                            ("(b) normalized mammogram", normalized)], path=path, dpi=dpi)
+                            ("(b) normalized mammogram", normalized)], ax=ax)
 
 
 def plot_crop_steps(
-    original: np.ndarray, stages: Any, *, cleaned: np.ndarray | None = None,
-    path: str | os.PathLike[str] | None = None, dpi: int = 80,
+    original: np.ndarray, stages: Any, *, cleaned: np.ndarray | None = None, ax: Any = None,
 ) -> Any:
     """Figure 5.2: original, markers removed, blurred copy, Otsu foreground with boxes, crop.
 
@@ -110,16 +103,26 @@ def plot_crop_steps(
     original : numpy.ndarray
         The input mammogram, ``(H, W)``.
     stages : CropStages
-        :func:`~histomammo.transforms.mammo.otsu_crop_stages` of ``cleaned`` (or of
+        [`otsu_crop_stages`][histomammo.transforms.mammo.otsu_crop_stages] of ``cleaned`` (or of
         ``original``): its ``blurred``, ``foreground``, ``boxes``, ``box``, ``image`` and ``factor``.
     cleaned : numpy.ndarray, optional
         The mammogram after marker removal; adds a panel when given.
-    path, dpi
-        As :func:`plot_mammograms`.
+    ax : sequence of matplotlib.axes.Axes, optional
+        One axes per panel (5, or 6 with ``cleaned``); a new figure by default.
 
     Returns
     -------
     matplotlib.figure.Figure
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> image = np.zeros((16, 16)); image[4:12, 2:10] = 1
+    >>> stages = SimpleNamespace(blurred=image[::2, ::2], foreground=image[::2, ::2] > 0,
+    ...                          boxes=[(2, 4, 10, 12)], box=(2, 4, 10, 12),
+    ...                          image=image[4:12, 2:10], factor=2)
+    >>> len(plot_crop_steps(image, stages).axes)
+    5
     """
     factor = stages.factor
 
@@ -137,4 +140,4 @@ def plot_crop_steps(
                ("(c) bounding boxes", stages.foreground), ("(d) cropped", stages.image)]
     boxes += [[], [], [reduced(b) for b in stages.boxes], []]
     highlight += [None, None, reduced(stages.box), None]
-    return plot_mammograms(panels, boxes=boxes, highlight=highlight, path=path, dpi=dpi)
+    return plot_mammograms(panels, boxes=boxes, highlight=highlight, ax=ax)

@@ -7,11 +7,14 @@ from typing import Any
 
 import numpy as np
 
+from histomammo.metrics._convert import to_numpy
+from histomammo.plot._figure import new_axes, panel_axes
+
 __all__ = ["plot_patches", "plot_tissue_mask"]
 
 
 def plot_tissue_mask(
-    rgb: np.ndarray, mask: np.ndarray, *, title: str | None = None, ax: Any = None
+    rgb: Any, mask: Any, *, title: str | None = None, ax: Any = None
 ) -> Any:
     """Show ``mask`` (True = tissue) outlined and tinted over the slide thumbnail ``rgb``.
 
@@ -29,44 +32,68 @@ def plot_tissue_mask(
     Returns
     -------
     matplotlib.figure.Figure
-    """
-    from histomammo._deps import require
 
-    plt = require("matplotlib.pyplot", extra="plot")
-    if ax is None:
-        _, ax = plt.subplots(figsize=(6, 6 * rgb.shape[0] / rgb.shape[1]))
+    Examples
+    --------
+    >>> rgb = np.full((20, 30, 3), 230, np.uint8)
+    >>> mask = np.zeros((10, 15), bool); mask[2:8, 3:12] = True
+    >>> len(plot_tissue_mask(rgb, mask).axes)
+    1
+    """
+    rgb, mask = to_numpy(rgb, "rgb"), to_numpy(mask, "mask").astype(bool)
+    figure, ax, created = new_axes(ax, (6, 6 * rgb.shape[0] / rgb.shape[1]))
     extent = (0, rgb.shape[1], rgb.shape[0], 0)
     ax.imshow(rgb, extent=extent)
     tint = np.zeros((*mask.shape, 4))
     tint[mask] = (0.1, 0.8, 0.2, 0.25)
     ax.imshow(tint, extent=extent, interpolation="nearest")
-    ax.contour(np.linspace(0, rgb.shape[1], mask.shape[1]), np.linspace(0, rgb.shape[0],
-               mask.shape[0]), mask.astype(float), levels=[0.5], colors="lime", linewidths=1)
+    if mask.any() and not mask.all():
+        ax.contour(np.linspace(0, rgb.shape[1], mask.shape[1]),
+                   np.linspace(0, rgb.shape[0], mask.shape[0]), mask.astype(float),
+                   levels=[0.5], colors="lime", linewidths=1)
     ax.set_axis_off()
     if title:
         ax.set_title(title)
-    return ax.figure
+    if created:
+        figure.tight_layout()
+    return figure
 
 
 def plot_patches(
-    images: Sequence[np.ndarray], labels: Sequence[Any] | None = None, *, columns: int = 8
+    images: Sequence[Any], labels: Sequence[Any] | None = None, *, columns: int = 8,
+    ax: Any = None,
 ) -> Any:
     """A grid of ``(H, W, 3)`` uint8 patches, each titled with its label.
+
+    Parameters
+    ----------
+    images : sequence of ndarray or Tensor, shape (H, W, 3)
+        The patches.
+    labels : sequence, optional
+        One title per patch.
+    columns : int
+        Patches per row.
+    ax : array of matplotlib.axes.Axes, optional
+        ``ceil(len(images) / columns) x columns`` axes to draw into; a new figure by default.
 
     Returns
     -------
     matplotlib.figure.Figure
-    """
-    from histomammo._deps import require
 
-    plt = require("matplotlib.pyplot", extra="plot")
+    Examples
+    --------
+    >>> patches = [np.zeros((8, 8, 3), np.uint8)] * 3
+    >>> len(plot_patches(patches, [0, 1, 1], columns=2).axes)
+    4
+    """
     rows = -(-len(images) // columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(1.6 * columns, 1.7 * rows), squeeze=False)
-    for i, ax in enumerate(axes.ravel()):
-        ax.set_axis_off()
+    figure, axes, created = panel_axes(ax, rows, columns, (1.6 * columns, 1.7 * rows))
+    for i, axis in enumerate(axes.ravel()):
+        axis.set_axis_off()
         if i < len(images):
-            ax.imshow(images[i])
+            axis.imshow(to_numpy(images[i], f"images[{i}]"))
             if labels is not None:
-                ax.set_title(str(labels[i]), fontsize=8)
-    fig.tight_layout()
-    return fig
+                axis.set_title(str(labels[i]), fontsize=8)
+    if created:
+        figure.tight_layout()
+    return figure

@@ -96,12 +96,12 @@ def test_threshold_reaches_sensitivity_and_is_highest(target, n_pos):
     scores = np.r_[rng.random(n_pos), rng.random(50)]
     labels = np.r_[np.ones(n_pos, int), np.zeros(50, int)]
     t = threshold_at_sensitivity(scores, labels, target)
-    sen, _ = sensitivity_specificity(scores, labels, t)
+    sen = sensitivity_specificity(scores, labels, t)["sensitivity"]
     assert sen >= target - 1e-12
     # the next positive score above t would miss the target: t is the highest such threshold
     above = np.sort(scores[labels == 1][scores[labels == 1] > t])
     if above.size:
-        sen_above, _ = sensitivity_specificity(scores, labels, above[0])
+        sen_above = sensitivity_specificity(scores, labels, above[0])["sensitivity"]
         assert sen_above < target
     # the quantile rule: the ceil(n P)-th largest positive score
     k = math.ceil(target * n_pos - 1e-9)
@@ -125,7 +125,8 @@ def test_specificity_at_sensitivity_row():
         "test_specificity", "test_accuracy", "test_threshold_accuracy",
     }
     t = row["threshold"]
-    val_sen, val_spec = sensitivity_specificity(val_s, val_y, t)
+    val = sensitivity_specificity(val_s, val_y, t)
+    val_sen, val_spec = val["sensitivity"], val["specificity"]
     assert val_sen >= 0.9
     assert row["val_specificity"] == val_spec
     assert row["val_auc"] == pytest.approx(skm.roc_auc_score(val_y, val_s))
@@ -145,7 +146,7 @@ def test_aggregate_views(how, fn, rng):
     scores = rng.random(150)
     breast_label = rng.integers(0, 2, 40)
     labels = breast_label[groups.astype(int)]
-    out = aggregate_views(torch.from_numpy(scores), groups, how=how, labels=labels)
+    out = aggregate_views(torch.from_numpy(scores), groups, how=how, targets=labels)
     for g, s, y in zip(out["groups"], out["scores"], out["labels"], strict=True):
         assert s == pytest.approx(fn(scores[groups == g]))
         assert y == breast_label[int(g)]
@@ -156,7 +157,7 @@ def test_aggregate_views_exception():
     with pytest.raises(ValueError, match="how must be"):
         aggregate_views([0.1], ["a"], how="median")
     with pytest.raises(ValueError, match="labels differ"):
-        aggregate_views([0.1, 0.2], ["a", "a"], labels=[0, 1])
+        aggregate_views([0.1, 0.2], ["a", "a"], targets=[0, 1])
     with pytest.raises(ValueError, match="groups must have shape"):
         aggregate_views([0.1, 0.2], ["a"])
 

@@ -179,30 +179,3 @@ def test_average_precision_extremes():
     assert average_precision(wrong, gt) == 0.0
     half = [{"boxes": gt[0]["boxes"][:1], "scores": np.array([0.9])}]
     assert average_precision(half, gt) == pytest.approx(51 / 101)
-
-
-def test_suppress_duplicates_keeps_one_detection_per_cell():
-    from histomammo.metrics.detection import suppress_duplicates
-
-    # one cell reported three times (shifted, nested: IoU 0.83 and 0.25, both kept by the
-    # paper's NMS at 0.8), a second cell 40 px away, and a weaker detection of the first
-    boxes = torch.tensor([[0.0, 0, 32, 32], [3, 2, 35, 34], [8, 8, 24, 24], [40, 0, 72, 32],
-                          [1, 1, 33, 33]])
-    prediction = {"boxes": boxes, "scores": torch.tensor([0.6, 0.9, 0.8, 0.7, 0.1]),
-                  "labels": torch.tensor([1, 1, 1, 2, 1]), "image_id": 7}
-    kept = suppress_duplicates([prediction], min_distance=16)[0]
-    assert kept["scores"].tolist() == pytest.approx([0.9, 0.7])
-    assert kept["labels"].tolist() == [1, 2] and kept["image_id"] == 7
-    target = {"boxes": torch.tensor([[2.0, 1, 34, 33], [40, 0, 72, 32]])}
-    rates = rates_vs_threshold([kept], [target], thresholds=[0.0])
-    assert rates["tpr"][0] == 1.0 and rates["fdr"][0] == 0.0
-    raw = rates_vs_threshold([prediction], [target], thresholds=[0.0])
-    assert raw["fdr"][0] == pytest.approx(3 / 5)
-    # numpy input; at distance 0 only box 0 goes (same centre as the better nested box)
-    as_numpy = {k: v.numpy() for k, v in prediction.items() if k != "image_id"}
-    assert suppress_duplicates([as_numpy], 0)[0]["scores"].tolist() == pytest.approx(
-        [0.9, 0.8, 0.7, 0.1])
-    empty = {"boxes": torch.zeros(0, 4), "scores": torch.zeros(0)}
-    assert len(suppress_duplicates([empty], 16)[0]["boxes"]) == 0
-    with pytest.raises(ValueError, match="min_distance"):
-        suppress_duplicates([prediction], -1)

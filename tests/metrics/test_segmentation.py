@@ -51,8 +51,13 @@ def perturb(rng, gt):
     return pred
 
 
+def unzip(pairs):
+    """``(preds, targets)`` lists of ``[(pred, target), ...]`` (the reference takes pairs)."""
+    return [p for p, _ in pairs], [t for _, t in pairs]
+
+
 def assert_matches_reference(pairs, aggregate="pooled", **kwargs):
-    ours = glas_metrics(pairs, aggregate, **kwargs)
+    ours = glas_metrics(*unzip(pairs), aggregate, **kwargs)
     ref = reference_glas(pairs, aggregate, **kwargs)
     for key in KEYS:
         assert ours[key] == pytest.approx(ref[key], abs=1e-9, rel=1e-12), key
@@ -65,7 +70,7 @@ def test_hand_computed_case():
     pred = np.zeros_like(gt)
     pred[0:4, 0:3] = 5  # 12 px inside gt 1: 12 > 8 -> TP
     pred[6:8, 6:8] = 6  # 4 px inside gt 2: 4 <= 8 -> FP
-    scores = glas_metrics([(pred, gt)])
+    scores = glas_metrics([pred], [gt])
     assert (scores["tp"], scores["fp"], scores["fn"]) == (1, 1, 1)
     assert scores["f1"] == pytest.approx(0.5)
     dice_1, dice_2 = 2 * 12 / 28, 2 * 4 / 20
@@ -83,9 +88,9 @@ def test_half_overlap_is_not_enough():
     gt[:, :2] = 1  # 8 px
     pred = np.zeros_like(gt)
     pred[:2, :2] = 1  # exactly half: not a true positive (strictly more than half is)
-    assert glas_metrics([(pred, gt)])["tp"] == 0
+    assert glas_metrics([pred], [gt])["tp"] == 0
     pred[2, 0] = 1
-    assert glas_metrics([(pred, gt)])["tp"] == 1
+    assert glas_metrics([pred], [gt])["tp"] == 1
 
 
 def test_background_is_never_a_partner():
@@ -93,7 +98,7 @@ def test_background_is_never_a_partner():
     gt[0:2, 0:2] = 3
     pred = np.zeros_like(gt)
     pred[0:5, 0:5] = 1  # mostly background under it; its partner is still gt 3
-    scores = glas_metrics([(pred, gt)])
+    scores = glas_metrics([pred], [gt])
     assert scores["tp"] == 1
     assert scores["object_dice"] == pytest.approx(2 * 4 / 29)
 
@@ -104,7 +109,7 @@ def test_ties_go_to_the_smaller_label():
     gt[:, 4:6] = 4  # 8 px
     pred = np.zeros_like(gt)
     pred[0:2, 2:6] = 1  # 4 px over each: its partner is 4, the smaller label
-    scores = glas_metrics([(pred, gt)])
+    scores = glas_metrics([pred], [gt])
     pred_term = 2 * 4 / (8 + 8)  # with gland 9 as partner it would be 2 * 4 / (8 + 16)
     gt_term = (16 * 2 * 4 / 24 + 8 * 2 * 4 / 16) / 24
     assert scores["object_dice"] == pytest.approx(0.5 * (pred_term + gt_term))
@@ -160,10 +165,10 @@ def test_labels_above_255_do_not_wrap():
     gt = np.zeros((6, 6), np.int64)
     gt[0:3, 0:3] = 256
     gt[3:6, 3:6] = 512  # both wrap to 0 in uint8
-    scores = glas_metrics([(gt.copy(), gt)])
+    scores = glas_metrics([gt.copy()], [gt])
     assert scores["n_gt"] == 2 and scores["f1"] == 1.0
     negative = np.where(gt > 0, -gt, 0)
-    assert glas_metrics([(negative, gt)])["f1"] == 1.0
+    assert glas_metrics([negative], [gt])["f1"] == 1.0
 
 
 def test_touching_glands_stay_apart():
@@ -172,7 +177,7 @@ def test_touching_glands_stay_apart():
     pred = np.zeros_like(gt)
     pred[:, :] = 1  # one merged prediction: it covers gland 1 (its partner, a tie to the
     # smaller label) and gland 2 is missed; relabelling the truth would report 1 of 1 found
-    scores = glas_metrics([(pred, gt)])
+    scores = glas_metrics([pred], [gt])
     assert (scores["n_gt"], scores["tp"], scores["fp"], scores["fn"]) == (2, 1, 0, 1)
 
 
@@ -180,15 +185,15 @@ def test_empty_cases_follow_the_official_code():
     empty = np.zeros((5, 5), int)
     full = empty.copy()
     full[1:3, 1:3] = 1
-    both = glas_metrics([(empty, empty)])
+    both = glas_metrics([empty], [empty])
     assert (both["f1"], both["object_dice"], both["object_hausdorff"]) == (1.0, 1.0, 0.0)
     for pair in ((empty, full), (full, empty)):
-        one = glas_metrics([pair])
+        one = glas_metrics([pair[0]], [pair[1]])
         assert (one["f1"], one["object_dice"]) == (0.0, 0.0)
         assert one["object_hausdorff"] == math.inf
-        finite = glas_metrics([pair], empty_distance="diagonal")["object_hausdorff"]
+        finite = glas_metrics([pair[0]], [pair[1]], empty_distance="diagonal")["object_hausdorff"]
         assert finite == pytest.approx(math.hypot(5, 5))
-        assert glas_metrics([pair], empty_distance=40.0)["object_hausdorff"] == 40.0
+        assert glas_metrics([pair[0]], [pair[1]], empty_distance=40.0)["object_hausdorff"] == 40.0
 
 
 def test_pooled_and_per_image_differ_as_documented():
@@ -200,8 +205,8 @@ def test_pooled_and_per_image_differ_as_documented():
     small_pred = np.zeros_like(small)
     small_pred[20:23, 20:23] = 1  # wrong place: Dice 0
     pairs = [(big, big), (small_pred, small)]
-    pooled = glas_metrics(pairs)["object_dice"]
-    per_image = glas_metrics(pairs, "per_image")["object_dice"]
+    pooled = glas_metrics(*unzip(pairs))["object_dice"]
+    per_image = glas_metrics(*unzip(pairs), "per_image")["object_dice"]
     assert pooled == pytest.approx(625 / 634)  # weights: 625 and 9 pixels pooled
     assert per_image == pytest.approx(0.5)
     assert_matches_reference(pairs, "pooled")
@@ -212,30 +217,30 @@ def test_single_metric_functions_agree():
     rng = np.random.default_rng(1)
     gt = random_instances(rng)
     pairs = [(perturb(rng, gt), gt)]
-    scores = glas_metrics(pairs)
-    assert object_f1(pairs) == scores["f1"]
-    assert object_dice(pairs) == scores["object_dice"]
-    assert object_hausdorff(pairs) == scores["object_hausdorff"]
+    scores = glas_metrics(*unzip(pairs))
+    assert object_f1(*unzip(pairs)) == scores["f1"]
+    assert object_dice(*unzip(pairs)) == scores["object_dice"]
+    assert object_hausdorff(*unzip(pairs)) == scores["object_hausdorff"]
 
 
 def test_exception():
     with pytest.raises(TypeError, match="integer instance labels"):
-        glas_metrics([(np.zeros((3, 3), float), np.zeros((3, 3), int))])
+        glas_metrics([np.zeros((3, 3), float)], [np.zeros((3, 3), int)])
     with pytest.raises(ValueError, match="differ in shape"):
-        glas_metrics([(np.zeros((3, 3), int), np.zeros((3, 4), int))])
+        glas_metrics([np.zeros((3, 3), int)], [np.zeros((3, 4), int)])
     with pytest.raises(ValueError, match="2-D"):
-        glas_metrics([(np.zeros(3, int), np.zeros(3, int))])
+        glas_metrics([np.zeros(3, int)], [np.zeros(3, int)])
     with pytest.raises(ValueError, match="at least one"):
-        glas_metrics([])
+        glas_metrics([], [])
     with pytest.raises(ValueError, match="aggregate"):
-        glas_metrics([(np.zeros((3, 3), int),) * 2], "mean")
+        glas_metrics([np.zeros((3, 3), int)], [np.zeros((3, 3), int)], "mean")
 
 
 def test_boolean_input_is_split_into_components():
     mask = np.zeros((5, 5), bool)
     mask[0, 0] = mask[1, 1] = True  # diagonal neighbours: one 8-connected object
     mask[4, 4] = True
-    assert glas_metrics([(mask, mask)])["n_gt"] == 2
+    assert glas_metrics([mask], [mask])["n_gt"] == 2
 
 
 def test_count_score_and_pixel_dice():
@@ -246,10 +251,10 @@ def test_count_score_and_pixel_dice():
     assert count_score([pred], [gt]) == pytest.approx(0.5)
     assert count_score([np.zeros((8, 8))], [gt]) == 0.0
     assert count_score([gt, pred], [gt, gt]) == pytest.approx(0.75)
-    assert pixel_dice(pred, gt) == pytest.approx(2 * 4 / (4 + 12))
-    assert pixel_dice(np.zeros((2, 2)), np.zeros((2, 2))) == 1.0
+    assert pixel_dice([pred], [gt]) == pytest.approx(2 * 4 / (4 + 12))
+    assert pixel_dice([np.zeros((2, 2))], [np.zeros((2, 2))]) == 1.0
     with pytest.raises(ValueError, match="differ in shape"):
-        pixel_dice(np.zeros((2, 2)), np.zeros((3, 2)))
+        pixel_dice([np.zeros((2, 2))], [np.zeros((3, 2))])
 
 
 def test_nearest_object_lower_bound_never_exceeds_the_distance():
@@ -277,11 +282,11 @@ def test_tile_pruning_is_exact(monkeypatch):
     for _ in range(3):
         gt = random_instances(rng, shape=(160, 200), n=5)
         pairs.append((perturb(rng, gt), gt))
-    pruned = glas_metrics(pairs)
+    pruned = glas_metrics(*unzip(pairs))
     monkeypatch.setattr(_instances, "_PRUNE_ABOVE", 1 << 40)
-    unpruned = glas_metrics(pairs)
+    unpruned = glas_metrics(*unzip(pairs))
     monkeypatch.setattr(_instances, "_PRUNE_ABOVE", 0)
-    always = glas_metrics(pairs)
+    always = glas_metrics(*unzip(pairs))
     for key in KEYS:
         assert pruned[key] == unpruned[key] == always[key]
     assert pruned["object_hausdorff"] == pytest.approx(reference_glas(pairs)["object_hausdorff"])

@@ -1,4 +1,4 @@
-"""plot.leaderboard draws the ranked table with the user's row highlighted."""
+"""plot.plot_leaderboard draws the ranked table with the user's row highlighted."""
 
 from __future__ import annotations
 
@@ -11,11 +11,11 @@ matplotlib.use("Agg")
 
 
 def test_smoke(tmp_path):
-    from histomammo.plot import leaderboard
+    from histomammo.plot import plot_leaderboard
 
     mine = {"f1": 0.85, "object_dice": 0.86, "object_hausdorff": float("inf")}
     table = rank_against_leaderboard(mine, mine, include_unofficial=True)
-    fig = leaderboard(table, title="GlaS 2015")
+    fig = plot_leaderboard(table, title="GlaS 2015")
     drawn = fig.axes[0].tables[0]
     user_row = 1 + [row["is_user"] for row in table].index(True)
     assert drawn[user_row, 0].get_text().get_fontweight() == "bold"

@@ -1,9 +1,11 @@
-"""Segmentation post-processing: the three steps the GlaS 2015 entrants used.
+"""Gland segmentation post-processing: the three steps the GlaS 2015 entrants used.
 
 The seed (section 7) lists them — removing small objects, filling holes, disconnecting weakly
 connected objects — and applied none. Each function here is optional and composable, works
 on integer label images of any width (0 background) and keeps each object's label where it
-can; :func:`probabilities_to_instances` chains them from a probability map.
+can; [`probabilities_to_instances`][histomammo.postprocess.glas.probabilities_to_instances]
+chains them from a probability map. Numpy arrays or torch tensors (any device but ``meta``)
+go in; a tensor comes back as a tensor on its device.
 
 Examples
 --------
@@ -16,8 +18,17 @@ Examples
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import ndimage
+
+from histomammo.postprocess._convert import follows_input
+
+if TYPE_CHECKING:
+    import torch
+
+    Image = np.ndarray | torch.Tensor
 
 __all__ = [
     "fill_holes",
@@ -52,20 +63,22 @@ def _objects(labels: np.ndarray):
             yield values[index], box
 
 
-def remove_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
+@follows_input
+def remove_small_objects(labels: Image, min_size: int) -> Image:
     """Set objects smaller than ``min_size`` pixels to background; the others keep their labels.
 
     Parameters
     ----------
-    labels : ndarray, shape (H, W)
+    labels : ndarray or Tensor, shape (H, W)
         Integer instance labels (any width), or a boolean mask (its 8-connected components).
     min_size : int
         Smallest area kept, in pixels.
 
     Returns
     -------
-    ndarray
-        A new label image of the input's dtype (int32 for a boolean mask).
+    ndarray or Tensor
+        A new label image of the input's dtype (int32 for a boolean mask); a tensor on the
+        input's device for a tensor.
 
     Examples
     --------
@@ -82,7 +95,8 @@ def remove_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
     return out
 
 
-def fill_holes(labels: np.ndarray) -> np.ndarray:
+@follows_input
+def fill_holes(labels: Image) -> Image:
     """Fill background holes enclosed by a single object with that object's label.
 
     A hole is background that the object encloses on its own: background not reachable from
@@ -107,9 +121,8 @@ def fill_holes(labels: np.ndarray) -> np.ndarray:
     return out
 
 
-def split_weak_connections(
-    labels: np.ndarray, *, h: float = 2.0, min_size: int = 0
-) -> np.ndarray:
+@follows_input
+def split_weak_connections(labels: Image, *, h: float = 2.0, min_size: int = 0) -> Image:
     """Split objects at narrow necks with a distance-transform watershed.
 
     Within each object the Euclidean distance to the background has one peak per lobe; peaks
@@ -119,7 +132,7 @@ def split_weak_connections(
 
     Parameters
     ----------
-    labels : ndarray, shape (H, W)
+    labels : ndarray or Tensor, shape (H, W)
         Integer instance labels, a boolean mask, or a probability map (float; thresholded at
         0.5 first).
     h : float
@@ -166,26 +179,45 @@ def split_weak_connections(
     return out
 
 
+@follows_input
 def probabilities_to_instances(
-    probabilities: np.ndarray,
+    probabilities: Image,
     threshold: float = 0.5,
     *,
     min_size: int = 0,
     fill: bool = False,
     split: bool = False,
     h: float = 2.0,
-) -> np.ndarray:
+) -> Image:
     """Instance labels from a foreground probability map, with optional post-processing.
 
     Thresholds (``> threshold``), labels 8-connected components, then applies in order
-    :func:`fill_holes` (``fill``), :func:`split_weak_connections` (``split``, with ``h``) and
-    :func:`remove_small_objects` (``min_size``). With all off this is the seed's own
-    conversion (binarise, no post-processing).
+    [`fill_holes`][histomammo.postprocess.glas.fill_holes] (``fill``),
+    [`split_weak_connections`][histomammo.postprocess.glas.split_weak_connections] (``split``,
+    with ``h``) and [`remove_small_objects`][histomammo.postprocess.glas.remove_small_objects]
+    (``min_size``). With all off this is the seed's own conversion (binarise, no
+    post-processing).
+
+    Parameters
+    ----------
+    probabilities : ndarray or Tensor, shape (H, W)
+        Foreground probabilities (a tensor may live on any device but ``meta``).
+    threshold : float
+        Pixels above it are foreground.
+    min_size, fill, split, h
+        The optional steps, as above.
 
     Returns
     -------
-    ndarray of int32, shape (H, W)
-        Instance labels ``1..n`` (0 background).
+    ndarray or Tensor of int32, shape (H, W)
+        Instance labels ``1..n`` (0 background); a tensor on the input's device for a tensor.
+
+    Examples
+    --------
+    >>> import torch
+    >>> prob = torch.zeros(6, 6); prob[1:3, 1:3] = 0.9; prob[4:, 4:] = 0.8
+    >>> probabilities_to_instances(prob).unique().tolist()
+    [0, 1, 2]
     """
     prob = np.asarray(probabilities)
     if prob.ndim != 2:
