@@ -14,7 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from histomammo.datasets.synthetic import make_cbis_ddsm, make_inbreast
+from histomammo.datasets import INbreast
+from histomammo.datasets.synthetic import make_cbis_ddsm, make_inbreast, write_dicom
 from histomammo.io.dicom import read_dicom
 from histomammo.transforms.mammo import breast_mask, remove_markers
 
@@ -43,10 +44,37 @@ def run(name, files):
           f"tissue-window {100 * rows[:, 2].mean():.3f}  (max {100 * rows[:, 2].max():.2f})")
 
 
+def through_dataset(root):
+    """The datasets' own images (before: display values; after: the default, stored values)
+    through the thesis's marker removal, on an INbreast copy whose files carry a tissue window."""
+    for path in sorted((root / "AllDICOMs").glob("*.dcm")):
+        raw = read_dicom(path, raw=True)
+        breast = breast_mask(raw.pixels)
+        low, high = np.percentile(raw.pixels[breast], (2, 98))
+        write_dicom(path, raw.pixels, bits_stored=14, laterality=raw.laterality, view=raw.view,
+                    window=((low + high) / 2, max(high - low, 1.0)))
+    for pixels in ("display", "raw"):
+        try:
+            data = INbreast(root, pixels=pixels)
+        except TypeError:  # before the change: no pixels argument, display values only
+            if pixels == "raw":
+                continue
+            data = INbreast(root)
+        shares = []
+        for i in range(len(data)):
+            image = data[i][0][0].numpy()
+            breast = breast_mask(read_dicom(data.records[i].path, raw=True).pixels)
+            shares.append(blanked(image, breast))
+        print(f"INbreast dataset, tissue-windowed files, pixels={pixels!r}: mean % of breast "
+              f"pixels blanked {100 * np.mean(shares):.3f} (max {100 * np.max(shares):.2f})")
+
+
 root = Path(tempfile.mkdtemp())
 inbreast = make_inbreast(root / "inbreast", n_patients=10, shape=(512, 416), seed=0)
 run("INbreast", sorted((inbreast / "AllDICOMs").glob("*.dcm")))
 cbis = make_cbis_ddsm(root / "cbis", n_patients=12, shape=(512, 320), seed=0)
-full = [p for p in sorted((cbis / "CBIS-DDSM").rglob("*.dcm")) if "full mammogram" in str(p)]
+full = [p for p in sorted((cbis / "CBIS-DDSM").rglob("*.dcm"))
+        if read_dicom(p, raw=True).pixels.shape == (512, 320)]  # masks (0/255) skipped in run
 run("CBIS-DDSM", full)
+through_dataset(inbreast)
 sys.exit(0)
