@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -139,7 +139,7 @@ PIXELS = ("raw", "display")
 
 
 def check_pixels(pixels: str) -> str:
-    """``pixels`` checked against :data:`PIXELS` (ValueError naming the choices)."""
+    """``pixels`` checked against [`PIXELS`][histomammo.datasets._mammo_common.PIXELS] (ValueError naming the choices)."""
     if pixels not in PIXELS:
         raise ValueError(f"pixels must be 'raw' or 'display', got {pixels!r}")
     return pixels
@@ -152,7 +152,7 @@ def load_image(path: Path, pixels: str) -> np.ndarray:
     MONOCHROME1 image is mirrored within its stored range (``low + high - v``, the range
     of Bits Stored and Pixel Representation) so that dense tissue is bright in every
     image, as the thesis pipeline expects; no LUT, window or scaling. ``"display"``:
-    :func:`~histomammo.io.read_dicom`'s VOI-windowed float32 in [0, 1].
+    [`read_dicom`][histomammo.io.read_dicom]'s VOI-windowed float32 in [0, 1].
     """
     if pixels == "display":
         return read_dicom(path).pixels
@@ -183,8 +183,8 @@ class MammoDataset(ContractDataset):
 
     ``image`` is a ``tv_tensors.Image`` of shape ``(1, H, W)``: with ``pixels="raw"``
     (the default) the stored integers (uint16 or int16 as stored, MONOCHROME1 mirrored
-    within its stored range so dense tissue is bright, see :func:`load_image`); with
-    ``pixels="display"`` float32 in [0, 1] (:func:`histomammo.io.read_dicom`'s VOI-windowed
+    within its stored range so dense tissue is bright, see [`load_image`][histomammo.datasets._mammo_common.load_image]); with
+    ``pixels="display"`` float32 in [0, 1] ([`read_dicom`][histomammo.io.read_dicom]'s VOI-windowed
     display values). ``target`` is the record's ``label``. ``sample_info(i)`` (and
     ``records[i]``) trace sample ``i`` back to its file, patient, laterality and view.
     """
@@ -216,8 +216,15 @@ class MammoDataset(ContractDataset):
                 "laterality": record.laterality, "view": record.view,
                 "split": record.extra.get("split", self.split), "label": record.label}
 
+    def keep_split(self, records: Sequence[MammoRecord], names: Sequence[str]) -> list[MammoRecord]:
+        """``records`` with their split name in ``extra["split"]``, those of ``self.split``
+        (all when it is None)."""
+        return [replace(r, extra=r.extra | {"split": name})
+                for r, name in zip(records, names, strict=True)
+                if self.split is None or name == self.split]
+
     def row_birads(self, value: str, table: Path, row: int) -> str | None:
-        """:func:`parse_birads` of a table cell, or None after reporting the row as a problem."""
+        """[`parse_birads`][histomammo.datasets.birads.parse_birads] of a table cell, or None after reporting the row as a problem."""
         try:
             return parse_birads(value)
         except ValueError as err:
@@ -231,7 +238,7 @@ class MammoDataset(ContractDataset):
 
 
 class RecordDataset(MammoDataset):
-    """A :class:`MammoDataset` over given records (e.g. rows of a :class:`MammoIndex`).
+    """A [`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset] over given records (e.g. rows of a [`MammoIndex`][histomammo.datasets.mammo_index.MammoIndex]).
 
     Parameters
     ----------
@@ -240,9 +247,9 @@ class RecordDataset(MammoDataset):
     split : str, optional
         The split the records belong to (reported by ``sample_info``).
     transforms, transform, target_transform : callable, optional
-        As every dataset (:class:`~histomammo.datasets._contract.ContractDataset`).
+        As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]).
     pixels : {"raw", "display"}
-        The pixel policy (:class:`MammoDataset`).
+        The pixel policy ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
     """
 
     def __init__(self, records: Sequence[MammoRecord], split: str | None = None, *,

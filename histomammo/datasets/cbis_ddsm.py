@@ -8,14 +8,13 @@ The public download (TCIA) renames the study and series folders and the files
 (``<folder>/07-20-2016-DDSM-NNNNN/1.000000-full mammogram images-NNNNN/1-1.dcm``), so
 files are resolved by their top folder and the Series Instance UID in their headers (the
 literal path is preferred where it exists, as in the original DDSM-style layout).
-:class:`CBISDDSM`'s Notes list every quirk of the real release it handles.
+[`CBISDDSM`][histomammo.datasets.cbis_ddsm.CBISDDSM]'s Notes list every quirk of the real release it handles.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -59,11 +58,11 @@ class CBISDDSM(MammoDataset):
         keeps separate ``Mass-`` and ``Calc-`` copies of it) is one sample, keyed by
         patient, side and view; its file is the mass copy.
     transforms, transform, target_transform : callable, optional
-        As every dataset (:class:`~histomammo.datasets._contract.ContractDataset`); the
+        As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]); the
         image is a ``(1, H, W)`` ``tv_tensors.Image``, the target an int.
     pixels : {"raw", "display"}
         ``"raw"`` (default): the stored 16-bit values as uint16; ``"display"``: float32 in
-        [0, 1] (:class:`~histomammo.datasets._mammo_common.MammoDataset`).
+        [0, 1] ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
     strict : bool
         Raise on the first row-level problem instead of skipping or flagging it.
     images_dir : str or Path, optional
@@ -150,8 +149,7 @@ class CBISDDSM(MammoDataset):
         records = [r for r in (self._record(rows) for _, rows in sorted(groups.items())) if r]
         names = (split_names([r.patient for r in records], (1 - val_fraction, val_fraction, 0.0), seed)
                  if official == "train" else ["test"] * len(records))
-        self.records = [replace(r, extra=r.extra | {"split": name})
-                        for r, name in zip(records, names, strict=True) if name == self.split]
+        self.records = self.keep_split(records, names)
 
     def _rows(self, kind: str, split: str) -> list[dict[str, Any]]:
         table = self.root / f"{kind}_case_description_{split}_set.csv"
@@ -261,7 +259,7 @@ class CBISDDSM(MammoDataset):
         """Boolean masks of sample ``index``'s abnormalities, in table order.
 
         Each as stored: ``(H, W)`` of its mammogram, except the release's few mis-sized
-        masks (flagged in :attr:`problems`; their size is ``roi_mask_shape``).
+        masks (flagged in ``problems``; their size is ``roi_mask_shape``).
         """
         return [read_dicom(item["roi_mask"], raw=True).pixels > 0
                 for item in self.records[self._index(index)].extra["abnormalities"]]

@@ -14,7 +14,6 @@ import plistlib
 import re
 import xml.parsers.expat
 from collections.abc import Callable, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
@@ -68,7 +67,7 @@ class INbreast(MammoDataset):
         Folder holding ``INbreast.csv``, ``AllDICOMs/`` and optionally ``AllXML/``.
     split : {"train", "val", "test"}, optional
         Patient-grouped split by the patient hash in the file names
-        (:func:`~histomammo.datasets._mammo_common.patient_split`, 80/10/10 by default;
+        ([`patient_split`][histomammo.datasets._mammo_common.patient_split], 80/10/10 by default;
         ``"valid"`` is an alias of ``"val"``). None (default) keeps every image.
     label : {"follow_up", "birads", "malignant"}
         ``"follow_up"``: the thesis's table 4.1 label (1 for BI-RADS 0, 4, 5, 6).
@@ -80,15 +79,15 @@ class INbreast(MammoDataset):
         ``label="malignant"`` only: drop BI-RADS 3 images (default) or count them negative.
     views : sequence of str, optional
         Keep only these views; the rest are left out, each with a warning and an entry in
-        :attr:`problems`. The release's table has ``CC``, ``MLO`` and, for one image
+        ``problems``. The release's table has ``CC``, ``MLO`` and, for one image
         (File Name 50994300), ``FB``; pass ``("CC", "MLO")`` for tasks that need the two
         standard views. None (default) keeps all.
     transforms, transform, target_transform : callable, optional
-        As every dataset (:class:`~histomammo.datasets._contract.ContractDataset`); the
+        As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]); the
         image is a ``(1, H, W)`` ``tv_tensors.Image``, the target an int.
     pixels : {"raw", "display"}
         ``"raw"`` (default): the stored 14-bit integers as uint16; ``"display"``: float32
-        in [0, 1] through the file's window (:class:`~histomammo.datasets._mammo_common.MammoDataset`).
+        in [0, 1] through the file's window ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
     strict : bool
         Raise on the first bad table row instead of skipping it with a warning.
     fractions : (float, float, float)
@@ -149,9 +148,7 @@ class INbreast(MammoDataset):
         self.views = None if views is None else tuple(views)
         records = [r for r in self._read_records(birads3) if r is not None]
         names = split_names([r.patient for r in records], fractions, seed)
-        self.records = [replace(r, extra=r.extra | {"split": name})
-                        for r, name in zip(records, names, strict=True)
-                        if self.split is None or name == self.split]
+        self.records = self.keep_split(records, names)
 
     def _files(self) -> dict[str, tuple[Path, re.Match[str]]]:
         folder = self.root / "AllDICOMs"

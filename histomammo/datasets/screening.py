@@ -15,7 +15,6 @@ from __future__ import annotations
 import datetime
 import os
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -69,12 +68,12 @@ class ScreeningArchive(MammoDataset):
     include_interval : bool
         Keep interval cancers; section 4.2.1 leaves them out (the default).
     transforms, transform, target_transform : callable, optional
-        As every dataset (:class:`~histomammo.datasets._contract.ContractDataset`); the
+        As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]); the
         image is a ``(1, H, W)`` ``tv_tensors.Image``, the target an int.
     pixels : {"raw", "display"}
         ``"raw"`` (default): the stored integers (MONOCHROME1 mirrored within the stored
         range so dense tissue is bright); ``"display"``: float32 in [0, 1]
-        (:class:`~histomammo.datasets._mammo_common.MammoDataset`).
+        ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
     strict : bool
         Raise on the first bad table row or unreadable header instead of skipping it.
     fractions : (float, float, float)
@@ -169,9 +168,7 @@ class ScreeningArchive(MammoDataset):
                  "birads": diagnosis.birads, "cancer": diagnosis.cancer,
                  "interval": diagnosis.interval, "row": diagnosis.row}))
         names = split_names([r.patient for r in records], fractions, seed)
-        self.records = [replace(r, extra=r.extra | {"split": name})
-                        for r, name in zip(records, names, strict=True)
-                        if self.split is None or name == self.split]
+        self.records = self.keep_split(records, names)
 
     def _target(self, diagnosis: Diagnosis) -> int:
         if self.label == "outcome":

@@ -8,7 +8,7 @@ outright, see ``docs/io/dicom.md``.)
 Some archive files write a sequential JPEG scan header with spectral selection
 ``Ss``/``Se`` other than 0/63 (DICOM WG04's ``NM1_JPLY``, pydicom's ``JPEG-lossy.dcm``:
 ``Se = 0``). Those fields mean nothing in sequential mode; IJG libjpeg ignores them, but
-libjpeg (Thomas Richter's, pylibjpeg's plugin) refuses the stream. :func:`repair_sequential_scans`
+libjpeg (Thomas Richter's, pylibjpeg's plugin) refuses the stream. [`repair_sequential_scans`][histomammo.io._dicom_jpeg.repair_sequential_scans]
 writes the values the standard requires (ITU T.81 B.2.3: ``Ss = 0``, ``Se = 63``,
 ``Ah = Al = 0`` for sequential DCT) so that the frame decodes; nothing else is changed.
 """

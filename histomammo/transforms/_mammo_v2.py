@@ -29,7 +29,7 @@ def tensor_like(array: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
     The functions run in numpy on the CPU; their result goes back to the input's device
     (a CUDA image comes back on its GPU, as torchvision's transforms keep the device).
-    The dtype is the function's (e.g. float32 from :func:`normalize_intensity`).
+    The dtype is the function's (e.g. float32 from [`normalize_intensity`][histomammo.transforms.mammo.normalize_intensity]).
     """
     out = torch.from_numpy(np.ascontiguousarray(array)).to(device=like.device)
     return tv_tensors.Image(out) if isinstance(like, tv_tensors.Image) else out

@@ -131,7 +131,7 @@ def make_cbis_ddsm(
 
 
 class _Layout:
-    """Which quirks one patient's files get (see :func:`make_cbis_ddsm`)."""
+    """Which quirks one patient's files get (see [`make_cbis_ddsm`][histomammo.datasets.synthetic.make_cbis_ddsm])."""
 
     def __init__(self, quirks: bool, number: int) -> None:
         self.quirks = quirks
