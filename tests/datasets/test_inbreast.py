@@ -205,3 +205,21 @@ def test_wrong_kind_of_image(copy):
     write_dicom(path, np.zeros((8, 8), np.uint16), PhotometricInterpretation="YBR_FULL")
     with pytest.raises(DataFormatError, match=path.name):
         data[0]
+
+
+def test_marker_removal_on_stored_values(copy):
+    """A tissue window saturates the brightest tissue: "saturated" removal blanks it on
+    display values, not on the stored values the dataset now gives by default."""
+    from histomammo.datasets.synthetic import write_dicom
+    from histomammo.transforms.mammo import breast_mask, remove_markers
+
+    path = INbreast(copy).records[0].path
+    stored = read_dicom(path, raw=True)
+    breast = breast_mask(stored.pixels)
+    low, high = np.percentile(stored.pixels[breast], (2, 98))
+    write_dicom(path, stored.pixels, bits_stored=14, laterality=stored.laterality,
+                view=stored.view, window=((low + high) / 2, high - low))
+    for pixels, share in (("display", 0.005), ("raw", 0.0)):
+        image = INbreast(copy, pixels=pixels)[0][0][0].numpy()
+        blanked = (remove_markers(image) != image)[breast].mean()
+        assert blanked > share if share else blanked == 0
