@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 from torchvision import tv_tensors
 
+from histomammo.datasets._contract import ContractDataset
 from histomammo.datasets.birads import parse_birads
 from histomammo.errors import DataFormatError, MissingFileError
 from histomammo.io.dicom import read_dicom
 
-__all__ = ["MammoDataset", "MammoRecord", "RecordDataset", "patient_split", "read_table"]
+__all__ = ["PIXELS", "MammoDataset", "MammoRecord", "RecordDataset", "check_pixels", "load_image",
+           "patient_split", "read_table", "split_names"]
 
 SPLITS = ("train", "val", "test")
 
@@ -35,7 +37,8 @@ class MammoRecord:
     laterality : str
         ``"L"`` or ``"R"``.
     view : str
-        ``"CC"`` or ``"MLO"``.
+        ``"CC"`` or ``"MLO"``; INbreast also has ``"FB"`` (one image), a header without
+        View Position gives ``""``.
     label : int
         The target ``__getitem__`` returns.
     extra : dict
@@ -51,9 +54,16 @@ class MammoRecord:
 
 
 def read_table(
-    path: Path, required: Sequence[str], *, delimiter: str = ",", what: str = "table"
+    path: Path, required: Sequence[str], *, delimiter: str = ",", what: str = "table",
+    problem: Callable[[Path, int, str], None] | None = None,
 ) -> list[dict[str, str]]:
     """Rows of a CSV file as dicts of stripped strings, after checking the header.
+
+    Any line ending (LF, CRLF, CR) is read, and quoted cells may hold line breaks (the
+    CBIS-DDSM path cells do); each row's number (the header is row 1, counting records,
+    not lines) is kept under ``"__row__"``. A row with more cells than the header is a
+    row-level problem: passed to ``problem(path, row, message)`` and skipped when given,
+    raised otherwise.
 
     Raises
     ------
@@ -80,18 +90,14 @@ def read_table(
     rows = []
     for number, row in enumerate(body, start=2):
         if len(row) > len(header):
-            raise DataFormatError(f"{path}: row {number} has {len(row)} cells; the header has {len(header)}")
+            message = f"row {number} has {len(row)} cells; the header has {len(header)}"
+            if problem is None:
+                raise DataFormatError(f"{path}: {message}")
+            problem(path, number, message + "; skipped")
+            continue
         cells = [cell.strip() for cell in row] + [""] * (len(header) - len(row))
         rows.append(dict(zip(header, cells, strict=True)) | {"__row__": str(number)})
     return rows
-
-
-def table_birads(value: str, where: str) -> str:
-    """:func:`parse_birads` of a table cell; DataFormatError naming ``where`` if unknown."""
-    try:
-        return parse_birads(value, source=where)
-    except ValueError as err:
-        raise DataFormatError(str(err)) from None
 
 
 def patient_split(
@@ -129,29 +135,101 @@ def patient_split(
     return np.array([low <= position[p] < high for p in patients], dtype=bool)
 
 
-class MammoDataset(Dataset):
+PIXELS = ("raw", "display")
+
+
+def check_pixels(pixels: str) -> str:
+    """``pixels`` checked against [`PIXELS`][histomammo.datasets._mammo_common.PIXELS] (ValueError naming the choices)."""
+    if pixels not in PIXELS:
+        raise ValueError(f"pixels must be 'raw' or 'display', got {pixels!r}")
+    return pixels
+
+
+def load_image(path: Path, pixels: str) -> np.ndarray:
+    """The ``(H, W)`` image of ``path`` under the datasets' pixel policy.
+
+    ``"raw"``: the stored integers in the file's dtype (uint16 or int16), except that a
+    MONOCHROME1 image is mirrored within its stored range (``low + high - v``, the range
+    of Bits Stored and Pixel Representation) so that dense tissue is bright in every
+    image, as the thesis pipeline expects; no LUT, window or scaling. ``"display"``:
+    [`read_dicom`][histomammo.io.read_dicom]'s VOI-windowed float32 in [0, 1].
+    """
+    if pixels == "display":
+        return read_dicom(path).pixels
+    image = read_dicom(path, raw=True)
+    stored = image.pixels
+    if image.photometric != "MONOCHROME1":
+        return stored
+    if stored.dtype.kind == "u":
+        low, high = 0, 2**image.bits_stored - 1
+    else:
+        low, high = -(2 ** (image.bits_stored - 1)), 2 ** (image.bits_stored - 1) - 1
+    return (low + high - stored.astype(np.int64)).astype(stored.dtype)
+
+
+def split_names(patients: Sequence[str], fractions: tuple[float, float, float],
+                seed: int) -> list[str]:
+    """The split (``"train"``, ``"val"`` or ``"test"``) of each sample's patient."""
+    names = [""] * len(patients)
+    for split in SPLITS:
+        for i, inside in enumerate(patient_split(patients, split, fractions=fractions, seed=seed)):
+            if inside:
+                names[i] = split
+    return names
+
+
+class MammoDataset(ContractDataset):
     """Base of the mammography readers: ``records`` in, ``(image, target)`` out.
 
-    ``image`` is a ``tv_tensors.Image`` of shape ``(1, H, W)``, float32 in [0, 1] with dense
-    tissue bright (:func:`histomammo.io.read_dicom`'s display values, MONOCHROME1 inverted),
-    passed through ``transform`` when given; ``target`` is the record's ``label``.
-    ``records[i]`` traces sample ``i`` back to its file, patient, laterality and view.
+    ``image`` is a ``tv_tensors.Image`` of shape ``(1, H, W)``: with ``pixels="raw"``
+    (the default) the stored integers (uint16 or int16 as stored, MONOCHROME1 mirrored
+    within its stored range so dense tissue is bright, see [`load_image`][histomammo.datasets._mammo_common.load_image]); with
+    ``pixels="display"`` float32 in [0, 1] ([`read_dicom`][histomammo.io.read_dicom]'s VOI-windowed
+    display values). ``target`` is the record's ``label``. ``sample_info(i)`` (and
+    ``records[i]``) trace sample ``i`` back to its file, patient, laterality and view.
     """
 
     records: list[MammoRecord]
-    transform: Callable[[Any], Any] | None
+    pixels: str
+    split: str | None
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> tuple[Any, int]:
-        if not -len(self.records) <= index < len(self.records):
-            raise IndexError(f"index {index} out of range for {len(self.records)} samples")
+    def _load(self, index: int) -> tuple[Any, int]:
         record = self.records[index]
-        image: Any = tv_tensors.Image(torch.from_numpy(read_dicom(record.path).pixels)[None])
-        if self.transform is not None:
-            image = self.transform(image)
+        image = tv_tensors.Image(torch.from_numpy(load_image(record.path, self.pixels))[None])
         return image, record.label
+
+    def sample_info(self, index: int) -> dict[str, Any]:
+        """Where sample ``index`` came from.
+
+        Returns
+        -------
+        dict
+            ``file`` (str), ``patient``, ``laterality``, ``view``, ``split`` (the split the
+            patient belongs to), ``label``, and the record's dataset-specific ``extra``
+            fields (BI-RADS, pathology, dates, ...).
+        """
+        record = self.records[self._index(index)]
+        return {**record.extra, "file": str(record.path), "patient": record.patient,
+                "laterality": record.laterality, "view": record.view,
+                "split": record.extra.get("split", self.split), "label": record.label}
+
+    def keep_split(self, records: Sequence[MammoRecord], names: Sequence[str]) -> list[MammoRecord]:
+        """``records`` with their split name in ``extra["split"]``, those of ``self.split``
+        (all when it is None)."""
+        return [replace(r, extra=r.extra | {"split": name})
+                for r, name in zip(records, names, strict=True)
+                if self.split is None or name == self.split]
+
+    def row_birads(self, value: str, table: Path, row: int) -> str | None:
+        """[`parse_birads`][histomammo.datasets.birads.parse_birads] of a table cell, or None after reporting the row as a problem."""
+        try:
+            return parse_birads(value)
+        except ValueError as err:
+            self.report_problem(table, row, f"{err}; skipped")
+            return None
 
     @property
     def labels(self) -> list[int]:
@@ -160,8 +238,27 @@ class MammoDataset(Dataset):
 
 
 class RecordDataset(MammoDataset):
-    """A :class:`MammoDataset` over given records (e.g. rows of a :class:`MammoIndex`)."""
+    """A [`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset] over given records (e.g. rows of a [`MammoIndex`][histomammo.datasets.mammo_index.MammoIndex]).
 
-    def __init__(self, records: Sequence[MammoRecord],
-                 transform: Callable[[Any], Any] | None = None) -> None:
-        self.records, self.transform = list(records), transform
+    Parameters
+    ----------
+    records : sequence of MammoRecord
+        The samples, in order.
+    split : str, optional
+        The split the records belong to (reported by ``sample_info``).
+    transforms, transform, target_transform : callable, optional
+        As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]).
+    pixels : {"raw", "display"}
+        The pixel policy ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
+    """
+
+    def __init__(self, records: Sequence[MammoRecord], split: str | None = None, *,
+                 transforms: Callable[[Any, Any], Any] | None = None,
+                 transform: Callable[[Any], Any] | None = None,
+                 target_transform: Callable[[Any], Any] | None = None,
+                 pixels: str = "raw") -> None:
+        records = list(records)
+        root = os.path.commonpath([str(r.path.parent) for r in records]) if records else "."
+        super().__init__(root, transforms=transforms, transform=transform,
+                         target_transform=target_transform)
+        self.records, self.split, self.pixels = records, split, check_pixels(pixels)

@@ -13,18 +13,20 @@ from __future__ import annotations
 import plistlib
 import re
 import xml.parsers.expat
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
 import numpy as np
 
+from histomammo.datasets._contract import resolve_split
 from histomammo.datasets._mammo_common import (
+    SPLITS,
     MammoDataset,
     MammoRecord,
-    patient_split,
+    check_pixels,
     read_table,
-    table_birads,
+    split_names,
 )
 from histomammo.datasets.birads import birads_category, follow_up
 from histomammo.errors import DataFormatError, MissingFileError
@@ -32,7 +34,11 @@ from histomammo.errors import DataFormatError, MissingFileError
 __all__ = ["INbreast", "Roi"]
 
 _REQUIRED = ("Laterality", "View", "File Name", "Bi-Rads")
-_NAME = re.compile(r"^(\d+)_([0-9A-Za-z]+)_MG_([LR])_(CC|ML)_ANON\.dcm$")
+_NAME = re.compile(r"^(\d+)_([0-9A-Za-z]+)_MG_([LR])_([A-Z]+)_ANON\.dcm$")
+# The file names spell MLO as ML; FB is a view only the table names (File Name 50994300,
+# whose file name says ML), kept as the table gives it.
+_FILE_VIEWS = {"ML": "MLO"}
+_TABLE_ONLY_VIEWS = ("FB",)
 _POINT = re.compile(r"^\(\s*([-+0-9.eE]+)\s*,\s*([-+0-9.eE]+)\s*(?:,\s*[-+0-9.eE]+\s*)?\)$")
 
 
@@ -59,31 +65,49 @@ class INbreast(MammoDataset):
     ----------
     root : str or Path
         Folder holding ``INbreast.csv``, ``AllDICOMs/`` and optionally ``AllXML/``.
+    split : {"train", "val", "test"}, optional
+        Patient-grouped split by the patient hash in the file names
+        ([`patient_split`][histomammo.datasets._mammo_common.patient_split], 80/10/10 by default;
+        ``"valid"`` is an alias of ``"val"``). None (default) keeps every image.
     label : {"follow_up", "birads", "malignant"}
         ``"follow_up"``: the thesis's table 4.1 label (1 for BI-RADS 0, 4, 5, 6).
         ``"birads"``: the category 0..6 (4a..4c -> 4; the full score is in
-        ``records[i].extra["birads"]``). ``"malignant"``: 1 for BI-RADS 4..6, 0 for 1..2,
+        ``sample_info(i)["birads"]``). ``"malignant"``: 1 for BI-RADS 4..6, 0 for 1..2,
         BI-RADS 3 handled by ``birads3`` -- the common convention in the INbreast
         literature, not the seeds' (the thesis uses follow-up).
     birads3 : {"exclude", "negative"}
         ``label="malignant"`` only: drop BI-RADS 3 images (default) or count them negative.
-    transform : callable, optional
-        Applied to the ``(1, H, W)`` float32 ``tv_tensors.Image``.
-    split : {"train", "val", "test"}, optional
-        Patient-grouped split by the patient hash in the file names
-        (:func:`~histomammo.datasets._mammo_common.patient_split`, 80/10/10 by default).
+    views : sequence of str, optional
+        Keep only these views; the rest are left out, each with a warning and an entry in
+        ``problems``. The release's table has ``CC``, ``MLO`` and, for one image
+        (File Name 50994300), ``FB``; pass ``("CC", "MLO")`` for tasks that need the two
+        standard views. None (default) keeps all.
+    transforms, transform, target_transform : callable, optional
+        As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]); the
+        image is a ``(1, H, W)`` ``tv_tensors.Image``, the target an int.
+    pixels : {"raw", "display"}
+        ``"raw"`` (default): the stored 14-bit integers as uint16; ``"display"``: float32
+        in [0, 1] through the file's window ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
+    strict : bool
+        Raise on the first bad table row instead of skipping it with a warning.
     fractions : (float, float, float)
         Train / val / test fractions of patients.
     seed : int
         Seed of the split.
 
+    Attributes
+    ----------
+    problems : list of Problem
+        The table rows skipped or left out (duplicates, absent files, a laterality or view
+        that disagrees with the file name, unknown BI-RADS, views not in ``views``).
+
     Raises
     ------
     MissingFileError
-        No ``INbreast.csv``, no ``AllDICOMs/``, or a file named in the table is absent.
+        No ``INbreast.csv`` or no ``AllDICOMs/`` (at once); with ``strict=True`` also a
+        file named in the table that is absent.
     DataFormatError
-        Missing columns, an unknown BI-RADS string, duplicate rows, a table row whose
-        laterality or view disagrees with its file name.
+        Missing columns (at once); with ``strict=True`` the first bad row.
 
     Examples
     --------
@@ -92,30 +116,39 @@ class INbreast(MammoDataset):
     >>> data = INbreast(make_inbreast(tempfile.mkdtemp(), n_patients=2, shape=(96, 80)))
     >>> image, target = data[0]
     >>> tuple(image.shape), image.dtype, target in (0, 1)
-    ((1, 96, 80), torch.float32, True)
-    >>> data.records[0].view in ("CC", "MLO")
-    True
+    ((1, 96, 80), torch.uint16, True)
+    >>> sorted({data.sample_info(i)["view"] for i in range(len(data))})
+    ['CC', 'FB', 'MLO']
     """
 
     def __init__(
         self,
         root: str | Path,
-        label: Literal["follow_up", "birads", "malignant"] = "follow_up",
-        *,
-        birads3: Literal["exclude", "negative"] = "exclude",
-        transform: Callable[[Any], Any] | None = None,
         split: str | None = None,
+        *,
+        label: Literal["follow_up", "birads", "malignant"] = "follow_up",
+        birads3: Literal["exclude", "negative"] = "exclude",
+        views: Sequence[str] | None = None,
+        transforms: Callable[[Any, Any], Any] | None = None,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        pixels: Literal["raw", "display"] = "raw",
+        strict: bool = False,
         fractions: tuple[float, float, float] = (0.8, 0.1, 0.1),
         seed: int = 0,
     ) -> None:
+        super().__init__(root, transforms=transforms, transform=transform,
+                         target_transform=target_transform, strict=strict)
         if label not in ("follow_up", "birads", "malignant"):
             raise ValueError(f"label must be 'follow_up', 'birads' or 'malignant', got {label!r}")
         if birads3 not in ("exclude", "negative"):
             raise ValueError(f"birads3 must be 'exclude' or 'negative', got {birads3!r}")
-        self.root, self.label, self.transform = Path(root), label, transform
+        self.split = None if split is None else resolve_split(split, SPLITS, dataset="INbreast")
+        self.label, self.pixels = label, check_pixels(pixels)
+        self.views = None if views is None else tuple(views)
         records = [r for r in self._read_records(birads3) if r is not None]
-        keep = patient_split([r.patient for r in records], split, fractions=fractions, seed=seed)
-        self.records = [r for r, k in zip(records, keep, strict=True) if k]
+        names = split_names([r.patient for r in records], fractions, seed)
+        self.records = self.keep_split(records, names)
 
     def _files(self) -> dict[str, tuple[Path, re.Match[str]]]:
         folder = self.root / "AllDICOMs"
@@ -130,34 +163,45 @@ class INbreast(MammoDataset):
 
     def _read_records(self, birads3: str) -> list[MammoRecord | None]:
         table = self.root / "INbreast.csv"
-        rows = read_table(table, _REQUIRED, delimiter=";", what="INbreast table")
+        rows = read_table(table, _REQUIRED, delimiter=";", what="INbreast table",
+                          problem=self.report_problem)
         files, seen = self._files(), set()
-        records = []
-        for row in rows:
-            where = f"{table}, row {row['__row__']}"
-            file_id = row["File Name"]
-            if file_id in seen:
-                raise DataFormatError(f"{where}: duplicate row for File Name {file_id!r}; expected one row per image")
-            seen.add(file_id)
-            if file_id not in files:
-                raise MissingFileError(
-                    f"{where}: File Name {file_id!r} has no file {self.root / 'AllDICOMs'}/"
-                    f"{file_id}_<patient>_MG_<L|R>_<CC|ML>_ANON.dcm"
-                )
-            path, match = files[file_id]
-            view = "MLO" if match.group(4) == "ML" else "CC"
-            if (row["Laterality"], row["View"]) != (match.group(3), view):
-                raise DataFormatError(
-                    f"{where}: table says {row['Laterality']} {row['View']} but the file "
-                    f"{path.name} is {match.group(3)} {view}"
-                )
-            score = table_birads(row["Bi-Rads"], where)
-            target = self._target(score, birads3)
-            extra = {"birads": score, "acr": row.get("ACR", ""),
-                     "acquisition_date": row.get("Acquisition date", ""), "file_id": file_id}
-            records.append(None if target is None else MammoRecord(
-                path, match.group(2), match.group(3), view, target, extra))
-        return records
+        return [self._row_record(table, row, files, seen, birads3) for row in rows]
+
+    def _row_record(self, table: Path, row: dict[str, str], files: dict[str, Any],
+                    seen: set[str], birads3: str) -> MammoRecord | None:
+        """The record of one table row, or None (reported as a problem, or excluded by label)."""
+        number, file_id = int(row["__row__"]), row["File Name"]
+        if file_id in seen:
+            self.report_problem(table, number, f"duplicate row for File Name {file_id!r}; "
+                                "expected one row per image; skipped")
+            return None
+        seen.add(file_id)
+        if file_id not in files:
+            self.report_problem(table, number, f"File Name {file_id!r} has no file "
+                                f"{self.root / 'AllDICOMs'}/{file_id}_<patient>_MG_<L|R>_<view>_ANON.dcm;"
+                                " skipped", MissingFileError)
+            return None
+        path, match = files[file_id]
+        file_view = _FILE_VIEWS.get(match.group(4), match.group(4))
+        view = row["View"]
+        if row["Laterality"] != match.group(3) or (view != file_view and view not in _TABLE_ONLY_VIEWS):
+            self.report_problem(table, number, f"table says {row['Laterality']} {view} but the "
+                                f"file {path.name} is {match.group(3)} {file_view}; skipped")
+            return None
+        if self.views is not None and view not in self.views:
+            self.report_problem(table, number, f"view {view!r} of {path.name} is not one of "
+                                f"views={self.views}; left out")
+            return None
+        score = self.row_birads(row["Bi-Rads"], table, number)
+        if score is None:
+            return None
+        target = self._target(score, birads3)
+        extra = {"birads": score, "acr": row.get("ACR", ""), "file_view": file_view,
+                 "acquisition_date": row.get("Acquisition date", ""), "file_id": file_id,
+                 "row": number}
+        return None if target is None else MammoRecord(path, match.group(2), match.group(3),
+                                                       view, target, extra)
 
     def _target(self, score: str, birads3: str) -> int | None:
         if self.label == "follow_up":
@@ -179,7 +223,7 @@ class INbreast(MammoDataset):
         DataFormatError
             The XML file is not an OsiriX ROI plist or a point string is garbled.
         """
-        record = self.records[index]
+        record = self.records[self._index(index)]
         path = self.root / "AllXML" / f"{record.extra['file_id']}.xml"
         if not path.is_file():
             return []

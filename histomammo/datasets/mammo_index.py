@@ -286,9 +286,16 @@ class MammoIndex:
         return counts
 
     def dataset(
-        self, *, transform: Callable[[Any], Any] | None = None, **filters: Any
+        self, *, transforms: Callable[[Any, Any], Any] | None = None,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        pixels: str = "raw", **filters: Any
     ) -> RecordDataset:
         """A Dataset of the labelled rows matching ``filters`` (those of :meth:`query`).
+
+        ``transforms``, ``transform``, ``target_transform`` and ``pixels`` are those of
+        every mammography dataset ([`RecordDataset`][histomammo.datasets._mammo_common.RecordDataset]);
+        the ``split`` filter, when given, is what ``sample_info`` reports.
 
         Examples
         --------
@@ -310,7 +317,9 @@ class MammoIndex:
                         int(row.label), {"study_date": row.study_date})  # type: ignore[arg-type]
             for row in self.query(labelled=True, **filters)
         ]
-        return RecordDataset(records, transform)
+        return RecordDataset(records, filters.get("split"), transforms=transforms,
+                             transform=transform, target_transform=target_transform,
+                             pixels=pixels)
 
     def errors(self) -> dict[str, str]:
         """Files that could not be read: ``{path: message}``."""

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import numpy as np
 from pydicom.dataset import Dataset
+from pydicom.encaps import encapsulate, generate_frames
 from pydicom.pixels import get_decoder
-from pydicom.uid import UID
+from pydicom.uid import UID, JPEGBaseline8Bit, JPEGExtended12Bit
 
 from histomammo.errors import DataFormatError, MissingDependencyError
 from histomammo.io._dicom_display import VoiSpec, display_values
@@ -36,6 +37,7 @@ from histomammo.io._dicom_file import (
     pixel_header,
     read_dataset,
 )
+from histomammo.io._dicom_jpeg import DICOM_EXTRA_HINT, EXTRA_SYNTAXES, repair_sequential_scans
 
 __all__ = ["DEFAULT_MAX_DECOMPRESSED_BYTES", "DicomImage", "read_dicom"]
 
@@ -142,7 +144,8 @@ def read_dicom(
         ``raw=False``, or a VOI LUT Function pydicom does not know.
     MissingDependencyError
         The transfer syntax needs a decoder plugin that is not installed; the message names
-        the transfer syntax and the packages that decode it.
+        the transfer syntax and the packages that decode it (for JPEG, 12-bit lossy JPEG
+        included, the ``dicom`` extra: ``pip install 'histomammo[dicom]'``).
     ValueError
         ``voi`` is not ``"auto"``, ``"none"`` or a (center, width) pair with width > 0, or
         ``max_decompressed_bytes`` is not a positive integer.
@@ -201,10 +204,12 @@ def _decode_stored(dataset: Dataset, header: PixelHeader, path: Path, limit: int
         try:
             stored = dataset.pixel_array
         except RuntimeError as err:
-            missing = _missing_decoder(syntax, path, err) if syntax.is_compressed else None
-            if missing is not None:
-                raise missing from err
-            raise
+            if not _repaired_sequential_jpeg(dataset, header):
+                missing = _missing_decoder(syntax, path, err) if syntax.is_compressed else None
+                if missing is not None:
+                    raise missing from err
+                raise
+            stored = dataset.pixel_array
     if stored.shape != header.shape:
         raise DataFormatError(
             f"{path}: the pixel data decodes to shape {stored.shape}; expected {header.shape} "
@@ -212,6 +217,18 @@ def _decode_stored(dataset: Dataset, header: PixelHeader, path: Path, limit: int
         )
     # Big-endian files decode to '>u2'; callers get native byte order, same values.
     return stored.astype(stored.dtype.newbyteorder("="), copy=False)
+
+
+def _repaired_sequential_jpeg(dataset: Dataset, header: PixelHeader) -> bool:
+    """Rewrite a JPEG Baseline/Extended file's non-standard scan headers in place; changed?"""
+    if header.syntax not in (JPEGBaseline8Bit, JPEGExtended12Bit):
+        return False
+    frames = list(generate_frames(dataset.PixelData, number_of_frames=header.frames))
+    repaired = [repair_sequential_scans(frame) for frame in frames]
+    if repaired == frames:
+        return False
+    dataset.PixelData = encapsulate(repaired)
+    return True
 
 
 def _missing_decoder(
@@ -229,14 +246,17 @@ def _missing_decoder(
         return None
     return MissingDependencyError(
         f"{path}: pixel data is compressed with {syntax.name} ({syntax}) and {problem}; "
-        f"{_install_hint(decoder.missing_dependencies)}"
+        f"{_install_hint(syntax, decoder.missing_dependencies)}"
     )
 
 
-def _install_hint(missing: list[str]) -> str:
+def _install_hint(syntax: UID, missing: list[str]) -> str:
     # pydicom names plugins by import name; the gdcm module is the pip package python-gdcm.
     gdcm = any(item.startswith("gdcm ") for item in missing)
-    return "install one of: " + "; ".join(missing) + (" (pip install python-gdcm)" if gdcm else "")
+    others = "one of: " + "; ".join(missing) + (" (pip install python-gdcm)" if gdcm else "")
+    if syntax in EXTRA_SYNTAXES:
+        return f"install the dicom extra: {DICOM_EXTRA_HINT}, or " + others
+    return "install " + others
 
 
 def _image_with_metadata(

@@ -24,11 +24,23 @@ __all__ = [
 ]
 
 
+def tensor_like(array: np.ndarray, like: torch.Tensor) -> torch.Tensor:
+    """``array`` as a tensor on ``like``'s device, a ``tv_tensors.Image`` if ``like`` is one.
+
+    The functions run in numpy on the CPU; their result goes back to the input's device
+    (a CUDA image comes back on its GPU, as torchvision's transforms keep the device).
+    The dtype is the function's (e.g. float32 from [`normalize_intensity`][histomammo.transforms.mammo.normalize_intensity]).
+    """
+    out = torch.from_numpy(np.ascontiguousarray(array)).to(device=like.device)
+    return tv_tensors.Image(out) if isinstance(like, tv_tensors.Image) else out
+
+
 class _GreyscaleTransform(v2.Transform):
     """Apply a numpy ``(H, W) -> (H', W')`` function to numpy arrays and greyscale tensors.
 
     numpy ``(H, W)`` stays numpy; a tensor or ``tv_tensors.Image`` of shape ``(H, W)`` or
-    ``(1, H, W)`` comes back as the same kind with the same number of dimensions.
+    ``(1, H, W)`` comes back as the same kind with the same number of dimensions, on the
+    input's device ([`tensor_like`][histomammo.transforms._mammo_v2.tensor_like]).
     """
 
     _transformed_types = (torch.Tensor, np.ndarray)
@@ -52,9 +64,8 @@ class _GreyscaleTransform(v2.Transform):
         else:
             raise ValueError(f"{type(self).__name__} needs a (1, H, W) or (H, W) image, got shape {tuple(inpt.shape)}")
         array = inpt.detach().cpu().numpy()
-        out = torch.from_numpy(np.ascontiguousarray(self._function(array[0] if channel else array)))
-        out = out[None] if channel else out
-        return tv_tensors.Image(out) if isinstance(inpt, tv_tensors.Image) else out
+        out = self._function(array[0] if channel else array)
+        return tensor_like(out[None] if channel else out, inpt)
 
     def extra_repr(self) -> str:
         return ", ".join(f"{key}={value!r}" for key, value in self.kwargs.items())

@@ -20,7 +20,8 @@ from typing import Any, Literal
 import numpy as np
 from scipy import ndimage
 from skimage.color import rgb2hsv
-from skimage.filters import threshold_otsu
+
+from histomammo.transforms._mammo_otsu import otsu_threshold
 
 __all__ = ["TissueMask", "otsu_tissue_mask", "saturation_mask", "tissue_mask"]
 
@@ -75,7 +76,10 @@ def otsu_tissue_mask(rgb: np.ndarray, blur_sigma: float = 1.0) -> np.ndarray:
     """Tissue where the blurred saturation exceeds Otsu's threshold of the image.
 
     Adapts to the slide (faint or strong staining) where :func:`saturation_mask` uses a
-    fixed level. An image of one saturation value has no threshold: all background.
+    fixed level. An image of one saturation value has no threshold: all background. The
+    threshold is the library's one Otsu,
+    [`otsu_threshold`][histomammo.transforms.mammo.otsu_threshold] (256 bins between the
+    extremes for float data, as scikit-image's ``threshold_otsu``, which it equals there).
 
     Parameters
     ----------
@@ -99,7 +103,7 @@ def otsu_tissue_mask(rgb: np.ndarray, blur_sigma: float = 1.0) -> np.ndarray:
     saturation = _blurred_saturation(rgb, blur_sigma)
     if saturation.max() - saturation.min() < 1e-6:
         return np.zeros(saturation.shape, dtype=bool)
-    return saturation > threshold_otsu(saturation)
+    return saturation > otsu_threshold(saturation)
 
 
 @dataclass(frozen=True)

@@ -45,15 +45,48 @@ def test_smoke_and_labels(root):
     data = INbreast(root)
     assert len(data) == 36
     image, target = data[0]
-    assert tuple(image.shape) == (1, 128, 104) and image.dtype == torch.float32
-    for record in data.records:
-        assert target in (0, 1)
+    assert tuple(image.shape) == (1, 128, 104) and image.dtype == torch.uint16
+    assert target in (0, 1) and data.problems == []
+    for index, record in enumerate(data.records):
         assert record.label == int(follow_up(record.extra["birads"]))
         assert record.path.name.split("_")[1] == record.patient
-        assert record.view in ("CC", "MLO") and record.laterality in ("L", "R")
+        assert record.view in ("CC", "MLO", "FB") and record.laterality in ("L", "R")
+        info = data.sample_info(index)
+        assert info["file"] == str(record.path) and info["split"] in ("train", "val", "test")
+        assert (info["patient"], info["laterality"], info["view"]) == (
+            record.patient, record.laterality, record.view)
     assert {r.extra["birads"] for r in data.records} & {"4a", "4b", "4c", "5", "6"}
     birads = INbreast(root, label="birads")
     assert set(birads.labels) <= {1, 2, 3, 4, 5, 6}
+
+
+def test_pixels_raw_and_display(root):
+    raw, display = INbreast(root), INbreast(root, pixels="display")
+    stored = read_dicom(raw.records[-1].path, raw=True).pixels
+    assert np.array_equal(raw[-1][0][0].numpy(), stored)  # negative index, stored values
+    assert display[-1][0].dtype == torch.float32
+    assert np.allclose(display[-1][0][0].numpy(), read_dicom(raw.records[-1].path).pixels)
+    with pytest.raises(ValueError, match="pixels"):
+        INbreast(root, pixels="float")
+    with pytest.raises(IndexError):
+        raw[len(raw)]
+
+
+def test_fb_view_row(root):
+    """The release's table names one image's View FB (its file name says ML): read, not fatal."""
+    lines = (root / "INbreast.csv").read_text().splitlines()
+    fb = [line for line in lines if ";FB;" in line]
+    assert len(fb) == 1  # the writer's default quirk
+    data = INbreast(root)
+    index = next(i for i, r in enumerate(data.records) if r.view == "FB")
+    assert data.records[index].path.name.endswith("_ML_ANON.dcm")
+    assert data.sample_info(index)["file_view"] == "MLO" and data.problems == []
+    standard = INbreast(root, views=("CC", "MLO"))
+    assert len(standard) == len(data) - 1
+    assert len(standard.problems) == 1 and "'FB'" in str(standard.problems[0])
+    assert "INbreast.csv" in standard.problems[0].file
+    with pytest.raises(DataFormatError, match="FB"):
+        INbreast(root, views=("CC", "MLO"), strict=True)
 
 
 def test_malignant_convention(root):
@@ -66,13 +99,18 @@ def test_malignant_convention(root):
 
 
 def test_patient_grouped_split(root):
-    parts = {s: INbreast(root, split=s, seed=3) for s in ("train", "val", "test")}
+    parts = {s: INbreast(root, s, seed=3) for s in ("train", "val", "test")}
     patients = {s: {r.patient for r in d.records} for s, d in parts.items()}
     assert sum(len(d) for d in parts.values()) == 36
     assert not (patients["train"] & patients["val"] or patients["train"] & patients["test"])
     assert len(patients["train"]) == 8
     again = INbreast(root, split="train", seed=3)
     assert [r.path for r in again.records] == [r.path for r in parts["train"].records]
+    assert [r.path for r in INbreast(root, "valid", seed=3).records] == [
+        r.path for r in parts["val"].records]
+    assert all(parts["val"].sample_info(i)["split"] == "val" for i in range(len(parts["val"])))
+    with pytest.raises(ValueError, match="split"):
+        INbreast(root, "testA")
 
 
 def test_rois(root):
@@ -87,8 +125,9 @@ def test_rois(root):
 
 
 def test_transform_pickle_and_workers(root):
-    data = INbreast(root, transform=PreprocessCrop(out_size=(32, 32)))
-    loader = DataLoader(pickle.loads(pickle.dumps(data)), batch_size=4, num_workers=2)
+    data = INbreast(root, transform=PreprocessCrop(out_size=(32, 32)), pixels="display")
+    loader = DataLoader(pickle.loads(pickle.dumps(data)), batch_size=4, num_workers=2,
+                        multiprocessing_context="spawn")
     images, targets = next(iter(loader))
     assert tuple(images.shape) == (4, 1, 32, 32) and targets.dtype == torch.int64
 
@@ -110,20 +149,30 @@ def test_unknown_birads(copy):
     cells = lines[3].split(";"); cells[-1] = "4d"  # noqa: E702
     lines[3] = ";".join(cells)
     (copy / "INbreast.csv").write_text("\n".join(lines) + "\n")
+    data = INbreast(copy)
+    assert len(data) == 35 and len(data.problems) == 1
+    assert data.problems[0].row == 4 and "'4d'" in data.problems[0].message
     with pytest.raises(DataFormatError, match=r"INbreast.csv, row 4.*'4d'"):
-        INbreast(copy)
+        INbreast(copy, strict=True)
 
 
-def test_absent_file_and_duplicate_row(copy):
+def test_absent_file_and_duplicate_row(copy, caplog):
     lines = (copy / "INbreast.csv").read_text().splitlines()
     (copy / "INbreast.csv").write_text("\n".join([*lines, lines[1]]) + "\n")
+    with caplog.at_level("WARNING", logger="histomammo.datasets"):
+        data = INbreast(copy)
+    assert len(data) == 36 and "duplicate row" in data.problems[0].message
+    assert data.problems[0].row == len(lines) + 1
+    assert [r.getMessage() for r in caplog.records if "duplicate row" in r.getMessage()]
     with pytest.raises(DataFormatError, match="duplicate row"):
-        INbreast(copy)
+        INbreast(copy, strict=True)
     (copy / "INbreast.csv").write_text("\n".join(lines) + "\n")
     victim = sorted((copy / "AllDICOMs").iterdir())[0]
     victim.unlink()
+    data = INbreast(copy)
+    assert len(data) == 35 and victim.name.split("_")[0] in data.problems[0].message
     with pytest.raises(MissingFileError, match=victim.name.split("_")[0]):
-        INbreast(copy)
+        INbreast(copy, strict=True)
     with pytest.raises(MissingFileError, match="INbreast.csv"):
         INbreast(copy / "nowhere")
 
@@ -141,10 +190,11 @@ def test_mismatched_view_and_garbled_files(copy):
     lines = (copy / "INbreast.csv").read_text().splitlines()
     lines[1] = lines[1].replace(";CC;", ";XX;").replace(";MLO;", ";XX;")
     (copy / "INbreast.csv").write_text("\n".join(lines) + "\n")
+    assert "XX" in INbreast(copy).problems[0].message
     with pytest.raises(DataFormatError, match="XX"):
-        INbreast(copy)
+        INbreast(copy, strict=True)
     assert not list(copy.rglob("*.tmp"))
-    assert np.isfinite(data[2][0].numpy()).all()
+    assert np.isfinite(data[2][0].numpy().astype(float)).all()
 
 
 def test_wrong_kind_of_image(copy):
@@ -155,3 +205,21 @@ def test_wrong_kind_of_image(copy):
     write_dicom(path, np.zeros((8, 8), np.uint16), PhotometricInterpretation="YBR_FULL")
     with pytest.raises(DataFormatError, match=path.name):
         data[0]
+
+
+def test_marker_removal_on_stored_values(copy):
+    """A tissue window saturates the brightest tissue: "saturated" removal blanks it on
+    display values, not on the stored values the dataset now gives by default."""
+    from histomammo.datasets.synthetic import write_dicom
+    from histomammo.transforms.mammo import breast_mask, remove_markers
+
+    path = INbreast(copy).records[0].path
+    stored = read_dicom(path, raw=True)
+    breast = breast_mask(stored.pixels)
+    low, high = np.percentile(stored.pixels[breast], (2, 98))
+    write_dicom(path, stored.pixels, bits_stored=14, laterality=stored.laterality,
+                view=stored.view, window=((low + high) / 2, high - low))
+    for pixels, share in (("display", 0.005), ("raw", 0.0)):
+        image = INbreast(copy, pixels=pixels)[0][0][0].numpy()
+        blanked = (remove_markers(image) != image)[breast].mean()
+        assert blanked > share if share else blanked == 0

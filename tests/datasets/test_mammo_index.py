@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import pickle
 import sqlite3
 
 import pytest
+import torch
 
 from histomammo.datasets import mammo_index
 from histomammo.datasets.mammo_index import MammoIndex
@@ -41,6 +43,11 @@ def test_build_fields_and_query(tree, tmp_path):
         assert not patients[0] & patients[1] and not patients[0] & patients[2]
         data = index.dataset(split="train", view="MLO")
         assert len(data) == len(train) and data[0][1] == 1
+        info = data.sample_info(-1)
+        assert info["split"] == "train" and info["view"] == "MLO" and info["file"].endswith((".dcm", ".gz"))
+        assert data[-1][0].dtype == torch.uint16
+        shown = pickle.loads(pickle.dumps(index.dataset(split="train", pixels="display")))
+        assert shown[0][0].dtype == torch.float32 and 0 <= float(shown[0][0].min()) <= 1
     assert sqlite3.connect(tmp_path / "index.sqlite").execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import csv
 import datetime
+import pickle
 import shutil
 
+import numpy as np
 import pytest
+import torch
+from torch.utils.data import DataLoader
 
 from histomammo.datasets._mammo_matching import Diagnosis, MatchReport, match_diagnoses
 from histomammo.datasets.mammo_index import MammoIndex
@@ -55,7 +59,7 @@ def test_matching_rules():
 
 def test_archive_labels_and_report(archive):
     tree, table = archive
-    data = ScreeningArchive(tree, table)
+    data = ScreeningArchive(tree, diagnoses_csv=table)
     report = data.report
     assert report.diagnoses == len(list(csv.reader(table.open()))) - 1
     assert report.next_year > 0 and report.several_studies > 0 and report.unmatched
@@ -66,7 +70,9 @@ def test_archive_labels_and_report(archive):
         assert record.label == int(record.extra["cancer"])
         assert record.extra["study_date"].year - record.extra["diagnosis_year"] in (0, 1)
     image, target = data[0]
-    assert tuple(image.shape) == (1, 64, 64)
+    assert tuple(image.shape) == (1, 64, 64) and image.dtype == torch.uint16
+    info = data.sample_info(-1)
+    assert info["file"] == str(data.records[-1].path) and info["split"] in ("train", "val", "test")
     # a retake year: only the later study's images are used
     retakes = {r.extra["study_date"] for r in data.records if r.extra["study_date"].month in (6, 7)
                and r.extra["study_date"].year == 2013}
@@ -78,16 +84,16 @@ def test_archive_labels_and_report(archive):
 
 def test_interval_follow_up_and_splits(archive, tmp_path):
     tree, table = archive
-    default = ScreeningArchive(tree, table)
-    with_interval = ScreeningArchive(tree, table, include_interval=True)
+    default = ScreeningArchive(tree, diagnoses_csv=table)
+    with_interval = ScreeningArchive(tree, diagnoses_csv=table, include_interval=True)
     assert len(with_interval) == len(default) + 4  # CC and MLO of two interval cancers
-    referral = ScreeningArchive(tree, table, label="follow_up")
+    referral = ScreeningArchive(tree, diagnoses_csv=table, label="follow_up")
     assert referral.labels != default.labels  # readers miss cancers and refer healthy breasts
-    parts = [ScreeningArchive(tree, table, split=s, seed=1) for s in ("train", "val", "test")]
+    parts = [ScreeningArchive(tree, s, diagnoses_csv=table, seed=1) for s in ("train", "valid", "test")]
     patients = [{r.patient for r in p.records} for p in parts]
     assert sum(map(len, parts)) == len(default)
     assert not (patients[0] & patients[1] or patients[0] & patients[2] or patients[1] & patients[2])
-    indexed = ScreeningArchive(tree, table, index=tmp_path / "index.sqlite")
+    indexed = ScreeningArchive(tree, diagnoses_csv=table, index=tmp_path / "index.sqlite")
     assert [r.path for r in indexed.records] == [r.path for r in default.records]
     assert indexed.labels == default.labels
 
@@ -100,28 +106,59 @@ def _rewrite(table, edit):
 
 
 @pytest.mark.parametrize("edit,message", [
-    (lambda rows: rows[0].remove("outcome"), "outcome"),
     (lambda rows: rows[1].__setitem__(3, "4x"), "'4x'"),
     (lambda rows: rows[1].__setitem__(6, "maybe"), "maybe"),
     (lambda rows: rows[1].__setitem__(2, "2013"), "YYYY-MM-DD"),
+    (lambda rows: rows[1].__setitem__(4, ""), "two readers"),
     (lambda rows: rows.append(rows[1]), "duplicate diagnosis"),
 ])
-def test_bad_table(copy, edit, message):
+def test_bad_row(copy, edit, message):
     tree, table = copy
+    total = ScreeningArchive(tree, diagnoses_csv=table).report.diagnoses
     _rewrite(table, edit)
+    data = ScreeningArchive(tree, diagnoses_csv=table)
+    assert len(data.problems) == 1 and message in data.problems[0].message
+    assert data.problems[0].file == str(table) and data.report.diagnoses in (total, total - 1)
     with pytest.raises(DataFormatError, match=message):
-        ScreeningArchive(tree, table)
+        ScreeningArchive(tree, diagnoses_csv=table, strict=True)
 
 
-def test_bad_files(copy):
+def test_missing_column(copy):
+    tree, table = copy
+    _rewrite(table, lambda rows: rows[0].remove("outcome"))
+    with pytest.raises(DataFormatError, match="outcome"):
+        ScreeningArchive(tree, diagnoses_csv=table)
+
+
+def test_bad_files(copy, tmp_path):
     tree, table = copy
     with pytest.raises(MissingFileError, match="diagnoses_missing.csv"):
-        ScreeningArchive(tree, table.with_name("diagnoses_missing.csv"))
+        ScreeningArchive(tree, diagnoses_csv=table.with_name("diagnoses_missing.csv"))
     with pytest.raises(MissingFileError, match="nowhere"):
-        ScreeningArchive(tree / "nowhere", table)
+        ScreeningArchive(tree / "nowhere", diagnoses_csv=table)
+    total = len(ScreeningArchive(tree, diagnoses_csv=table))
     victim = sorted(tree.rglob("*.dcm"))[0]
     victim.write_bytes(victim.read_bytes()[:60])
     with pytest.raises(DataFormatError, match=victim.name):
-        ScreeningArchive(tree, table)
-    with pytest.raises(DataFormatError, match=victim.name):
-        ScreeningArchive(tree, table, index=MammoIndex(tree.parent / "index.sqlite"))
+        ScreeningArchive(tree, diagnoses_csv=table, strict=True)
+    for data in (ScreeningArchive(tree, diagnoses_csv=table),
+                 ScreeningArchive(tree, diagnoses_csv=table, index=MammoIndex(tmp_path / "i.sqlite"))):
+        assert [p.file for p in data.problems] == [str(victim)]
+        assert total - 1 <= len(data) <= total
+
+
+def test_raw_monochrome1_dense_bright_and_workers(archive):
+    tree, table = archive
+    raw = ScreeningArchive(tree, diagnoses_csv=table)
+    display = ScreeningArchive(tree, diagnoses_csv=table, pixels="display")
+    index = next(i for i, r in enumerate(raw.records) if read_dicom(r.path).photometric == "MONOCHROME1")
+    stored = read_dicom(raw.records[index].path, raw=True)
+    image = raw[index][0][0].numpy()
+    assert image.dtype == stored.pixels.dtype
+    assert np.array_equal(image, 2**stored.bits_stored - 1 - stored.pixels)  # dense tissue bright
+    shown = display[index][0][0].numpy()
+    assert np.corrcoef(shown.ravel(), image.ravel().astype(float))[0, 1] > 0.99
+    loader = DataLoader(pickle.loads(pickle.dumps(display)), batch_size=2, num_workers=1,
+                        multiprocessing_context="spawn")
+    images, _ = next(iter(loader))
+    assert images.dtype == torch.float32

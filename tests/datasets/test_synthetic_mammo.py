@@ -38,3 +38,18 @@ def test_normal_and_deterministic():
     assert not first.mass_mask.any()
     with pytest.raises(ValueError, match="shape"):
         screening_mammogram((32, 32), np.random.default_rng(0))
+
+
+def test_writers_without_quirks(tmp_path):
+    """quirks=False writes a clean tree: no FB row, LF line ends, masks of the image's size."""
+    from histomammo.datasets import CBISDDSM, INbreast
+    from histomammo.datasets.synthetic import make_cbis_ddsm, make_inbreast
+
+    inbreast = make_inbreast(tmp_path / "inbreast", n_patients=3, shape=(64, 64), quirks=False)
+    assert ";FB;" not in (inbreast / "INbreast.csv").read_text()
+    assert {r.view for r in INbreast(inbreast).records} == {"CC", "MLO"}
+    cbis = make_cbis_ddsm(tmp_path / "cbis", n_patients=6, shape=(96, 64), quirks=False)
+    assert b"\r\n" not in (cbis / "mass_case_description_train_set.csv").read_bytes()
+    data = CBISDDSM(cbis, abnormality="both")
+    assert data.problems == []
+    assert all(a["roi_mask_shape"] == (96, 64) for r in data.records for a in r.extra["abnormalities"])

@@ -15,7 +15,7 @@ from pydicom.data import get_testdata_file, get_testdata_files
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.errors import BytesLengthException, InvalidDicomError
 from pydicom.pixels import apply_modality_lut, apply_voi_lut, get_decoder
-from pydicom.uid import JPEG2000Lossless
+from pydicom.uid import JPEG2000Lossless, JPEGExtended12Bit
 
 from histomammo.datasets.synthetic import synthetic_mammogram, write_dicom
 from histomammo.errors import DataFormatError, MissingDependencyError
@@ -155,18 +155,29 @@ def test_exception_jpeg_ls_decoder_missing() -> None:
             read_dicom(path)
 
 
-def test_exception_installed_decoder_cannot_decode() -> None:
-    # 12-bit JPEG Extended: Pillow is installed but cannot decode it, pylibjpeg-libjpeg could.
-    path = bundled("JPGExtended.dcm")
-    ds = pydicom.dcmread(path)
-    try:
-        expected = ds.pixel_array
-    except RuntimeError:
-        named = r"JPEG Extended.*1\.2\.840\.10008\.1\.2\.4\.51"
-        with pytest.raises(MissingDependencyError, match=named):
-            read_dicom(path)
-    else:
-        np.testing.assert_array_equal(read_dicom(path, raw=True).pixels, expected)
+def test_jpeg_extended_12bit_decodes() -> None:
+    """Archive mammograms are often 12-bit lossy JPEG: the dicom extra decodes pydicom's two."""
+    pytest.importorskip("libjpeg", reason="the dicom extra (pylibjpeg-libjpeg) is not installed")
+    fixed, lossy = bundled("JPGExtended.dcm"), bundled("JPEG-lossy.dcm")
+    expected = pydicom.dcmread(fixed).pixel_array
+    image = read_dicom(fixed, raw=True)
+    assert image.bits_stored == 12 and image.pixels.shape == (1024, 256)
+    np.testing.assert_array_equal(image.pixels, expected)
+    # JPEG-lossy.dcm differs from it only by a scan header byte (Se = 0), repaired on reading
+    np.testing.assert_array_equal(read_dicom(lossy, raw=True).pixels, expected)
+    display = read_dicom(lossy).pixels
+    assert display.dtype == np.float32 and 0 <= display.min() < display.max() <= 1
+
+
+def test_exception_jpeg_extended_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    decoder = get_decoder(JPEGExtended12Bit)
+    monkeypatch.setattr(decoder, "_available", {})  # as on a machine without the extra
+    for name in ("JPGExtended.dcm", "JPEG-lossy.dcm"):
+        with pytest.raises(MissingDependencyError) as info:
+            read_dicom(bundled(name))
+        message = str(info.value)
+        assert name in message and "1.2.840.10008.1.2.4.51" in message
+        assert "pip install 'histomammo[dicom]'" in message
 
 
 def _write_cut_points(tmp_path: Path, mammogram: np.ndarray) -> list[Path]:

@@ -15,6 +15,7 @@ from torchvision.transforms import v2
 
 from histomammo.datasets.synthetic import screening_mammogram
 from histomammo.transforms import mammo
+from histomammo.transforms._mammo_v2 import tensor_like as _tensor_like
 from histomammo.transforms.mammo import (
     area_resize,
     downscale_area,
@@ -221,3 +222,59 @@ def test_v2_classes_on_images_tensors_and_arrays(case):
         mammo.OtsuCrop()(torch.zeros(3, 8, 8))
     with pytest.raises(ValueError, match="method"):
         mammo.RemoveMarkers(method="x")
+
+
+V2_CLASSES = [mammo.RemoveMarkers(), mammo.OtsuCrop(out_size=(16, 16)), mammo.DownscaleArea(2),
+              mammo.OrientLeft(), mammo.NormalizeIntensity(),
+              mammo.PreprocessNaive(factor=2, out_shape=(64, 48)),
+              mammo.PreprocessCrop(out_size=(16, 16))]
+
+
+@pytest.mark.parametrize("transform", V2_CLASSES, ids=lambda t: type(t).__name__)
+def test_v2_output_follows_input_device(transform, case, monkeypatch):
+    """Every v2 class hands its result back through tensor_like(result, input)."""
+    from histomammo.transforms import _mammo_v2
+
+    seen, original = [], _mammo_v2.tensor_like
+
+    def spy(array, like):
+        seen.append(like)
+        return original(array, like)
+
+    monkeypatch.setattr(_mammo_v2, "tensor_like", spy)
+    image = tv_tensors.Image(torch.from_numpy(case.pixels[:128, :96].copy())[None])  # raw uint16
+    out = transform(image)
+    assert len(seen) == 1 and seen[0] is image and isinstance(out, tv_tensors.Image)
+    assert out.device == image.device
+
+
+def test_tensor_like_keeps_device_and_kind():
+    meta = tv_tensors.Image(torch.empty(1, 2, 2, device="meta"))
+    out = _tensor_like(np.zeros((1, 4, 4), np.uint16), meta)
+    assert out.device.type == "meta" and isinstance(out, tv_tensors.Image)
+    assert out.dtype == torch.uint16 and tuple(out.shape) == (1, 4, 4)
+    plain = _tensor_like(np.zeros((4, 4), np.float32), torch.empty(2, 2, device="meta"))
+    assert plain.device.type == "meta" and type(plain) is torch.Tensor
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="a CUDA device is needed")
+def test_v2_cuda_input_comes_back_on_cuda(case):
+    image = tv_tensors.Image(torch.from_numpy(case.pixels.copy())[None]).cuda()
+    for transform in V2_CLASSES:
+        assert transform(image).device == image.device
+
+
+def test_thesis_pipeline_on_stored_values(case):
+    """Marker removal on stored values blanks the markers only, not the brightest tissue a
+    display window saturates (what the datasets handed over before pixels="raw")."""
+    from histomammo.transforms.mammo import breast_mask, remove_markers
+
+    stored = case.pixels
+    breast = case.breast_mask
+    cleaned = remove_markers(stored)
+    assert not (cleaned != stored)[breast].any() and (cleaned != stored)[~breast].any()
+    low, high = np.percentile(stored[breast], (2, 98))  # a tissue window, as scanners set
+    windowed = np.clip((stored - low) / (high - low), 0, 1).astype(np.float32)
+    blanked = (remove_markers(windowed) != windowed)[breast].mean()
+    assert blanked > 0.01  # about 2% of the breast at this window
+    assert breast_mask(stored) is not None

@@ -54,3 +54,16 @@ def test_bad_input(slide):
         saturation_mask(np.zeros((4, 4)))
     with pytest.raises(ValueError, match="unknown tissue mask method"):
         tissue_mask(TiffImage(slide.path), "hsv")
+
+
+def test_otsu_matches_reference():
+    """The one Otsu (transforms.mammo.otsu_threshold) equals scikit-image's on saturation."""
+    from skimage.filters import threshold_otsu
+
+    rng = np.random.default_rng(3)
+    for _ in range(20):
+        rgb = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        rgb[: rng.integers(1, 32)] = (235, 230, 240)
+        saturation = rgb2hsv(rgb)[..., 1]
+        expected = saturation > threshold_otsu(saturation)
+        np.testing.assert_array_equal(otsu_tissue_mask(rgb, blur_sigma=0), expected)

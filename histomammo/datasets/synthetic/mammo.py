@@ -234,11 +234,12 @@ def _add_marker(pixels: np.ndarray, text: str, laterality: str, value: int, *, a
 
 
 def _write_table(
-    path: Path, columns: Sequence[str], rows: Sequence[Sequence[str]], delimiter: str = ","
+    path: Path, columns: Sequence[str], rows: Sequence[Sequence[str]], delimiter: str = ",",
+    line_end: str = "\n",
 ) -> None:
     """A CSV table with a header row, written atomically (the writers' tables)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=delimiter, lineterminator="\n")
+    writer = csv.writer(buffer, delimiter=delimiter, lineterminator=line_end)
     writer.writerow(columns)
     writer.writerows(rows)
     with atomic_write(path, "w") as handle:

@@ -35,6 +35,7 @@ def make_cbis_ddsm(
     shape: tuple[int, int] = (256, 160),
     seed: int = 0,
     test_fraction: float = 0.25,
+    quirks: bool = True,
 ) -> Path:
     """Write a small CBIS-DDSM tree as the public (TCIA) download lays it out.
 
@@ -42,15 +43,33 @@ def make_cbis_ddsm(
     (``breast_density`` in the mass tables, ``breast density`` in the calcification ones),
     one row per abnormality, whose ``image file path`` / ``cropped image file path`` /
     ``ROI mask file path`` give the original ``<folder>/<study UID>/<series UID>/00000N.dcm``.
-    The files themselves sit where the download puts them, under renamed folders:
-    ``CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-NNNNN/1.000000-full mammogram
-    images-NNNNN/1-1.dcm`` and, per abnormality, ``..._LEFT_CC_1/.../1.000000-ROI mask
-    images-NNNNN/1-1.dcm`` and ``1-2.dcm`` (the binary mask, full size, and the cropped
-    lesion, in either order, as in the release); the DICOM headers carry the CSV's UIDs.
-    Malignant masses are bright and spiculated; calcification cases get a cluster of bright
-    dots (dense when malignant). Some mammograms have both a mass and a calcification
-    record (separate copies in ``Mass-`` and ``Calc-`` folders, as in the release). The real
-    scans are 16-bit digitised film; these are 12-bit MONOCHROME2.
+    The files themselves sit where the download puts them, under renamed folders and
+    files: ``CBIS-DDSM/Mass-Training_P_00001_LEFT_CC/07-20-2016-DDSM-NNNNN/1.000000-full
+    mammogram images-NNNNN/1-1.dcm`` and, per abnormality, ``..._LEFT_CC_1/.../1.000000-ROI
+    mask images-NNNNN/1-1.dcm`` and ``1-2.dcm`` (the binary mask, full size, and the
+    cropped lesion); the DICOM headers carry the CSV's UIDs. Malignant masses are bright
+    and spiculated; calcification cases get a cluster of bright dots (dense when
+    malignant). Some mammograms have both a mass and a calcification record (separate
+    copies in ``Mass-`` and ``Calc-`` folders, as in the release). The real scans are
+    16-bit digitised film; these are 12-bit MONOCHROME2.
+
+    With ``quirks=True`` (default) every quirk of the real release is written:
+
+    - in every fourth patient's rows the cropped image and the ROI mask lie in different
+      series (each ``000000.dcm`` in the CSV), as in 104 rows of the release;
+    - every fifth patient's first ROI mask is three rows short of its mammogram (as the
+      release's Mass-Test P_00145 and others);
+    - ``breast density`` 0 in two calc-test rows and ``subtlety`` 0 in two mass-train rows;
+    - the mass tables number the crop ``000000`` and the ROI mask ``000001``, the
+      calcification tables the reverse;
+    - every ROI mask path cell ends in a line break inside its quotes, and the tables have
+      CRLF line ends;
+    - the download's two folder namings: even patients under the original UID folders
+      with TCIA's ``1-1.dcm`` / ``1-2.dcm`` file names, odd patients under descriptive
+      folder names.
+
+    ``quirks=False`` writes one layout (descriptive folders), crop and mask in one series
+    in random order, sizes that agree, LF line ends and no zero density or subtlety.
 
     Parameters
     ----------
@@ -64,6 +83,8 @@ def make_cbis_ddsm(
         Seed of every random draw.
     test_fraction : float
         Fraction of patients in the test tables.
+    quirks : bool
+        Write the real release's quirks (above).
 
     Returns
     -------
@@ -76,6 +97,8 @@ def make_cbis_ddsm(
     >>> root = make_cbis_ddsm(tempfile.mkdtemp(), n_patients=2, shape=(96, 64))
     >>> sorted(p.name for p in root.glob("*.csv"))[:2]
     ['calc_case_description_test_set.csv', 'calc_case_description_train_set.csv']
+    >>> b"\\r\\n" in (root / "mass_case_description_train_set.csv").read_bytes()
+    True
     """
     if n_patients < 2:
         raise ValueError(f"n_patients must be >= 2, got {n_patients}")
@@ -91,19 +114,40 @@ def make_cbis_ddsm(
         split = "test" if number > n_patients - n_test else "train"
         side, malignant = rng.choice(["L", "R"]), bool(number % 2)
         kinds = ["mass", "calc"] if number % 3 == 0 else [["mass", "calc"][number % 2]]
+        layout = _Layout(quirks, number)
         for view in ("CC", "MLO"):
             for kind in kinds:
-                rows = _write_image(root, rng, patient, side, view, kind, split, malignant, shape)
+                rows = _write_image(root, rng, patient, side, view, kind, split, malignant,
+                                    shape, layout)
                 tables[kind, split].extend(rows)
+    if quirks:
+        _zero_cells(tables["calc", "test"], CALC_COLUMNS.index("breast density"))
+        _zero_cells(tables["mass", "train"], MASS_COLUMNS.index("subtlety"))
     for (kind, split), rows in tables.items():
         columns = MASS_COLUMNS if kind == "mass" else CALC_COLUMNS
-        _write_table(root / f"{kind}_case_description_{split}_set.csv", columns, rows)
+        _write_table(root / f"{kind}_case_description_{split}_set.csv", columns, rows,
+                     line_end="\r\n" if quirks else "\n")
     return root
+
+
+class _Layout:
+    """Which quirks one patient's files get (see [`make_cbis_ddsm`][histomammo.datasets.synthetic.make_cbis_ddsm])."""
+
+    def __init__(self, quirks: bool, number: int) -> None:
+        self.quirks = quirks
+        self.uid_folders = quirks and number % 2 == 0
+        self.separate_crop = quirks and number % 4 == 2
+        self.short_mask = quirks and number % 5 == 3
+
+
+def _zero_cells(rows: list[list[str]], column: int, count: int = 2) -> None:
+    for row in rows[:count]:
+        row[column] = "0"
 
 
 def _write_image(
     root: Path, rng: np.random.Generator, patient: str, side: str, view: str, kind: str,
-    split: str, malignant: bool, shape: tuple[int, int],
+    split: str, malignant: bool, shape: tuple[int, int], layout: _Layout,
 ) -> list[list[str]]:
     """One full mammogram with its abnormalities, their ROI masks and crops; the CSV rows.
 
@@ -119,10 +163,12 @@ def _write_image(
         findings.append((None, False))
     masks = [_calcification_cluster(pixels, case.breast_mask, rng, dense=bad) if mask is None
              else mask for mask, bad in findings]
-    full = _write_series(root, folder, "full mammogram images", side, view, [pixels])[0]
+    full = _write_series(root, folder, "full mammogram images", side, view, [pixels], layout)[0]
     rows = []
     for number, (mask, (_, bad)) in enumerate(zip(masks, findings, strict=True), start=1):
-        mask_path, crop_path = _write_roi(root, f"{folder}_{number}", side, view, pixels, mask, rng)
+        short = layout.short_mask and number == 1
+        mask_path, crop_path = _write_roi(root, f"{folder}_{number}", side, view, pixels, mask,
+                                          rng, kind, layout, short)
         pathology = "MALIGNANT" if bad else rng.choice(["BENIGN", "BENIGN_WITHOUT_CALLBACK"])
         assessment = str(rng.integers(4, 6) if bad else rng.integers(2, 4))
         described = ["IRREGULAR", "SPICULATED"] if kind == "mass" else ["PLEOMORPHIC", "CLUSTERED"]
@@ -134,14 +180,28 @@ def _write_image(
 
 def _write_roi(
     root: Path, folder: str, side: str, view: str, pixels: np.ndarray, mask: np.ndarray,
-    rng: np.random.Generator,
+    rng: np.random.Generator, kind: str, layout: _Layout, short: bool,
 ) -> tuple[str, str]:
-    """The binary mask (full size) and the cropped lesion, in random order in one series."""
+    """The binary mask and the cropped lesion; their CSV paths ``(mask, crop)``.
+
+    In one series (mass tables: crop first, calc tables: mask first; without quirks in
+    random order), or each in its own series.
+    """
     rows_, cols_ = np.nonzero(mask)
     crop = pixels[rows_.min() : rows_.max() + 1, cols_.min() : cols_.max() + 1]
-    pair = [mask.astype(np.uint16) * 255, crop]
-    order = [0, 1] if rng.random() < 0.5 else [1, 0]
-    paths = _write_series(root, folder, "ROI mask images", side, view, [pair[i] for i in order])
+    binary = mask.astype(np.uint16) * 255
+    binary = binary[:-3] if short else binary
+    if layout.separate_crop:
+        crop_path = _write_series(root, folder, "cropped images", side, view, [crop], layout)[0]
+        mask_path = _write_series(root, folder, "ROI mask images", side, view, [binary], layout)[0]
+        return mask_path, crop_path
+    pair = [binary, crop]
+    if layout.quirks:
+        order = [1, 0] if kind == "mass" else [0, 1]
+    else:
+        order = [0, 1] if rng.random() < 0.5 else [1, 0]
+    paths = _write_series(root, folder, "ROI mask images", side, view, [pair[i] for i in order],
+                          layout)
     return paths[order.index(0)], paths[order.index(1)]
 
 
@@ -164,12 +224,16 @@ def _calcification_cluster(
 
 def _write_series(
     root: Path, folder: str, description: str, side: str, view: str, images: list[np.ndarray],
+    layout: _Layout,
 ) -> list[str]:
-    """Write ``images`` as one series in TCIA's renamed folders; their CSV-style paths."""
+    """Write ``images`` as one series as the download names it; their CSV-style paths."""
     study = generate_uid(entropy_srcs=[folder, "study"])
     series = generate_uid(entropy_srcs=[folder, description])
     tag = int(series.replace(".", "")[-5:])
-    directory = root / "CBIS-DDSM" / folder / f"07-20-2016-DDSM-{tag:05d}" / f"1.000000-{description}-{tag:05d}"
+    if layout.uid_folders:
+        directory = root / "CBIS-DDSM" / folder / study / series
+    else:
+        directory = root / "CBIS-DDSM" / folder / f"07-20-2016-DDSM-{tag:05d}" / f"1.000000-{description}-{tag:05d}"
     directory.mkdir(parents=True, exist_ok=True)
     paths = []
     for number, image in enumerate(images):

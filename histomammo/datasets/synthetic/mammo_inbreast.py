@@ -35,6 +35,7 @@ def make_inbreast(
     seed: int = 0,
     malignant_fraction: float = 0.4,
     anatomy: str | None = None,
+    quirks: bool = True,
 ) -> Path:
     """Write a small INbreast tree in the exact layout of the public release.
 
@@ -47,6 +48,10 @@ def make_inbreast(
     each breast imaged (every fifth patient one breast only); in a malignant breast both
     views show the mass and its BI-RADS is 4a..6, otherwise 1..3. INbreast has BI-RADS 6
     but no 0 (thesis section 4.3).
+
+    The release's quirk is written by default: one table row (the last MLO image, as
+    File Name 50994300 of the release) gives the View ``FB`` while its file name says
+    ``ML``.
 
     Parameters
     ----------
@@ -64,6 +69,8 @@ def make_inbreast(
         Draw every image with this view's anatomy (the header, file name, table and
         burned-in marker still give each image's own view): ``"CC"`` leaves the marker as
         the only view cue, the control of the marker ablation. Default: each view's own.
+    quirks : bool
+        Write the release's ``FB`` row (above); False writes CC and MLO only.
 
     Returns
     -------
@@ -108,6 +115,9 @@ def make_inbreast(
                 acr = "" if rng.random() < 0.15 else str(rng.integers(1, 5))
                 padded = f" {score} " if rng.random() < 0.3 else str(score)
                 rows.append(["removed", "removed", side, view, date, file_id, acr, padded])
+    if quirks:
+        last_mlo = max(i for i, row in enumerate(rows) if row[3] == "MLO")
+        rows[last_mlo][3] = "FB"
     _write_table(root / "INbreast.csv", INBREAST_COLUMNS, rows, delimiter=";")
     return root
 
