@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ __all__ = [
     "REAL_SIZES",
     "SPLITS",
     "MetaRow",
+    "MetaTable",
     "data_name",
     "labels_array",
     "meta_name",
@@ -115,14 +116,27 @@ def _parse_row(path: Path, line: int, fields: list[str]) -> MetaRow:
         ) from err
 
 
-def read_meta(path: str | os.PathLike[str]) -> list[MetaRow]:
-    """Read a PCam meta CSV (index column, then :data:`META_COLUMNS`), checking its header.
+def read_meta(
+    path: str | os.PathLike[str],
+    *,
+    on_problem: Callable[[Path, int, str], None] | None = None,
+) -> list[MetaRow | None]:
+    """Read a PCam meta CSV (index column, then ``META_COLUMNS``), checking its header.
+
+    Parameters
+    ----------
+    path : path
+        The CSV.
+    on_problem : callable, optional
+        ``on_problem(path, line, message)`` for a line that cannot be read (its entry is
+        then None); by default such a line raises.
 
     Raises
     ------
     DataFormatError
-        The header names other columns, a line has another number of fields, a coordinate
-        is not an integer or a flag is not True/False; the file is not UTF-8 text.
+        The header names other columns or the file is not UTF-8 text (always); a line with
+        another number of fields, a coordinate that is not an integer or a flag that is not
+        True/False (without ``on_problem``).
     """
     path = Path(path)
     try:
@@ -135,5 +149,44 @@ def read_meta(path: str | os.PathLike[str]) -> list[MetaRow]:
         raise DataFormatError(
             f"{path}: header {found!r}; expected an index column then {list(META_COLUMNS)}"
         )
-    return [_parse_row(path, number, fields)
-            for number, fields in enumerate(lines[1:], start=2) if fields]
+    rows: list[MetaRow | None] = []
+    for number, fields in enumerate(lines[1:], start=2):
+        if not fields:
+            continue
+        try:
+            rows.append(_parse_row(path, number, fields))
+        except DataFormatError as err:
+            if on_problem is None:
+                raise
+            on_problem(path, number, f"{str(err).split(': ', 1)[1]}; slide fields unknown")
+            rows.append(None)
+    return rows
+
+
+class MetaTable:
+    """PCam meta rows held as arrays, small to pickle into DataLoader workers.
+
+    Unreadable rows (None) read back with every field None.
+    """
+
+    def __init__(self, rows: Sequence[MetaRow | None]) -> None:
+        known = [row for row in rows if row is not None]
+        self.slides = sorted({row.wsi for row in known})
+        code = {name: i for i, name in enumerate(self.slides)}
+        self.coords = np.array([(r.coord_y, r.coord_x) if r else (-1, -1) for r in rows],
+                               np.int64).reshape(-1, 2)
+        self.flags = np.array([(r.tumor_patch, r.center_tumor_patch) if r else (-1, -1)
+                               for r in rows], np.int8).reshape(-1, 2)
+        self.slide = np.array([code[r.wsi] if r else -1 for r in rows], np.int32)
+
+    def __len__(self) -> int:
+        return len(self.slide)
+
+    def row(self, index: int) -> dict[str, int | bool | str | None]:
+        """``{"coord_y", "coord_x", "tumor_patch", "center_tumor_patch", "wsi"}`` of a row."""
+        if self.slide[index] < 0:
+            return dict.fromkeys(META_COLUMNS)
+        return {"coord_y": int(self.coords[index, 0]), "coord_x": int(self.coords[index, 1]),
+                "tumor_patch": bool(self.flags[index, 0]),
+                "center_tumor_patch": bool(self.flags[index, 1]),
+                "wsi": self.slides[self.slide[index]]}

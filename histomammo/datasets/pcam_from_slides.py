@@ -47,7 +47,7 @@ _PARTIAL = ".pcam_partial"
 def _assign_splits(count: int, splits: Sequence[str] | None, rng: np.random.Generator) -> list[str]:
     """A split per slide: the caller's, or 20% test, 20% of the rest valid, the rest train."""
     if splits is not None:
-        splits = list(splits)
+        splits = [{"val": "valid"}.get(s, s) for s in splits]
         if len(splits) != count or any(s not in SPLITS for s in splits):
             raise ValueError(f"splits must name one of {SPLITS} for each of the {count} slides, "
                              f"got {splits}")
@@ -190,7 +190,8 @@ def make_pcam_from_slides(
     balance : float
         Wanted share of positives; ``p`` is steered towards it.
     splits : sequence of str, optional
-        Split per slide; by default 20% of slides are test and 20% of the rest valid.
+        Split per slide (``"train"``, ``"valid"`` or its alias ``"val"``, ``"test"``); by
+        default 20% of slides are test and 20% of the rest valid.
     names : sequence of str, optional
         ``wsi`` names of the slides in the meta CSV; the file stems by default.
     saturation_threshold : float
@@ -234,8 +235,8 @@ def make_pcam_from_slides(
     >>> slide = make_slide(folder / "s.tif", (1024, 1024), levels=3)
     >>> out = make_pcam_from_slides([slide.path], [slide.tumour], folder / "pcam", level=1,
     ...                             n_patches=8, splits=["train"], progress=False)
-    >>> data = PCam(out, "train", with_meta=True)
-    >>> len(data), data.meta[0].wsi
+    >>> data = PCam(out, "train")
+    >>> len(data), data.sample_info(0)["slide"]
     (8, 's')
     """
     if len(slides) != len(annotation_masks):
