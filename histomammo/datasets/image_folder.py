@@ -68,11 +68,13 @@ def export_image_folder(
     dataset : torch.utils.data.Dataset
         Samples ``(image, label, ...)`` with uint8 images (``(C, H, W)`` tensors or
         ``(H, W, C)`` arrays) and labels 0 (normal) or 1 (tumour), e.g.
-        :class:`~histomammo.datasets.PCam` without a transform.
+        [`PCam`][histomammo.datasets.pcam.PCam] without a transform.
     out_dir : str or os.PathLike
         Root of the image folders.
     split : str, optional
-        Sub-folder name; by default ``dataset.split`` (``"train"``, ``"valid"``, ``"test"``).
+        Sub-folder name; by default ``dataset.split`` (``"train"``, ``"val"``, ``"test"``
+        for [`PCam`][histomammo.datasets.pcam.PCam]; pass ``split="valid"`` for the seed
+        project's folder names).
     workers : int
         Threads encoding PNGs in parallel.
     batch_size : int
