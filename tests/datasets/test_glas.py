@@ -335,3 +335,13 @@ def test_release_quirks_read_as_the_clean_file(tmp_path: Path) -> None:
     clean = make_glas(tmp_path / "b", counts=counts, size=(16, 16), seed=2, quirks=False)
     assert b"\r" not in (clean / "Grade.csv").read_bytes()
     assert read_grade_csv(quirky / "Grade.csv") == read_grade_csv(clean / "Grade.csv")
+
+
+def test_masks_target_follows_the_masks_device() -> None:
+    # after a transform that moved the masks (here to "meta"), boxes and labels go with them;
+    # the empty case is the one the meta device can run (dropping empty masks needs values)
+    from histomammo.datasets.glas import _masks_target
+
+    target = _masks_target(torch.zeros((0, 8, 8), dtype=torch.uint8, device="meta"))
+    assert {t.device.type for t in target.values()} == {"meta"}
+    assert target["boxes"].shape == (0, 4) and target["labels"].dtype == torch.int64
