@@ -20,11 +20,15 @@ PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
 Whole-slide images (tiled pyramidal TIFF), :mod:`~histomammo.datasets.synthetic.pcam_slides`
     :func:`make_slide` writes an H&E slide with a tumour region and returns its masks.
 
-BreCaHAD (TIFF + JSON), :mod:`~histomammo.datasets.synthetic.brecahad`
-    :func:`make_brecahad` writes H&E-like images with annotated tumour and other nuclei.
+BreCaHAD (TIFF + JSON), ``histomammo.datasets.synthetic.brecahad``
+    ``make_brecahad`` writes H&E-like images with annotated tumour and other nuclei, as
+    distributed: ``images/`` and ``groundTruth/`` (or ``groundtruth``), the seven keys,
+    points divided by the image width and height.
 
-Gland segmentation (GlaS / Warwick-QU), :mod:`~histomammo.datasets.synthetic.glas`
-    :func:`make_glas` writes the flat release layout; :func:`draw_glands` draws one image.
+Gland segmentation (GlaS / Warwick-QU), ``histomammo.datasets.synthetic.glas``
+    ``make_glas`` writes the flat release layout with ``Grade.csv`` as released (bare CR line
+    endings, no final newline, patients 1-16 recurring across parts, ...);
+    ``draw_glands`` draws one image.
 """
 
 from histomammo._lazy import attach
