@@ -38,7 +38,6 @@ from torchvision.ops import masks_to_boxes
 from histomammo.datasets._contract import ContractDataset, resolve_split
 from histomammo.datasets._glas_files import (
     ANNOTATION_EXPECTED,
-    GRADE_COLUMNS,
     IMAGE_EXPECTED,
     bmp_header,
     check_annotation_mode,
@@ -48,7 +47,7 @@ from histomammo.datasets._glas_files import (
 )
 from histomammo.errors import DataFormatError, MissingFileError
 
-__all__ = ["GlaS", "GRADE_COLUMNS", "read_grade_csv", "read_glas_image", "read_glas_annotation"]
+__all__ = ["GlaS", "read_grade_csv", "read_glas_image", "read_glas_annotation"]
 
 #: The dataset's splits: the release's three parts, and ``"test"`` for testA and testB.
 SPLITS = ("train", "testA", "testB", "test")

@@ -22,7 +22,7 @@ from scipy import ndimage
 
 from histomammo._atomic import atomic_write
 
-__all__ = ["make_glas", "draw_glands", "GLAS_COUNTS", "GLAS_PATIENTS", "GLAS_SIZES"]
+__all__ = ["make_glas", "draw_glands", "GLAS_COUNTS", "GLAS_SIZES"]
 
 #: Images per split in the release.
 GLAS_COUNTS = {"train": 85, "testA": 60, "testB": 20}
@@ -180,7 +180,7 @@ def _write_bmp(path: Path, array: np.ndarray) -> None:
 
 
 #: Patients of the release: IDs 1-16, recurring across train, testA and testB.
-GLAS_PATIENTS = 16
+_PATIENTS = 16
 #: Rows of the release's 165 spelling ``differentated`` and (part, patient) pairs mixing grades.
 _MISSPELLED_ROWS, _MIXED_PAIRS, _RELEASE_ROWS = 20, 5, 165
 _MISSPELLED = "moderately-to-poorly differentated"
@@ -188,7 +188,7 @@ _MISSPELLED = "moderately-to-poorly differentated"
 
 def _part_patients(count: int, rng: np.random.Generator) -> list[int]:
     """Patient ID per image of one part: up to 16 patients, each a run of consecutive images."""
-    chosen = np.sort(rng.choice(np.arange(1, GLAS_PATIENTS + 1), min(count, GLAS_PATIENTS),
+    chosen = np.sort(rng.choice(np.arange(1, _PATIENTS + 1), min(count, _PATIENTS),
                                 replace=False))
     cuts = np.sort(rng.choice(np.arange(1, count), len(chosen) - 1, replace=False))
     sizes = np.diff(np.concatenate([[0], cuts, [count]]))
@@ -203,7 +203,7 @@ def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list]:
     malignant rows spell their subgrade ``differentated``.
     """
     usual = {p: "malignant" if rng.random() < 0.55 else "benign"
-             for p in range(1, GLAS_PATIENTS + 1)}
+             for p in range(1, _PATIENTS + 1)}
     rows = [[f"{part}_{i}", patient, usual[patient], ""]
             for part, count in counts.items() if count
             for i, patient in enumerate(_part_patients(count, rng), start=1)]
