@@ -116,6 +116,21 @@ def _parse_row(path: Path, line: int, fields: list[str]) -> MetaRow:
         ) from err
 
 
+def _meta_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each data line of a meta CSV, after checking its header."""
+    try:
+        with open(path, newline="", encoding="utf-8") as handle:
+            lines = list(csv.reader(handle))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataFormatError(f"{path}: not a readable CSV text file ({err})") from err
+    if not lines or [name.strip() for name in lines[0][1:]] != list(META_COLUMNS):
+        found = lines[0] if lines else "an empty file"
+        raise DataFormatError(
+            f"{path}: header {found!r}; expected an index column then {list(META_COLUMNS)}"
+        )
+    return [(number, fields) for number, fields in enumerate(lines[1:], start=2) if fields]
+
+
 def read_meta(
     path: str | os.PathLike[str],
     *,
@@ -139,20 +154,8 @@ def read_meta(
         True/False (without ``on_problem``).
     """
     path = Path(path)
-    try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            lines = list(csv.reader(handle))
-    except (UnicodeDecodeError, csv.Error) as err:
-        raise DataFormatError(f"{path}: not a readable CSV text file ({err})") from err
-    if not lines or [name.strip() for name in lines[0][1:]] != list(META_COLUMNS):
-        found = lines[0] if lines else "an empty file"
-        raise DataFormatError(
-            f"{path}: header {found!r}; expected an index column then {list(META_COLUMNS)}"
-        )
     rows: list[MetaRow | None] = []
-    for number, fields in enumerate(lines[1:], start=2):
-        if not fields:
-            continue
+    for number, fields in _meta_lines(path):
         try:
             rows.append(_parse_row(path, number, fields))
         except DataFormatError as err:
@@ -166,18 +169,26 @@ def read_meta(
 class MetaTable:
     """PCam meta rows held as arrays, small to pickle into DataLoader workers.
 
-    Unreadable rows (None) read back with every field None.
+    ``coords`` ``(N, 2)`` int64 (coord_y, coord_x), ``flags`` ``(N, 2)`` int8 (tumor_patch,
+    center_tumor_patch), ``slide`` ``(N,)`` int32 codes into ``slides``; an unreadable row
+    holds -1 everywhere and reads back with every field None.
     """
 
-    def __init__(self, rows: Sequence[MetaRow | None]) -> None:
-        known = [row for row in rows if row is not None]
-        self.slides = sorted({row.wsi for row in known})
-        code = {name: i for i, name in enumerate(self.slides)}
-        self.coords = np.array([(r.coord_y, r.coord_x) if r else (-1, -1) for r in rows],
-                               np.int64).reshape(-1, 2)
-        self.flags = np.array([(r.tumor_patch, r.center_tumor_patch) if r else (-1, -1)
-                               for r in rows], np.int8).reshape(-1, 2)
-        self.slide = np.array([code[r.wsi] if r else -1 for r in rows], np.int32)
+    def __init__(self, coords: np.ndarray, flags: np.ndarray, slide: np.ndarray,
+                 slides: Sequence[str]) -> None:
+        self.coords, self.flags, self.slide, self.slides = coords, flags, slide, list(slides)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[MetaRow | None]) -> MetaTable:
+        """From parsed rows, None for an unreadable one."""
+        slides = sorted({row.wsi for row in rows if row is not None})
+        code = {name: i for i, name in enumerate(slides)}
+        coords = np.array([(r.coord_y, r.coord_x) if r else (-1, -1) for r in rows],
+                          np.int64).reshape(-1, 2)
+        flags = np.array([(r.tumor_patch, r.center_tumor_patch) if r else (-1, -1)
+                          for r in rows], np.int8).reshape(-1, 2)
+        return cls(coords, flags, np.array([code[r.wsi] if r else -1 for r in rows], np.int32),
+                   slides)
 
     def __len__(self) -> int:
         return len(self.slide)

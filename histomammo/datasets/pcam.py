@@ -226,7 +226,7 @@ class PCam(ContractDataset):
         return np.flatnonzero((values == 0) | (values == 1)) if len(bad) else None
 
     def _read_meta(self, path: Path, values: np.ndarray) -> MetaTable:
-        table = MetaTable(read_meta(path, on_problem=self.report_problem))
+        table = MetaTable.from_rows(read_meta(path, on_problem=self.report_problem))
         if len(table) != len(values):
             raise DataFormatError(
                 f"{path} has {len(table)} rows but {self.images.path} holds {len(values)} "
