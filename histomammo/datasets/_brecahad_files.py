@@ -1,6 +1,6 @@
 """BreCaHAD files: the folder layout, one annotation file, and the train/validation/test split.
 
-Public names are re-exported by :mod:`histomammo.datasets.brecahad`.
+Public names are re-exported by [`histomammo.datasets.brecahad`][histomammo.datasets.brecahad].
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def read_annotations(
     ----------
     json_path : path
         A ``groundTruth/<name>.json``: one object with exactly the keys of
-        :data:`BRECAHAD_KEYS`, each a list of ``{"x": float, "y": float}`` in [0, 1].
+        ``BRECAHAD_KEYS``, each a list of ``{"x": float, "y": float}`` in [0, 1].
     width, height : int
         The image size: column = ``x * width``, row = ``y * height``.
 

@@ -1,7 +1,7 @@
 """The PatchCamelyon file layout, in one place: file names, sizes, meta columns, writers.
 
-The reader (:mod:`histomammo.datasets.pcam`), the synthetic writer and
-:func:`~histomammo.datasets.pcam_from_slides.make_pcam_from_slides` all go through these
+The reader ([`histomammo.datasets.pcam`][histomammo.datasets.pcam]), the synthetic writer and
+[`make_pcam_from_slides`][histomammo.datasets.pcam_from_slides.make_pcam_from_slides] all go through these
 names, so the three cannot drift apart.
 """
 

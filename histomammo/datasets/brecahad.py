@@ -5,10 +5,10 @@ Layout (folder names matched in any letter case; some copies spell ``groundtruth
     <root>/images/Case_1-01.tif        RGB uint8, 1024 x 1360
     <root>/groundTruth/Case_1-01.json  {"mitosis": [{"x": .., "y": ..}, ...], "tumor": [...], ...}
 
-:class:`BreCaHAD` serves 512 x 680 patches with a box around every annotated cell of the
+``BreCaHAD`` serves 512 x 680 patches with a box around every annotated cell of the
 chosen classes, the way ``seeds/brecahad_faster_rcnn.txt`` (sections 2.4.2-2.4.4) trains and
-evaluates its Faster R-CNN; :func:`read_annotations` parses one file and
-:func:`split_brecahad` gives the paper's 138 / 12 / 12 split.
+evaluates its Faster R-CNN; ``read_annotations`` parses one file and
+``split_brecahad`` gives the paper's 138 / 12 / 12 split.
 """
 
 from __future__ import annotations

@@ -2,8 +2,8 @@
 
 The seed project exported PCam to ``root/{train,valid,test}/{normal,tumor}/`` so that
 ``torchvision.datasets.ImageFolder`` assigns ``normal`` 0 and ``tumor`` 1 (section 3.3.4),
-because its HDF5 reader was slow. :class:`~histomammo.datasets.PCam` needs no export to be
-fast; :func:`export_image_folder` is there for tools that want image files.
+because its HDF5 reader was slow. [`PCam`][histomammo.datasets.PCam] needs no export to be
+fast; ``export_image_folder`` is there for tools that want image files.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Make a PCam-format patch set from one's own tiled slides and tumour masks.
 
-:func:`make_pcam_from_slides` follows the PCam creators' recipe (Veeling et al. 2018; the
+``make_pcam_from_slides`` follows the PCam creators' recipe (Veeling et al. 2018; the
 seed's section 2.1): 96x96 patches from the 10x level, background rejected when the blurred
 HSV saturation of the patch stays below 0.07, the label is whether the centre 32x32 region
 holds tumour, patches are sampled by repeatedly choosing a slide and then a positive or a
@@ -175,13 +175,13 @@ def make_pcam_from_slides(
     Parameters
     ----------
     slides : sequence of path
-        Tiled pyramidal TIFFs (anything :class:`histomammo.io.TiffImage` opens).
+        Tiled pyramidal TIFFs (anything [`histomammo.io.TiffImage`][histomammo.io.TiffImage] opens).
     annotation_masks : sequence
         Per slide, its tumour mask as a 2-D array (True/nonzero = tumour), a ``.npy``,
         PNG or TIFF file, at any downsample of level 0 with the slide's aspect ratio; or
         None for a slide without tumour.
     out_root : path
-        Output folder, laid out as :class:`~histomammo.datasets.PCam` reads it.
+        Output folder, laid out as [`PCam`][histomammo.datasets.PCam] reads it.
     level : int
         Pyramid level the 96x96 patches are cut from: PCam's 10x is level 2 of a 40x
         slide whose levels halve.

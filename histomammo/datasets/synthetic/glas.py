@@ -1,8 +1,10 @@
 """Synthetic GlaS (Warwick-QU) release: H&E-like gland images in the exact flat layout.
 
-:func:`make_glas` writes ``train_<n>.bmp``, ``testA_<n>.bmp``, ``testB_<n>.bmp``, each with its
-``<name>_anno.bmp`` instance label image, and ``Grade.csv`` with the release's header and its
-leading spaces. :func:`draw_glands` draws one image and its labels in memory.
+``make_glas`` writes ``train_<n>.bmp``, ``testA_<n>.bmp``, ``testB_<n>.bmp``, each with its
+``<name>_anno.bmp`` instance label image, and ``Grade.csv`` as released: its header, its
+leading spaces (none before some patient IDs), bare CR line endings, no final newline, the
+spelling ``differentated``, patients 1-16 recurring across the parts and a few (part,
+patient) pairs mixing grades. ``draw_glands`` draws one image and its labels in memory.
 
 A gland is a ring of dark epithelial nuclei in purple cytoplasm around a pale lumen, set in
 pink fibrous stroma with scattered stromal nuclei. Benign glands are round; malignant ones
@@ -257,10 +259,10 @@ def make_glas(
     root : str or Path
         Output folder, created if needed.
     counts : dict, optional
-        Images per split; the release's :data:`GLAS_COUNTS` (85, 60, 20) by default.
+        Images per split; the release's ``GLAS_COUNTS`` (85, 60, 20) by default.
     size : (int, int), optional
         ``(height, width)`` of every image; by default drawn from the release's sizes
-        :data:`GLAS_SIZES` (mostly 522x775).
+        ``GLAS_SIZES`` (mostly 522x775).
     seed : int or numpy.random.Generator
         Source of every random draw.
     quirks : bool
