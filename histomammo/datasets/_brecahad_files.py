@@ -1,6 +1,6 @@
 """BreCaHAD files: the folder layout, one annotation file, and the train/validation/test split.
 
-Public names are re-exported by :mod:`histomammo.datasets.brecahad`.
+Public names are re-exported by [`histomammo.datasets.brecahad`][histomammo.datasets.brecahad].
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 import math
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +55,7 @@ def read_annotations(
     ----------
     json_path : path
         A ``groundTruth/<name>.json``: one object with exactly the keys of
-        :data:`BRECAHAD_KEYS`, each a list of ``{"x": float, "y": float}`` in [0, 1].
+        ``BRECAHAD_KEYS``, each a list of ``{"x": float, "y": float}`` in [0, 1].
     width, height : int
         The image size: column = ``x * width``, row = ``y * height``.
 
@@ -123,8 +123,18 @@ def _child(root: Path, name: str) -> Path:
     return found[0]
 
 
-def find_pairs(root: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
-    """``(name, image path, json path)`` of every image, sorted by name; refuse unpaired files."""
+def find_pairs(
+    root: str | os.PathLike[str],
+    *,
+    on_problem: Callable[[Path, int | None, str, type[Exception]], None] | None = None,
+) -> list[tuple[str, Path, Path]]:
+    """``(name, image path, json path)`` of every paired image, sorted by name.
+
+    ``images/`` and ``groundTruth/`` are found in any letter case (copies spell
+    ``groundtruth``). An image without its annotation file, or the reverse, raises
+    ``MissingFileError``; with ``on_problem`` it is reported as
+    ``on_problem(file, None, message, MissingFileError)`` and left out instead.
+    """
     root = Path(root)
     images_dir, truth_dir = _child(root, "images"), _child(root, "groundTruth")
     images = {p.stem: p for p in images_dir.iterdir() if p.suffix.lower() in (".tif", ".tiff")}
@@ -133,11 +143,14 @@ def find_pairs(root: str | os.PathLike[str]) -> list[tuple[str, Path, Path]]:
         raise MissingFileError(f"{images_dir}: no .tif images")
     for names, have, lack in ((images.keys() - truths.keys(), images, truth_dir),
                               (truths.keys() - images.keys(), truths, images_dir)):
-        if names:
+        if names and on_problem is None:
             first = have[sorted(names)[0]]
             raise MissingFileError(f"{first}: has no counterpart in {lack} "
                                    f"({len(names)} unpaired file(s) in all: {sorted(names)[:5]})")
-    return [(name, images[name], truths[name]) for name in sorted(images)]
+        for name in sorted(names):
+            on_problem(have[name], None, f"no counterpart in {lack}; left out",  # type: ignore[misc]
+                       MissingFileError)
+    return [(name, images[name], truths[name]) for name in sorted(images.keys() & truths.keys())]
 
 
 def case_of(name: str) -> str:

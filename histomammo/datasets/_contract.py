@@ -1,4 +1,4 @@
-"""The one dataset contract every reader in :mod:`histomammo.datasets` follows.
+"""The one dataset contract every reader in ``histomammo.datasets`` follows.
 
 ``Dataset(root, split=..., *, transforms=None, transform=None, target_transform=None, ...)``
 as torchvision's ``VisionDataset``: ``transforms`` is applied jointly to ``(image, target)``;
@@ -8,8 +8,10 @@ alias), negative indices count from the end, ``sample_info(i)`` says where sampl
 from, and one bad row of a release's table is a logged warning and an entry in
 ``dataset.problems`` (``strict=True`` raises it instead).
 
-:class:`ContractDataset` implements the shared parts; a reader supplies ``__len__``,
-``_load(index) -> (image, target)`` and ``sample_info(index) -> dict``.
+[`ContractDataset`][histomammo.datasets._contract.ContractDataset] implements the shared
+parts; a reader supplies ``__len__``, ``_load(index) -> (image, target)`` and
+``sample_info(index) -> dict`` holding at least the keys of ``INFO_KEYS``. The page
+``docs/datasets.md`` states the contract, each dataset's image policy included.
 """
 
 from __future__ import annotations
@@ -24,12 +26,16 @@ from torch.utils.data import Dataset
 
 from histomammo.errors import DataFormatError
 
-__all__ = ["ContractDataset", "Problem", "resolve_split", "SPLIT_ALIASES"]
+__all__ = ["INFO_KEYS", "ContractDataset", "Problem", "resolve_split", "SPLIT_ALIASES"]
 
 logger = logging.getLogger("histomammo.datasets")
 
 #: Names a release uses that mean one of the contract's splits.
 SPLIT_ALIASES: dict[str, str] = {"valid": "val", "validation": "val"}
+
+#: Keys every ``sample_info(i)`` holds: the image file, the contract's split name, and the
+#: patient (or the finest unit the release records: a case, a slide), ``None`` where unknown.
+INFO_KEYS: tuple[str, ...] = ("file", "split", "patient")
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,7 @@ class ContractDataset(Dataset):
 
     Subclasses call ``super().__init__(root, transforms=..., transform=...,
     target_transform=..., strict=...)`` first, then read their tables, reporting bad rows
-    through :meth:`report_problem`.
+    through ``report_problem``.
 
     Parameters
     ----------
@@ -169,7 +175,7 @@ class ContractDataset(Dataset):
         raise NotImplementedError
 
     def sample_info(self, index: int) -> dict[str, Any]:
-        """Where sample ``index`` came from: at least ``{"file": ..., "split": ...}``."""
+        """Where sample ``index`` came from: at least the keys of ``INFO_KEYS``."""
         raise NotImplementedError
 
     def _index(self, index: int) -> int:
@@ -180,11 +186,14 @@ class ContractDataset(Dataset):
             raise IndexError(f"index {index} out of range for {type(self).__name__} of {n} samples")
         return index % n
 
-    def __getitem__(self, index: int) -> tuple[Any, Any]:
-        image, target = self._load(self._index(index))
+    def _transformed(self, image: Any, target: Any) -> tuple[Any, Any]:
+        """``(image, target)`` after ``transforms`` (or ``transform`` / ``target_transform``)."""
         if self.transforms is not None:
             image, target = self.transforms(image, target)
         return image, target
+
+    def __getitem__(self, index: int) -> tuple[Any, Any]:
+        return self._transformed(*self._load(self._index(index)))
 
     def __repr__(self) -> str:
         split = getattr(self, "split", None)

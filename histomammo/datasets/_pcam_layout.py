@@ -1,7 +1,7 @@
 """The PatchCamelyon file layout, in one place: file names, sizes, meta columns, writers.
 
-The reader (:mod:`histomammo.datasets.pcam`), the synthetic writer and
-:func:`~histomammo.datasets.pcam_from_slides.make_pcam_from_slides` all go through these
+The reader ([`histomammo.datasets.pcam`][histomammo.datasets.pcam]), the synthetic writer and
+[`make_pcam_from_slides`][histomammo.datasets.pcam_from_slides.make_pcam_from_slides] all go through these
 names, so the three cannot drift apart.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,7 @@ __all__ = [
     "REAL_SIZES",
     "SPLITS",
     "MetaRow",
+    "MetaTable",
     "data_name",
     "labels_array",
     "meta_name",
@@ -115,16 +116,8 @@ def _parse_row(path: Path, line: int, fields: list[str]) -> MetaRow:
         ) from err
 
 
-def read_meta(path: str | os.PathLike[str]) -> list[MetaRow]:
-    """Read a PCam meta CSV (index column, then :data:`META_COLUMNS`), checking its header.
-
-    Raises
-    ------
-    DataFormatError
-        The header names other columns, a line has another number of fields, a coordinate
-        is not an integer or a flag is not True/False; the file is not UTF-8 text.
-    """
-    path = Path(path)
+def _meta_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """``(line number, fields)`` of each data line of a meta CSV, after checking its header."""
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             lines = list(csv.reader(handle))
@@ -135,5 +128,76 @@ def read_meta(path: str | os.PathLike[str]) -> list[MetaRow]:
         raise DataFormatError(
             f"{path}: header {found!r}; expected an index column then {list(META_COLUMNS)}"
         )
-    return [_parse_row(path, number, fields)
-            for number, fields in enumerate(lines[1:], start=2) if fields]
+    return [(number, fields) for number, fields in enumerate(lines[1:], start=2) if fields]
+
+
+def read_meta(
+    path: str | os.PathLike[str],
+    *,
+    on_problem: Callable[[Path, int, str], None] | None = None,
+) -> list[MetaRow | None]:
+    """Read a PCam meta CSV (index column, then ``META_COLUMNS``), checking its header.
+
+    Parameters
+    ----------
+    path : path
+        The CSV.
+    on_problem : callable, optional
+        ``on_problem(path, line, message)`` for a line that cannot be read (its entry is
+        then None); by default such a line raises.
+
+    Raises
+    ------
+    DataFormatError
+        The header names other columns or the file is not UTF-8 text (always); a line with
+        another number of fields, a coordinate that is not an integer or a flag that is not
+        True/False (without ``on_problem``).
+    """
+    path = Path(path)
+    rows: list[MetaRow | None] = []
+    for number, fields in _meta_lines(path):
+        try:
+            rows.append(_parse_row(path, number, fields))
+        except DataFormatError as err:
+            if on_problem is None:
+                raise
+            on_problem(path, number, f"{str(err).split(': ', 1)[1]}; slide fields unknown")
+            rows.append(None)
+    return rows
+
+
+class MetaTable:
+    """PCam meta rows held as arrays, small to pickle into DataLoader workers.
+
+    ``coords`` ``(N, 2)`` int64 (coord_y, coord_x), ``flags`` ``(N, 2)`` int8 (tumor_patch,
+    center_tumor_patch), ``slide`` ``(N,)`` int32 codes into ``slides``; an unreadable row
+    holds -1 everywhere and reads back with every field None.
+    """
+
+    def __init__(self, coords: np.ndarray, flags: np.ndarray, slide: np.ndarray,
+                 slides: Sequence[str]) -> None:
+        self.coords, self.flags, self.slide, self.slides = coords, flags, slide, list(slides)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[MetaRow | None]) -> MetaTable:
+        """From parsed rows, None for an unreadable one."""
+        slides = sorted({row.wsi for row in rows if row is not None})
+        code = {name: i for i, name in enumerate(slides)}
+        coords = np.array([(r.coord_y, r.coord_x) if r else (-1, -1) for r in rows],
+                          np.int64).reshape(-1, 2)
+        flags = np.array([(r.tumor_patch, r.center_tumor_patch) if r else (-1, -1)
+                          for r in rows], np.int8).reshape(-1, 2)
+        return cls(coords, flags, np.array([code[r.wsi] if r else -1 for r in rows], np.int32),
+                   slides)
+
+    def __len__(self) -> int:
+        return len(self.slide)
+
+    def row(self, index: int) -> dict[str, int | bool | str | None]:
+        """``{"coord_y", "coord_x", "tumor_patch", "center_tumor_patch", "wsi"}`` of a row."""
+        if self.slide[index] < 0:
+            return dict.fromkeys(META_COLUMNS)
+        return {"coord_y": int(self.coords[index, 0]), "coord_x": int(self.coords[index, 1]),
+                "tumor_patch": bool(self.flags[index, 0]),
+                "center_tumor_patch": bool(self.flags[index, 1]),
+                "wsi": self.slides[self.slide[index]]}

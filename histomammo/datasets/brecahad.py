@@ -5,10 +5,10 @@ Layout (folder names matched in any letter case; some copies spell ``groundtruth
     <root>/images/Case_1-01.tif        RGB uint8, 1024 x 1360
     <root>/groundTruth/Case_1-01.json  {"mitosis": [{"x": .., "y": ..}, ...], "tumor": [...], ...}
 
-:class:`BreCaHAD` serves 512 x 680 patches with a box around every annotated cell of the
+``BreCaHAD`` serves 512 x 680 patches with a box around every annotated cell of the
 chosen classes, the way ``seeds/brecahad_faster_rcnn.txt`` (sections 2.4.2-2.4.4) trains and
-evaluates its Faster R-CNN; :func:`read_annotations` parses one file and
-:func:`split_brecahad` gives the paper's 138 / 12 / 12 split.
+evaluates its Faster R-CNN; ``read_annotations`` parses one file and
+``split_brecahad`` gives the paper's 138 / 12 / 12 split.
 """
 
 from __future__ import annotations
@@ -21,17 +21,18 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from histomammo.datasets._brecahad_files import (
     BRECAHAD_KEYS,
     PAPER_SPLIT,
+    case_of,
     find_pairs,
     read_annotations,
     split_brecahad,
 )
+from histomammo.datasets._contract import ContractDataset, resolve_split
 from histomammo.errors import DataFormatError
 from histomammo.io.tiff import TiffImage
 
@@ -62,19 +63,31 @@ def collate_detection(batch: Sequence[tuple[Any, Any]]) -> tuple[list[Any], list
     return list(images), list(targets)
 
 
-class BreCaHAD(Dataset):
+class BreCaHAD(ContractDataset):
     """BreCaHAD patches with one box per annotated cell, as ``(image, target)`` samples.
 
     Parameters
     ----------
     root : path
-        Folder holding ``images/`` and ``groundTruth/``.
+        Folder holding ``images/`` and ``groundTruth/`` (either folder name in any letter
+        case: copies spell ``groundtruth`` too).
     split : {"train", "val", "test"}
-        Which images (see :func:`split_brecahad`) and how patches are drawn: ``"train"``
-        one random patch per image per epoch (138 x 100 epochs = the paper's 13,800),
-        positions from ``(seed, epoch, index)``; ``"val"`` 5 and ``"test"`` 10 patches per
-        image (the paper's 60 and 120) at positions fixed by ``seed`` alone, so every
-        evaluation sees the same patches.
+        Which images (see [`split_brecahad`][histomammo.datasets.brecahad.split_brecahad];
+        ``"valid"`` is an alias of ``"val"``) and how patches are drawn: ``"train"`` one
+        random patch per image per epoch (138 x 100 epochs = the paper's 13,800), positions
+        from ``(seed, epoch, index)``; ``"val"`` 5 and ``"test"`` 10 patches per image (the
+        paper's 60 and 120) at positions fixed by ``seed`` alone, so every evaluation sees the
+        same patches.
+    transforms : callable, optional
+        A ``torchvision.transforms.v2`` transform of ``(image, target)``, e.g.
+        [`paper_augmentation`][histomammo.datasets.brecahad.paper_augmentation]; boxes are
+        ``tv_tensors`` so any v2 transform composes. ``v2.SanitizeBoundingBoxes`` always
+        runs last.
+    transform, target_transform : callable, optional
+        Applied to the image and to the target alone (not with ``transforms``), e.g.
+        ``transform=v2.ToDtype(torch.float32, scale=True)`` for a torchvision detector.
+    strict : bool
+        Raise on the first bad file instead of skipping it (see Notes).
     names : sequence of str, optional
         A custom split: these image names instead of ``split``'s (``split`` still chooses
         how patches are drawn).
@@ -84,7 +97,8 @@ class BreCaHAD(Dataset):
         138 images ... 13800 patches" as crops. The default is ``"crop"``: only crops make
         "sampled" patches and a distinct validation draw "5 times" meaningful, and they keep
         nuclei at full resolution (then interpolated x2 by the model, as the paper says).
-        ``"downscale"``: the whole image halved (area interpolation), one sample per image.
+        ``"downscale"``: the whole image halved (area interpolation, rounded back to
+        uint8), one sample per image.
     patch_size : (height, width)
         Default the paper's (512, 680).
     box_size : float
@@ -99,28 +113,30 @@ class BreCaHAD(Dataset):
     seed : int
         Seed of the split and of every patch position.
     group_by_case : bool
-        Passed to :func:`split_brecahad`.
+        Passed to [`split_brecahad`][histomammo.datasets.brecahad.split_brecahad].
     image_size : (height, width) or None
         The declared image size, checked for every image (BreCaHAD's is (1024, 1360)); an
-        image of another size is refused, never silently mis-scaled. ``None`` accepts any
-        size and scales each file's normalised points by its own size.
-    transforms : callable, optional
-        A ``torchvision.transforms.v2`` transform of ``(image, target)``, e.g.
-        :func:`paper_augmentation`; boxes are ``tv_tensors`` so any v2 transform composes.
-        ``v2.SanitizeBoundingBoxes`` always runs last.
+        image of another size is skipped as a problem, never silently mis-scaled. ``None``
+        accepts any size and scales each file's normalised points by its own size.
     samples_per_image : int, optional
         Override the 1 / 5 / 10 patches per image.
 
     Notes
     -----
-    A sample is ``(image, target)``: ``image`` a ``tv_tensors.Image`` float32 (3, H, W) in
-    [0, 1]; ``target`` ``{"boxes": BoundingBoxes XYXY (N, 4), "labels": int64 (N,),
-    "image_id": int (the image's index in :attr:`names`), "origin": {"name", "file",
-    "top", "left", "height", "width", "scale"}}`` (the region read, in full-resolution
-    pixels, and output pixels per full-resolution pixel). Patches without cells are valid
-    samples with empty targets. Reads go through :meth:`histomammo.io.TiffImage.read_region`.
-    Use :func:`collate_detection` as the DataLoader's ``collate_fn`` and call
-    :meth:`set_epoch` at every epoch (the recipe's callback does).
+    A sample is ``(image, target)``: ``image`` a ``tv_tensors.Image`` uint8 (3, H, W) RGB as
+    stored; ``target`` ``{"boxes": BoundingBoxes XYXY (N, 4) float32, "labels": int64 (N,),
+    "image_id": int}`` (``image_id`` the image's index in ``names``). Patches without cells
+    are valid samples with empty targets. [`sample_info`][histomammo.datasets.brecahad.BreCaHAD.sample_info]
+    gives the file, case and the region read. Reads go through
+    [`TiffImage.read_region`][histomammo.io.TiffImage.read_region]. Use
+    [`collate_detection`][histomammo.datasets.brecahad.collate_detection] as the
+    DataLoader's ``collate_fn`` and call ``set_epoch`` at every epoch.
+
+    The split is drawn over every paired image, so a bad file does not move the others.
+    Row-level problems are logged warnings listed in ``problems`` (errors with
+    ``strict=True``) and the image is skipped: an image without its annotation file or the
+    reverse, an annotation that is not valid JSON or lacks a key or holds a bad point, an
+    image that is not RGB uint8, not of ``image_size`` or smaller than ``patch_size``.
 
     Examples
     --------
@@ -130,9 +146,11 @@ class BreCaHAD(Dataset):
     >>> data = BreCaHAD(root, "test", patch_size=(48, 60), image_size=None)
     >>> len(data), data.names
     (20, ['Case_1-01', 'Case_1-02'])
-    >>> image, target = data[0]
-    >>> tuple(image.shape), target["boxes"].format.value, target["labels"].dtype
-    ((3, 48, 60), 'XYXY', torch.int64)
+    >>> image, target = data[-1]
+    >>> tuple(image.shape), image.dtype, target["boxes"].format.value, target["labels"].dtype
+    ((3, 48, 60), torch.uint8, 'XYXY', torch.int64)
+    >>> data.sample_info(-1)["name"], data.sample_info(-1)["patient"]
+    ('Case_1-02', 'Case_1')
     """
 
     def __init__(
@@ -140,6 +158,10 @@ class BreCaHAD(Dataset):
         root: str | os.PathLike[str],
         split: Literal["train", "val", "test"] = "train",
         *,
+        transforms: Callable[..., Any] | None = None,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        strict: bool = False,
         names: Sequence[str] | None = None,
         patches: Literal["crop", "downscale"] = "crop",
         patch_size: tuple[int, int] = (512, 680),
@@ -149,36 +171,57 @@ class BreCaHAD(Dataset):
         seed: int = 0,
         group_by_case: bool = True,
         image_size: tuple[int, int] | None = (1024, 1360),
-        transforms: Callable[..., Any] | None = None,
         samples_per_image: int | None = None,
     ) -> None:
-        _check_arguments(split, patches, patch_size, box_size, min_inside, samples_per_image)
-        self.root = Path(root)
+        super().__init__(root, transforms=transforms, transform=transform,
+                         target_transform=target_transform, strict=strict)
+        split = resolve_split(split, _PATCHES_PER_IMAGE, dataset="BreCaHAD")
+        _check_arguments(patches, patch_size, box_size, min_inside, samples_per_image)
         self.split, self.patches, self.seed = split, patches, int(seed)
         self.patch_size = (int(patch_size[0]), int(patch_size[1]))
         self.box_size, self.min_inside = float(box_size), float(min_inside)
         self.classes = _check_classes(classes)
-        self.transforms = transforms
         self._sanitize = v2.SanitizeBoundingBoxes()
         self.epoch = 0
-        pairs = {name: (image, truth) for name, image, truth in find_pairs(self.root)}
+        pairs = {name: (image, truth) for name, image, truth
+                 in find_pairs(self.root, on_problem=self.report_problem)}
         if names is None:
             names = split_brecahad(list(pairs), self.seed, group_by_case)[split]
         unknown = sorted(set(names) - set(pairs))
         if unknown:
             raise ValueError(f"{self.root}: no image named {unknown[:5]}; the dataset has "
                              f"{len(pairs)} images such as {sorted(pairs)[:3]}")
-        self.names: list[str] = sorted(set(names))
-        self.files = [pairs[n][0] for n in self.names]
-        self.shapes = [_check_image(path, image_size) for path in self.files]
-        self._cells = [self._read_cells(pairs[n][1], shape)
-                       for n, shape in zip(self.names, self.shapes, strict=True)]
+        loaded = [(n, *pairs[n], self._load_image(*pairs[n], image_size))
+                  for n in sorted(set(names))]
+        kept = [item for item in loaded if item[3] is not None]
+        if not kept:
+            raise DataFormatError(f"{self.root}: every {split} image was skipped "
+                                  f"({len(self.problems)} problems, see the log)")
+        self.names: list[str] = [item[0] for item in kept]
+        self._files = [item[1] for item in kept]
+        self._annotations = [item[2] for item in kept]
+        self._shapes = [item[3][0] for item in kept]
+        self._cells = [item[3][1] for item in kept]
         per_image = 1 if patches == "downscale" else _PATCHES_PER_IMAGE[split]
         self.samples_per_image = samples_per_image or per_image
-        for name, (h, w) in zip(self.names, self.shapes, strict=True):
-            if patches == "crop" and (h < self.patch_size[0] or w < self.patch_size[1]):
-                raise DataFormatError(f"{pairs[name][0]}: image is {h} x {w}, smaller than "
+
+    def _load_image(self, image: Path, truth: Path, image_size: tuple[int, int] | None
+                    ) -> tuple[tuple[int, int], tuple[np.ndarray, np.ndarray]] | None:
+        """``(shape, cells)`` of one image, or None (a problem reported) when unusable."""
+        try:
+            shape = _check_image(image, image_size)
+            if self.patches == "crop" and (shape[0] < self.patch_size[0]
+                                           or shape[1] < self.patch_size[1]):
+                raise DataFormatError(f"{image}: image is {shape[0]} x {shape[1]}, smaller than "
                                       f"the {self.patch_size[0]} x {self.patch_size[1]} patches")
+        except DataFormatError as err:
+            self.report_problem(image, None, f"{err}; image skipped", type(err))
+            return None
+        try:
+            return shape, self._read_cells(truth, shape)
+        except DataFormatError as err:
+            self.report_problem(truth, None, f"{err}; image skipped", type(err))
+            return None
 
     def _read_cells(self, json_path: Path, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
         """Cell centres ``(column, row)`` (N, 2) and labels (N,) of the chosen classes."""
@@ -196,8 +239,9 @@ class BreCaHAD(Dataset):
 
     def region(self, index: int) -> tuple[int, int, int, int]:
         """``(top, left, height, width)`` in full-resolution pixels read for sample ``index``."""
+        index = self._index(index)
         image, k = divmod(index, self.samples_per_image)
-        h, w = self.shapes[image]
+        h, w = self._shapes[image]
         if self.patches == "downscale":
             return 0, 0, h, w
         if self.split == "train":
@@ -207,19 +251,38 @@ class BreCaHAD(Dataset):
         ph, pw = self.patch_size
         return int(rng.integers(0, h - ph + 1)), int(rng.integers(0, w - pw + 1)), ph, pw
 
-    def __getitem__(self, index: int) -> tuple[tv_tensors.Image, dict[str, Any]]:
-        if not 0 <= index < len(self):
-            raise IndexError(f"index {index} out of range for {len(self)} samples")
+    def sample_info(self, index: int) -> dict[str, Any]:
+        """Where sample ``index`` came from, at the current epoch.
+
+        Returns
+        -------
+        dict
+            ``file`` and ``annotation`` (paths as str), ``split``, ``name``
+            (``"Case_1-01"``), ``patient`` (the case, ``"Case_1"``), ``image_index`` (in
+            ``names``), the region read ``top``, ``left``, ``height``, ``width`` in
+            full-resolution pixels, ``scale`` (output pixels per full-resolution pixel) and
+            ``epoch``.
+        """
+        index = self._index(index)
+        image = index // self.samples_per_image
+        top, left, height, width = self.region(index)
+        scale = self.patch_size[0] / height if self.patches == "downscale" else 1.0
+        return {"file": str(self._files[image]), "annotation": str(self._annotations[image]),
+                "split": self.split, "name": self.names[image],
+                "patient": case_of(self.names[image]), "image_index": image, "top": top,
+                "left": left, "height": height, "width": width, "scale": scale,
+                "epoch": self.epoch}
+
+    def _load(self, index: int) -> tuple[tv_tensors.Image, dict[str, Any]]:
         image_index = index // self.samples_per_image
         top, left, height, width = self.region(index)
-        with TiffImage(self.files[image_index]) as tiff:
+        with TiffImage(self._files[image_index]) as tiff:
             pixels = tiff.read_region(top, left, height, width)
-        tensor = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1).float() / 255
-        scale = 1.0
+        tensor = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
         if self.patches == "downscale":
-            scale = self.patch_size[0] / height
-            tensor = torch.nn.functional.interpolate(tensor[None], size=self.patch_size,
-                                                     mode="area")[0]
+            area = torch.nn.functional.interpolate(tensor[None].float(), size=self.patch_size,
+                                                   mode="area")[0]
+            tensor = area.round_().clamp_(0, 255).to(torch.uint8)
         boxes, labels = self._patch_boxes(image_index, top, left, height, width)
         out_h, out_w = tensor.shape[1:]
         target = {
@@ -228,14 +291,14 @@ class BreCaHAD(Dataset):
                                               dtype=torch.float32),
             "labels": torch.from_numpy(labels),
             "image_id": image_index,
-            "origin": {"name": self.names[image_index], "file": str(self.files[image_index]),
-                       "top": top, "left": left, "height": height, "width": width,
-                       "scale": scale},
         }
-        sample = (tv_tensors.Image(tensor), target)
-        if self.transforms is not None:
-            sample = self.transforms(*sample)
-        return self._sanitize(*sample)
+        return tv_tensors.Image(tensor), target
+
+    def _transformed(self, image: Any, target: Any) -> tuple[Any, Any]:
+        image, target = super()._transformed(image, target)
+        if isinstance(target, dict) and "boxes" in target and "labels" in target:
+            image, target = self._sanitize(image, target)
+        return image, target
 
     def _patch_boxes(self, image: int, top: int, left: int, height: int,
                      width: int) -> tuple[np.ndarray, np.ndarray]:
@@ -251,9 +314,7 @@ class BreCaHAD(Dataset):
         return clipped[keep], labels[keep]
 
 
-def _check_arguments(split, patches, patch_size, box_size, min_inside, samples_per_image):
-    if split not in _PATCHES_PER_IMAGE:
-        raise ValueError(f"split must be 'train', 'val' or 'test', but got {split!r}")
+def _check_arguments(patches, patch_size, box_size, min_inside, samples_per_image):
     if patches not in ("crop", "downscale"):
         raise ValueError(f"patches must be 'crop' or 'downscale', but got {patches!r}")
     if len(patch_size) != 2 or min(patch_size) < 1:

@@ -10,9 +10,11 @@ folder::
 
 Each ``<name>_anno.bmp`` is an *instance* label image: one grey value per gland, 0 for the
 background. Its values are kept as they are, never relabelled by connectivity (two touching
-glands would merge). ``Grade.csv`` has the header
-``name,patient ID, grade (GlaS), grade (Sirinukunwattana et al. 2015)``; headers and values
-carry leading spaces, which are stripped here.
+glands would merge). ``Grade.csv`` gives each image's patient and grades (see
+[`read_grade_csv`][histomammo.datasets.glas.read_grade_csv] for its quirks). The 16 patients
+(IDs 1-16) recur across train, testA and testB, and a patient's images within one part may
+mix benign and malignant: the grade belongs to the image, and the release's parts are not
+patient-disjoint.
 
 References
 ----------
@@ -22,7 +24,6 @@ challenge contest", Medical Image Analysis 35, 2017.
 
 from __future__ import annotations
 
-import csv
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,260 +32,126 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 from torchvision import tv_tensors
 from torchvision.ops import masks_to_boxes
 
+from histomammo.datasets._contract import ContractDataset, resolve_split
+from histomammo.datasets._glas_files import (
+    ANNOTATION_EXPECTED,
+    IMAGE_EXPECTED,
+    bmp_header,
+    check_annotation_mode,
+    read_glas_annotation,
+    read_glas_image,
+    read_grade_csv,
+)
 from histomammo.errors import DataFormatError, MissingFileError
-from histomammo.io._paths import require_file
 
-__all__ = ["GlaS", "GlaSRecord", "read_grade_csv", "read_glas_image", "read_glas_annotation"]
+__all__ = ["GlaS", "read_grade_csv", "read_glas_image", "read_glas_annotation"]
 
-SPLITS = ("train", "testA", "testB")
+#: The dataset's splits: the release's three parts, and ``"test"`` for testA and testB.
+SPLITS = ("train", "testA", "testB", "test")
+PARTS = {"train": ("train",), "testA": ("testA",), "testB": ("testB",),
+         "test": ("testA", "testB")}
 TARGETS = ("instances", "semantic")
-GRADE_COLUMNS = ("name", "patient ID", "grade (GlaS)", "grade (Sirinukunwattana et al. 2015)")
-_GREY_MODES = ("L", "P", "I", "I;16")
 
 
 @dataclass(frozen=True)
-class GlaSRecord:
-    """Where one GlaS image lies and what ``Grade.csv`` says of it (no pixel data).
-
-    Attributes
-    ----------
-    name : str
-        ``"train_1"``, ``"testA_12"``, ...
-    image : Path
-        The ``<name>.bmp`` file.
-    annotation : Path
-        The ``<name>_anno.bmp`` instance label file.
-    size : tuple of int
-        ``(height, width)`` read from the image file's header.
-    patient : int
-        ``patient ID`` column.
-    grade : str
-        ``grade (GlaS)`` column: ``"benign"`` or ``"malignant"``.
-    grade_sirinukunwattana : str
-        ``grade (Sirinukunwattana et al. 2015)`` column (``"healthy"``, ``"adenomatous"``, ...).
-    """
+class _Record:
+    """Where one GlaS image lies and what ``Grade.csv`` says of it (no pixel data)."""
 
     name: str
     image: Path
     annotation: Path
     size: tuple[int, int]
-    patient: int
-    grade: str
-    grade_sirinukunwattana: str
+    patient: int | None
+    grade: str | None
+    grade_sirinukunwattana: str | None
 
 
-def read_grade_csv(path: str | Path) -> dict[str, dict[str, str]]:
-    """Read ``Grade.csv``: ``{name: {"patient ID": ..., "grade (GlaS)": ..., ...}}``.
-
-    Leading and trailing spaces of headers and values are stripped (the release has them).
-
-    Raises
-    ------
-    MissingFileError
-        ``path`` does not exist.
-    DataFormatError
-        A column of :data:`GRADE_COLUMNS` is missing, a row is short, a name repeats or
-        the file is not text.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "Grade.csv"
-    >>> _ = path.write_text("name,patient ID, grade (GlaS), grade (Sirinukunwattana et al. 2015)\\n"
-    ...                     "testA_1, 4, benign, adenomatous\\n")
-    >>> read_grade_csv(path)["testA_1"]["grade (GlaS)"]
-    'benign'
-    """
-    path = Path(path)
-    require_file(path, "the GlaS Grade.csv")
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise DataFormatError(f"{path}: not UTF-8 text ({err}); expected a CSV file") from None
-    rows = [[cell.strip() for cell in row] for row in csv.reader(text.splitlines()) if row]
-    if not rows:
-        raise DataFormatError(f"{path}: empty; expected the header {', '.join(GRADE_COLUMNS)}")
-    header = rows[0]
-    missing = [col for col in GRADE_COLUMNS if col not in header]
-    if missing:
-        raise DataFormatError(
-            f"{path}: columns {missing} missing; found {header}, expected {list(GRADE_COLUMNS)}"
-        )
-    table: dict[str, dict[str, str]] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) < len(header):
-            raise DataFormatError(
-                f"{path}: line {line} has {len(row)} fields, expected {len(header)}"
-            )
-        record = dict(zip(header, row, strict=False))
-        if record["name"] in table:
-            raise DataFormatError(f"{path}: line {line} repeats the name {record['name']!r}")
-        table[record["name"]] = record
-    return table
-
-
-def _open_bmp(path: Path, expected: str) -> Image.Image:
-    require_file(path, expected)
-    try:
-        return Image.open(path)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as err:
-        raise DataFormatError(f"{path}: cannot be decoded ({err}); expected {expected}") from None
-
-
-def _decode(image: Image.Image, path: Path, expected: str) -> np.ndarray:
-    try:
-        image.load()
-        return np.array(image)
-    except (OSError, SyntaxError, ValueError) as err:
-        raise DataFormatError(f"{path}: truncated or corrupt ({err}); expected {expected}") from None
-
-
-def read_glas_image(path: str | Path) -> np.ndarray:
-    """Decode a GlaS ``.bmp`` image to an ``(H, W, 3)`` uint8 RGB array.
-
-    Raises
-    ------
-    MissingFileError, DataFormatError
-        No such file; not a decodable image, truncated, or not RGB.
-    """
-    path = Path(path)
-    expected = "a 24-bit RGB BMP image"
-    with _open_bmp(path, expected) as image:
-        if image.mode != "RGB":
-            raise DataFormatError(f"{path}: image mode {image.mode!r}; expected {expected}")
-        return _decode(image, path, expected)
-
-
-def read_glas_annotation(path: str | Path) -> np.ndarray:
-    """Decode a ``<name>_anno.bmp`` instance label image to an ``(H, W)`` int32 array.
-
-    The grey values are the gland labels (0 background), kept as stored: never relabelled
-    by connectivity. An RGB file whose three channels are equal is read as grey.
-
-    Raises
-    ------
-    MissingFileError, DataFormatError
-        No such file; undecodable or truncated; a colour (non-grey) annotation.
-    """
-    path = Path(path)
-    expected = "a greyscale instance label BMP (one value per gland, 0 background)"
-    with _open_bmp(path, expected) as image:
-        mode = image.mode
-        _annotation_mode_ok(path, mode)
-        labels = _decode(image, path, expected)
-    if mode == "RGB":
-        if not (np.array_equal(labels[..., 0], labels[..., 1])
-                and np.array_equal(labels[..., 0], labels[..., 2])):
-            raise DataFormatError(
-                f"{path}: a colour annotation (its RGB channels differ); expected {expected}"
-            )
-        labels = labels[..., 0]
-    return labels.astype(np.int32)
-
-
-def _annotation_mode_ok(path: Path, mode: str) -> None:
-    if mode not in _GREY_MODES + ("RGB",):
-        raise DataFormatError(
-            f"{path}: annotation mode {mode!r} (a colour or unsupported image); expected a "
-            "greyscale instance label BMP"
-        )
-
-
-def _split_names(root: Path, split: str) -> list[str]:
-    pattern = re.compile(rf"^{split}_(\d+)\.bmp$")
+def _part_names(root: Path, part: str) -> list[str]:
+    pattern = re.compile(rf"^{part}_(\d+)\.bmp$")
     found = [(int(m.group(1)), m.group(0)[:-4]) for p in root.iterdir()
              if (m := pattern.match(p.name))]
     return [name for _, name in sorted(found)]
 
 
-def _header(path: Path, expected: str) -> tuple[tuple[int, int], str]:
-    with _open_bmp(path, expected) as image:
-        return (image.height, image.width), image.mode
-
-
-def _make_record(root: Path, name: str, grades: dict[str, dict[str, str]]) -> GlaSRecord:
-    image_path, anno_path = root / f"{name}.bmp", root / f"{name}_anno.bmp"
-    if not anno_path.exists():
-        raise MissingFileError(
-            f"{anno_path}: no such file; expected the instance annotation of {image_path.name}"
-        )
-    size, _ = _header(image_path, "a 24-bit RGB BMP image")
-    anno_size, anno_mode = _header(anno_path, "a greyscale instance label BMP")
-    _annotation_mode_ok(anno_path, anno_mode)
-    if anno_size != size:
-        raise DataFormatError(
-            f"{anno_path}: annotation is {anno_size[1]}x{anno_size[0]} (WxH) but its image "
-            f"{image_path.name} is {size[1]}x{size[0]}; expected the same size"
-        )
-    row = grades[name]
-    try:
-        patient = int(row["patient ID"])
-    except ValueError:
-        raise DataFormatError(
-            f"{root / 'Grade.csv'}: patient ID {row['patient ID']!r} of {name}; expected an integer"
-        ) from None
-    return GlaSRecord(name, image_path, anno_path, size, patient, row["grade (GlaS)"],
-                      row["grade (Sirinukunwattana et al. 2015)"])
+def _masks_target(masks: torch.Tensor) -> dict[str, Any]:
+    """Boxes (XYXY, pixel edges), labels and masks of ``(N, H, W)`` masks, empty ones dropped."""
+    if masks.numel():
+        masks = masks[masks.flatten(1).amax(1) > 0]
+    height, width = masks.shape[-2:]
+    if len(masks):
+        boxes = masks_to_boxes(masks)
+        boxes = boxes + torch.tensor([0.0, 0.0, 1.0, 1.0], dtype=boxes.dtype,
+                                     device=boxes.device)  # pixel centres -> pixel edges
+    else:
+        boxes = torch.zeros((0, 4), device=masks.device)
+    return {
+        "boxes": tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(height, width)),
+        "labels": torch.ones(len(masks), dtype=torch.int64, device=masks.device),
+        "masks": tv_tensors.Mask(masks),
+    }
 
 
 def _instance_target(labels: torch.Tensor) -> dict[str, Any]:
     """Boxes, labels and masks of an ``(H, W)`` instance label tensor (Mask R-CNN's format)."""
     ids = torch.unique(labels)
     ids = ids[ids != 0]
-    masks = (labels[None] == ids[:, None, None]).to(torch.uint8)
-    return _masks_target(masks)
+    return _masks_target((labels[None] == ids[:, None, None]).to(torch.uint8))
 
 
-def _masks_target(masks: torch.Tensor) -> dict[str, Any]:
-    if masks.numel():
-        masks = masks[masks.flatten(1).amax(1) > 0]
-    height, width = masks.shape[-2:]
-    boxes = masks_to_boxes(masks) if len(masks) else torch.zeros((0, 4))
-    boxes = boxes + torch.tensor([0.0, 0.0, 1.0, 1.0])  # pixel centres -> pixel edges
-    return {
-        "boxes": tv_tensors.BoundingBoxes(boxes, format="XYXY", canvas_size=(height, width)),
-        "labels": torch.ones(len(masks), dtype=torch.int64),
-        "masks": tv_tensors.Mask(masks),
-    }
-
-
-class GlaS(torch.utils.data.Dataset):
+class GlaS(ContractDataset):
     """The GlaS gland segmentation images of one split, decoded on access.
 
     Parameters
     ----------
     root : str or Path
         The flat release folder (holding ``Grade.csv`` and the ``.bmp`` files).
-    split : {"train", "testA", "testB"}
-        85, 60 and 20 images in the release.
+    split : {"train", "testA", "testB", "test"}
+        85, 60 and 20 images in the release; ``"test"`` is testA then testB (80).
     target : {"instances", "semantic"}
         ``"instances"``: ``{"boxes": BoundingBoxes (N, 4) XYXY, "labels": int64 (N,) of
-        ones, "masks": Mask (N, H, W) uint8}`` (torchvision's Mask R-CNN format).
-        ``"semantic"``: ``{"mask": Mask (H, W) uint8 in {0, 1}}`` (U-Net's).
-        Both also carry ``"image_id"`` (the index), ``"name"``, ``"patient"`` and ``"grade"``.
+        ones, "masks": Mask (N, H, W) uint8, "image_id": int}`` (torchvision's Mask R-CNN
+        format). ``"semantic"``: ``{"mask": Mask (H, W) uint8 in {0, 1}, "image_id": int}``
+        (U-Net's). ``image_id`` is the sample's index.
     transforms : callable, optional
         ``transforms(image, target) -> (image, target)``, a ``torchvision.transforms.v2``
-        transform (e.g. :func:`histomammo.transforms.augment.glas_augmentation`) that moves
-        image and masks together. After it, empty instance masks are dropped and boxes are
-        recomputed from the masks.
+        transform (e.g. [`glas_augmentation`][histomammo.transforms.augment.glas_augmentation])
+        that moves image and masks together. After it, empty instance masks are dropped and
+        boxes are recomputed from the masks.
+    transform, target_transform : callable, optional
+        Applied to the image and to the target alone (not with ``transforms``).
+    strict : bool
+        Raise on the first bad file or row instead of skipping or flagging it.
+
+    Attributes
+    ----------
+    problems : list of Problem
+        What was skipped or flagged (see Notes).
 
     Notes
     -----
-    Construction lists the files, reads ``Grade.csv`` and the BMP headers (sizes, modes)
-    only; the object holds paths, never pixels (the paper's "memory-efficient batch
-    generator" is this lazy Dataset). ``image`` is a ``tv_tensors.Image`` (3, H, W) uint8.
+    ``image`` is a ``tv_tensors.Image`` (3, H, W) uint8 RGB as stored. Construction lists the
+    files, reads ``Grade.csv`` and the BMP headers (sizes, modes) only; the object holds
+    paths, never pixels (the paper's "memory-efficient batch generator" is this lazy Dataset).
+    [`sample_info`][histomammo.datasets.glas.GlaS.sample_info] says where each image came from.
+
+    Row-level problems are logged warnings listed in ``problems`` (errors with
+    ``strict=True``): an image without its ``_anno.bmp``, an annotation of another size than
+    its image or in colour mode, or an undecodable header is skipped; an image without a
+    ``Grade.csv`` row, or whose patient ID is not an integer, is kept with the unknown
+    fields ``None``; a ``Grade.csv`` row that names no image of the split, is short or
+    repeats a name is ignored.
 
     Raises
     ------
     MissingFileError
-        ``root`` or ``Grade.csv`` missing; an image without its ``_anno.bmp``.
+        ``root`` or ``Grade.csv`` missing.
     DataFormatError
-        No image of the split; names missing from ``Grade.csv``; an annotation whose size
-        differs from its image, or a colour annotation; an unreadable file.
+        No image of the split (or none usable); ``Grade.csv`` without its columns.
+    ValueError
+        An unknown ``split`` or ``target``.
 
     Examples
     --------
@@ -293,64 +160,126 @@ class GlaS(torch.utils.data.Dataset):
     >>> root = make_glas(tempfile.mkdtemp(), counts={"train": 2, "testA": 1, "testB": 1},
     ...                  size=(96, 128), seed=0)
     >>> data = GlaS(root, split="train")
-    >>> image, target = data[0]
-    >>> image.shape[0], target["masks"].shape[1:] == image.shape[1:], target["name"]
-    (3, True, 'train_1')
+    >>> image, target = data[-1]
+    >>> image.shape[0], image.dtype, target["masks"].shape[1:] == image.shape[1:]
+    (3, torch.uint8, True)
+    >>> info = data.sample_info(-1)
+    >>> info["name"], info["part"], info["patient"] in range(1, 17)
+    ('train_2', 'train', True)
+    >>> len(GlaS(root, "test"))
+    2
     """
 
     def __init__(
         self,
         root: str | Path,
-        split: Literal["train", "testA", "testB"] = "train",
+        split: Literal["train", "testA", "testB", "test"] = "train",
+        *,
         target: Literal["instances", "semantic"] = "instances",
         transforms: Callable[[Any, Any], tuple[Any, Any]] | None = None,
+        transform: Callable[[Any], Any] | None = None,
+        target_transform: Callable[[Any], Any] | None = None,
+        strict: bool = False,
     ) -> None:
-        if split not in SPLITS:
-            raise ValueError(f"split must be one of {SPLITS}, but got {split!r}")
+        super().__init__(root, transforms=transforms, transform=transform,
+                         target_transform=target_transform, strict=strict)
+        self.split = resolve_split(split, SPLITS, dataset="GlaS")
         if target not in TARGETS:
             raise ValueError(f"target must be one of {TARGETS}, but got {target!r}")
-        self.root = Path(root)
+        self.target = target
         if not self.root.is_dir():
             raise MissingFileError(f"{self.root}: no such folder; expected the GlaS release folder")
-        self.split, self.target, self.transforms = split, target, transforms
-        names = _split_names(self.root, split)
+        names = [n for part in PARTS[self.split] for n in _part_names(self.root, part)]
         if not names:
-            raise DataFormatError(
-                f"{self.root}: no {split}_<n>.bmp images; expected the flat GlaS release layout"
-            )
+            raise DataFormatError(f"{self.root}: no {' or '.join(PARTS[self.split])}_<n>.bmp "
+                                  "images; expected the flat GlaS release layout")
         grade_path = self.root / "Grade.csv"
-        grades = read_grade_csv(grade_path)
-        absent = [name for name in names if name not in grades]
-        if absent:
-            raise DataFormatError(
-                f"{grade_path}: no row for {len(absent)} image(s) {absent[:5]}; expected a row "
-                "for every image"
-            )
-        self.records = [_make_record(self.root, name, grades) for name in names]
+        grades = read_grade_csv(grade_path, on_problem=self.report_problem)
+        self._report_rows_without_image(grade_path, grades, set(names))
+        records = [self._record(name, grades.get(name), grade_path) for name in names]
+        self._records = [r for r in records if r is not None]
+        if not self._records:
+            raise DataFormatError(f"{self.root}: every {self.split} image was skipped "
+                                  f"({len(self.problems)} problems, see the log)")
+
+    def _report_rows_without_image(self, grade_path: Path, grades: dict[str, dict[str, Any]],
+                                   names: set[str]) -> None:
+        parts = PARTS[self.split]
+        for name, row in grades.items():
+            if name.split("_")[0] in parts and name not in names:
+                self.report_problem(grade_path, row["row"], f"names {name!r} but there is no "
+                                    f"{name}.bmp; row ignored", MissingFileError)
+
+    def _record(self, name: str, row: dict[str, Any] | None, grade_path: Path) -> _Record | None:
+        image_path, anno_path = self.root / f"{name}.bmp", self.root / f"{name}_anno.bmp"
+        try:
+            if not anno_path.exists():
+                raise MissingFileError(f"{anno_path}: no such file; expected the instance "
+                                       f"annotation of {image_path.name}")
+            size, _ = bmp_header(image_path, IMAGE_EXPECTED)
+            anno_size, anno_mode = bmp_header(anno_path, ANNOTATION_EXPECTED)
+            check_annotation_mode(anno_path, anno_mode)
+        except (MissingFileError, DataFormatError) as err:
+            self.report_problem(image_path, None, f"{err}; image skipped", type(err))
+            return None
+        if anno_size != size:
+            self.report_problem(anno_path, None, f"annotation is {anno_size[1]}x{anno_size[0]} "
+                                f"(WxH) but its image {image_path.name} is {size[1]}x{size[0]}; "
+                                "image skipped")
+            return None
+        if row is None:
+            self.report_problem(grade_path, None, f"no row for {name}; image kept, its patient "
+                                "and grades unknown")
+            return _Record(name, image_path, anno_path, size, None, None, None)
+        return _Record(name, image_path, anno_path, size, self._patient(row, grade_path),
+                       row["grade (GlaS)"], row["grade (Sirinukunwattana et al. 2015)"])
+
+    def _patient(self, row: dict[str, Any], grade_path: Path) -> int | None:
+        try:
+            return int(row["patient ID"])
+        except ValueError:
+            self.report_problem(grade_path, row["row"], f"patient ID {row['patient ID']!r} of "
+                                f"{row['name']}; expected an integer; kept as unknown")
+            return None
 
     def __len__(self) -> int:
-        return len(self.records)
+        return len(self._records)
+
+    def sample_info(self, index: int) -> dict[str, Any]:
+        """Where image ``index`` came from and what ``Grade.csv`` says of it.
+
+        Returns
+        -------
+        dict
+            ``file`` and ``annotation`` (paths as str), ``split`` (this dataset's),
+            ``part`` (``"train"``, ``"testA"`` or ``"testB"``), ``name`` (``"testA_12"``),
+            ``patient`` (int 1-16, or None), ``grade`` (``"benign"``/``"malignant"``),
+            ``grade_sirinukunwattana`` (as released) and ``size`` ``(height, width)``.
+        """
+        record = self._records[self._index(index)]
+        return {"file": str(record.image), "annotation": str(record.annotation),
+                "split": self.split, "part": record.name.split("_")[0], "name": record.name,
+                "patient": record.patient, "grade": record.grade,
+                "grade_sirinukunwattana": record.grade_sirinukunwattana, "size": record.size}
 
     def labels(self, index: int) -> np.ndarray:
         """The ``(H, W)`` int32 instance labels of image ``index`` at its original size."""
-        return read_glas_annotation(self.records[index].annotation)
+        return read_glas_annotation(self._records[self._index(index)].annotation)
 
-    def __getitem__(self, index: int) -> tuple[tv_tensors.Image, dict[str, Any]]:
-        record = self.records[index]
+    def _load(self, index: int) -> tuple[tv_tensors.Image, dict[str, Any]]:
+        record = self._records[index]
         image = tv_tensors.Image(torch.from_numpy(read_glas_image(record.image)).permute(2, 0, 1))
         labels = torch.from_numpy(self.labels(index))
         if self.target == "instances":
             target = _instance_target(labels)
         else:
             target = {"mask": tv_tensors.Mask((labels > 0).to(torch.uint8))}
-        target.update(image_id=index, name=record.name, patient=record.patient,
-                      grade=record.grade)
-        if self.transforms is not None:
-            image, target = self.transforms(image, target)
-            if self.target == "instances":
-                target.update(_masks_target(torch.as_tensor(target["masks"])))
+        target["image_id"] = index
         return image, target
 
-    def __repr__(self) -> str:
-        return (f"GlaS(root={str(self.root)!r}, split={self.split!r}, target={self.target!r}, "
-                f"images={len(self)})")
+    def _transformed(self, image: Any, target: Any) -> tuple[Any, Any]:
+        image, target = super()._transformed(image, target)
+        if self.transforms is not None and self.target == "instances" \
+                and isinstance(target, dict) and "masks" in target:
+            target.update(_masks_target(torch.as_tensor(target["masks"])))
+        return image, target

@@ -2,8 +2,8 @@
 
 The seed project exported PCam to ``root/{train,valid,test}/{normal,tumor}/`` so that
 ``torchvision.datasets.ImageFolder`` assigns ``normal`` 0 and ``tumor`` 1 (section 3.3.4),
-because its HDF5 reader was slow. :class:`~histomammo.datasets.PCam` needs no export to be
-fast; :func:`export_image_folder` is there for tools that want image files.
+because its HDF5 reader was slow. [`PCam`][histomammo.datasets.PCam] needs no export to be
+fast; ``export_image_folder`` is there for tools that want image files.
 """
 
 from __future__ import annotations
@@ -68,11 +68,13 @@ def export_image_folder(
     dataset : torch.utils.data.Dataset
         Samples ``(image, label, ...)`` with uint8 images (``(C, H, W)`` tensors or
         ``(H, W, C)`` arrays) and labels 0 (normal) or 1 (tumour), e.g.
-        :class:`~histomammo.datasets.PCam` without a transform.
+        [`PCam`][histomammo.datasets.pcam.PCam] without a transform.
     out_dir : str or os.PathLike
         Root of the image folders.
     split : str, optional
-        Sub-folder name; by default ``dataset.split`` (``"train"``, ``"valid"``, ``"test"``).
+        Sub-folder name; by default ``dataset.split`` (``"train"``, ``"val"``, ``"test"``
+        for [`PCam`][histomammo.datasets.pcam.PCam]; pass ``split="valid"`` for the seed
+        project's folder names).
     workers : int
         Threads encoding PNGs in parallel.
     batch_size : int

@@ -1,13 +1,15 @@
 """PatchCamelyon (PCam): 96x96 H&E patches of lymph-node sections labelled for metastasis.
 
-:class:`PCam` reads the published HDF5 files through :class:`histomammo.io.H5Array`: each
+[`PCam`][histomammo.datasets.pcam.PCam] reads the published HDF5 files through
+[`H5Array`][histomammo.io.H5Array]: each
 file is opened once per process and kept open (the seed project reopened it for every
 item, section 3.2.1, because h5py handles cannot cross processes), so it is fast and safe
 in DataLoader workers under ``fork``, ``spawn`` and ``forkserver``, and a DataLoader
 fetches a whole batch in one call through ``__getitems__``. No PNG export is needed for
-speed (the seed's section 3.3.3.2), though :func:`~histomammo.datasets.export_image_folder`
-writes one for tools that want it. :func:`decompress` unpacks the ``.h5.gz`` files as
-distributed, once.
+speed (the seed's section 3.3.3.2), though
+[`export_image_folder`][histomammo.datasets.image_folder.export_image_folder] writes one for
+tools that want it. [`decompress`][histomammo.datasets.pcam.decompress] unpacks the
+``.h5.gz`` files as distributed, once.
 
 References
 ----------
@@ -32,10 +34,12 @@ from torchvision import tv_tensors
 from tqdm.auto import tqdm
 
 from histomammo._atomic import atomic_write
+from histomammo.datasets._contract import ContractDataset, resolve_split
 from histomammo.datasets._pcam_layout import (
+    META_COLUMNS,
     PATCH_SHAPE,
     REAL_SIZES,
-    MetaRow,
+    MetaTable,
     data_name,
     meta_name,
     read_meta,
@@ -47,16 +51,8 @@ __all__ = ["PCam", "decompress"]
 
 logger = logging.getLogger("histomammo.datasets.pcam")
 
-_SPLIT_ALIASES = {"train": "train", "valid": "valid", "val": "valid", "test": "test"}
-
-
-def _split_name(split: str) -> str:
-    try:
-        return _SPLIT_ALIASES[split]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"unknown PCam split {split!r}; expected 'train', 'valid' (or 'val') or 'test'"
-        ) from None
+SPLITS = ("train", "val", "test")
+_RELEASE_SPLIT = {"train": "train", "val": "valid", "test": "test"}  # the file names' word
 
 
 def _folder(root: Path, split: str) -> Path:
@@ -86,7 +82,7 @@ def _require_h5(path: Path) -> Path:
 
 
 def _read_labels(labels: H5Array, images: H5Array) -> np.ndarray:
-    """All labels (N bytes) as int64, after checking them against the image file."""
+    """All labels (N bytes) as int64, after checking the file's shape against the images."""
     if labels.shape[0] != images.shape[0]:
         raise DataFormatError(
             f"{labels.path} holds {labels.shape[0]} labels but {images.path} holds "
@@ -96,14 +92,7 @@ def _read_labels(labels: H5Array, images: H5Array) -> np.ndarray:
         raise DataFormatError(
             f"{labels.path}: 'y' is {labels.shape} {labels.dtype}; expected (N, 1, 1, 1) uint8"
         )
-    values = np.asarray(labels[:]).reshape(-1).astype(np.int64)
-    bad = (values != 0) & (values != 1)
-    if bad.any():
-        raise DataFormatError(
-            f"{labels.path}: label {values[bad][0]} at row {int(np.flatnonzero(bad)[0])}; "
-            f"expected 0 (normal) or 1 (tumour)"
-        )
-    return values
+    return np.asarray(labels[:]).reshape(-1).astype(np.int64)
 
 
 def _check_images(images: H5Array) -> None:
@@ -126,45 +115,49 @@ def _warn_if_not_real_size(images: H5Array, split: str) -> None:
         )
 
 
-class PCam(torch.utils.data.Dataset):
+class PCam(ContractDataset):
     """The PatchCamelyon split ``split`` under ``root``, read lazily from its HDF5 files.
 
     Parameters
     ----------
     root : str or os.PathLike
-        Folder holding ``camelyonpatch_level_2_split_{split}_{x,y}.h5`` (and optionally
-        ``camelyonpatch_level_2_split_{split}_meta.csv``), or holding them in ``pcam/``
-        as ``torchvision.datasets.PCAM`` lays them out.
-    split : {"train", "valid", "val", "test"}
-        ``"val"`` is torchvision's name for ``"valid"``.
+        Folder holding ``camelyonpatch_level_2_split_{train,valid,test}_{x,y}.h5`` (and
+        optionally ``..._meta.csv``), or holding them in ``pcam/`` as
+        ``torchvision.datasets.PCAM`` lays them out.
+    split : {"train", "val", "test"}
+        ``"valid"`` (the release's file name) is an alias of ``"val"``.
+    transforms : callable, optional
+        ``transforms(image, label) -> (image, label)``.
     transform : callable, optional
         Applied to the image (a ``tv_tensors.Image``, uint8, ``(3, 96, 96)``).
     target_transform : callable, optional
         Applied to the label (an ``int``).
-    with_meta : bool
-        Add the meta row to each sample, so a prediction can be traced to its slide;
-        needs the meta CSV.
+    strict : bool
+        Raise on the first bad label or meta row instead of skipping or flagging it.
+    meta : bool
+        Read the split's meta CSV when it is there (default), so that
+        [`sample_info`][histomammo.datasets.pcam.PCam.sample_info] names each patch's slide
+        and position; False skips it (faster construction, slide fields None).
 
     Attributes
     ----------
     images : histomammo.io.H5Array
-        The patches, ``(N, 96, 96, 3)`` uint8 RGB, on disk.
+        The patches of the file, ``(N, 96, 96, 3)`` uint8 RGB, on disk.
     targets : numpy.ndarray
-        All labels, ``(N,)`` int64, 0 = normal, 1 = tumour (the centre 32x32 region
-        holds tumour), read once: ``N`` bytes.
-    meta : list of MetaRow or None
-        The meta rows, when ``with_meta`` (``coord_y``, ``coord_x`` at level 0,
-        ``tumor_patch``, ``center_tumor_patch``, ``wsi``).
+        The dataset's labels, ``(len(self),)`` int64, 0 = normal, 1 = tumour (the centre
+        32x32 region holds tumour), read once: ``N`` bytes.
+    problems : list of Problem
+        What was skipped or flagged.
 
     Raises
     ------
     MissingFileError
         A file is missing; when only its ``.h5.gz`` is there the message says to run
-        :func:`decompress`.
+        [`decompress`][histomammo.datasets.pcam.decompress].
     DataFormatError
         Truncated or non-HDF5 files; ``x`` not ``(N, 96, 96, 3)`` uint8; ``y`` of another
-        length than ``x``, another shape than ``(N, 1, 1, 1)`` or labels other than 0/1;
-        a meta CSV with other columns or rows.
+        length than ``x`` or another shape than ``(N, 1, 1, 1)``; a meta CSV with other
+        columns or another number of rows than patches.
 
     Warns
     -----
@@ -174,90 +167,115 @@ class PCam(torch.utils.data.Dataset):
 
     Notes
     -----
-    Samples are ``(image, label)``, or ``(image, label, meta)`` with ``with_meta`` where
-    ``meta`` is a dict of the row's fields plus ``"index"``, so the default collate makes
-    lists and tensors of them.
+    Samples are ``(image, label)``: ``image`` a ``tv_tensors.Image`` uint8 ``(3, 96, 96)``
+    RGB as stored, ``label`` an ``int``. Row-level problems are logged warnings listed in
+    ``problems`` (errors with ``strict=True``): a label other than 0 or 1 (the patch is
+    skipped, so indices then skip that row: ``sample_info(i)["index"]`` is the row in the
+    files); a meta row that cannot be read (its slide fields are None) or whose
+    ``center_tumor_patch`` disagrees with the label (kept; the label file wins).
 
     Examples
     --------
     >>> import tempfile
     >>> from histomammo.datasets import PCam
     >>> from histomammo.datasets.synthetic import make_pcam
-    >>> root = make_pcam(tempfile.mkdtemp(), n_per_split=4, splits=["test"], progress=False)
-    >>> data = PCam(root, "test", with_meta=True)
-    >>> image, label, meta = data[0]
-    >>> tuple(image.shape), image.dtype, label in (0, 1), meta["wsi"][:15]
-    ((3, 96, 96), torch.uint8, True, 'camelyon16_test')
+    >>> root = make_pcam(tempfile.mkdtemp(), n_per_split=4, splits=["valid"], progress=False)
+    >>> data = PCam(root, "valid")
+    >>> image, label = data[-1]
+    >>> data.split, tuple(image.shape), image.dtype, label in (0, 1)
+    ('val', (3, 96, 96), torch.uint8, True)
+    >>> info = data.sample_info(-1)
+    >>> info["index"], info["slide"][:16], info["center_tumor_patch"] == bool(label)
+    (3, 'camelyon16_train', True)
     """
 
     def __init__(
         self,
         root: str | os.PathLike[str],
         split: str = "train",
+        *,
+        transforms: Callable[[Any, Any], Any] | None = None,
         transform: Callable[[Any], Any] | None = None,
         target_transform: Callable[[int], Any] | None = None,
-        with_meta: bool = False,
+        strict: bool = False,
+        meta: bool = True,
     ) -> None:
-        self.root = Path(root)
-        self.split = _split_name(split)
-        self.transform = transform
-        self.target_transform = target_transform
-        folder = _folder(self.root, self.split)
-        self.images = H5Array(_require_h5(folder / data_name(self.split, "x")), "x")
+        super().__init__(root, transforms=transforms, transform=transform,
+                         target_transform=target_transform, strict=strict)
+        self.split = resolve_split(split, SPLITS, dataset="PCam")
+        release = _RELEASE_SPLIT[self.split]
+        folder = _folder(self.root, release)
+        self.images = H5Array(_require_h5(folder / data_name(release, "x")), "x")
         _check_images(self.images)
-        labels = H5Array(_require_h5(folder / data_name(self.split, "y")), "y")
-        self.targets = _read_labels(labels, self.images)
-        _warn_if_not_real_size(self.images, self.split)
-        self.meta: list[MetaRow] | None = None
-        if with_meta:
-            self.meta = self._read_meta(folder / meta_name(self.split))
+        labels = H5Array(_require_h5(folder / data_name(release, "y")), "y")
+        values = _read_labels(labels, self.images)
+        self._labels_path = labels.path
+        self._rows = self._good_rows(values)
+        self.targets = values if self._rows is None else values[self._rows]
+        _warn_if_not_real_size(self.images, release)
+        self._meta: MetaTable | None = None
+        if meta and (folder / meta_name(release)).exists():
+            self._meta = self._read_meta(folder / meta_name(release), values)
 
-    def _read_meta(self, path: Path) -> list[MetaRow]:
-        if not path.exists():
-            raise MissingFileError(f"{path}: no such file; with_meta=True needs PCam's meta CSV")
-        rows = read_meta(path)
-        if len(rows) != len(self):
+    def _good_rows(self, values: np.ndarray) -> np.ndarray | None:
+        """Rows whose label is 0 or 1 (None: all of them); each other row is a problem."""
+        bad = np.flatnonzero((values != 0) & (values != 1))
+        for row in bad:
+            self.report_problem(self._labels_path, f"y[{row}]", f"label {values[row]}; expected "
+                                "0 (normal) or 1 (tumour); patch skipped")
+        return np.flatnonzero((values == 0) | (values == 1)) if len(bad) else None
+
+    def _read_meta(self, path: Path, values: np.ndarray) -> MetaTable:
+        table = MetaTable.from_rows(read_meta(path, on_problem=self.report_problem))
+        if len(table) != len(values):
             raise DataFormatError(
-                f"{path} has {len(rows)} rows but {self.images.path} holds {len(self)} "
+                f"{path} has {len(table)} rows but {self.images.path} holds {len(values)} "
                 f"patches; expected one row per patch"
             )
-        return rows
+        centre = table.flags[:, 1].astype(np.int64)
+        for row in np.flatnonzero((centre >= 0) & (centre != values)):
+            self.report_problem(path, int(row) + 2, f"center_tumor_patch is "
+                                f"{bool(centre[row])} but {self._labels_path.name} gives label "
+                                f"{values[row]} to patch {row}; label kept")
+        return table
 
     def __len__(self) -> int:
-        return int(self.images.shape[0])
+        return int(self.images.shape[0]) if self._rows is None else len(self._rows)
 
-    def __repr__(self) -> str:
-        return f"PCam(root={str(self.root)!r}, split={self.split!r}, n={len(self)})"
+    def _row(self, index: int) -> int:
+        return index if self._rows is None else int(self._rows[index])
 
-    def _sample(self, index: int, pixels: np.ndarray) -> tuple[Any, ...]:
-        image: Any = tv_tensors.Image(torch.from_numpy(pixels).permute(2, 0, 1))
-        label: Any = int(self.targets[index])
-        if self.transform is not None:
-            image = self.transform(image)
-        if self.target_transform is not None:
-            label = self.target_transform(label)
-        if self.meta is None:
-            return image, label
-        row = self.meta[index]
-        return image, label, {"index": index, **row.__dict__}
+    def sample_info(self, index: int) -> dict[str, Any]:
+        """Where patch ``index`` came from.
 
-    def __getitem__(self, index: int) -> tuple[Any, ...]:
-        index = self._check_index(index)
-        return self._sample(index, self.images[index])
+        Returns
+        -------
+        dict
+            ``file`` (the ``x`` HDF5 file), ``labels_file``, ``split``, ``index`` (the row in
+            the files), ``label``, and from the meta CSV (None without it): ``slide`` (the
+            ``wsi`` name), ``patient`` (the slide: CAMELYON16 has one slide per patient),
+            ``coord_y``, ``coord_x`` (top-left pixel at level 0), ``tumor_patch``,
+            ``center_tumor_patch``.
+        """
+        index = self._index(index)
+        row = self._row(index)
+        meta = self._meta.row(row) if self._meta is not None else dict.fromkeys(META_COLUMNS)
+        slide = meta.pop("wsi")
+        return {"file": str(self.images.path), "labels_file": str(self._labels_path),
+                "split": self.split, "index": row, "label": int(self.targets[index]),
+                "patient": slide, "slide": slide, **meta}
 
-    def __getitems__(self, indices: list[int]) -> list[tuple[Any, ...]]:
+    def _load(self, index: int) -> tuple[tv_tensors.Image, int]:
+        return self._pair(index, self.images[self._row(index)])
+
+    def _pair(self, index: int, pixels: np.ndarray) -> tuple[tv_tensors.Image, int]:
+        return tv_tensors.Image(torch.from_numpy(pixels).permute(2, 0, 1)), int(self.targets[index])
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[Any, Any]]:
         """Samples ``indices``, their images read together (a DataLoader's batch fetch)."""
-        rows = [self._check_index(i) for i in indices]
-        pixels = self.images[np.asarray(rows, dtype=np.int64)]
-        return [self._sample(i, p) for i, p in zip(rows, pixels, strict=True)]
-
-    def _check_index(self, index: int) -> int:
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
-            raise TypeError(f"PCam indices are integers, got {type(index).__name__}")
-        n = len(self)
-        if not -n <= index < n:
-            raise IndexError(f"index {index} is out of range for PCam {self.split} of {n}")
-        return int(index) % n
+        positions = [self._index(i) for i in indices]
+        pixels = self.images[np.asarray([self._row(i) for i in positions], dtype=np.int64)]
+        return [self._transformed(*self._pair(i, p)) for i, p in zip(positions, pixels, strict=True)]
 
 
 def decompress(

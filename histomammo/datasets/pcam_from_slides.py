@@ -1,6 +1,6 @@
 """Make a PCam-format patch set from one's own tiled slides and tumour masks.
 
-:func:`make_pcam_from_slides` follows the PCam creators' recipe (Veeling et al. 2018; the
+``make_pcam_from_slides`` follows the PCam creators' recipe (Veeling et al. 2018; the
 seed's section 2.1): 96x96 patches from the 10x level, background rejected when the blurred
 HSV saturation of the patch stays below 0.07, the label is whether the centre 32x32 region
 holds tumour, patches are sampled by repeatedly choosing a slide and then a positive or a
@@ -47,7 +47,7 @@ _PARTIAL = ".pcam_partial"
 def _assign_splits(count: int, splits: Sequence[str] | None, rng: np.random.Generator) -> list[str]:
     """A split per slide: the caller's, or 20% test, 20% of the rest valid, the rest train."""
     if splits is not None:
-        splits = list(splits)
+        splits = [{"val": "valid"}.get(s, s) for s in splits]
         if len(splits) != count or any(s not in SPLITS for s in splits):
             raise ValueError(f"splits must name one of {SPLITS} for each of the {count} slides, "
                              f"got {splits}")
@@ -175,13 +175,13 @@ def make_pcam_from_slides(
     Parameters
     ----------
     slides : sequence of path
-        Tiled pyramidal TIFFs (anything :class:`histomammo.io.TiffImage` opens).
+        Tiled pyramidal TIFFs (anything [`histomammo.io.TiffImage`][histomammo.io.TiffImage] opens).
     annotation_masks : sequence
         Per slide, its tumour mask as a 2-D array (True/nonzero = tumour), a ``.npy``,
         PNG or TIFF file, at any downsample of level 0 with the slide's aspect ratio; or
         None for a slide without tumour.
     out_root : path
-        Output folder, laid out as :class:`~histomammo.datasets.PCam` reads it.
+        Output folder, laid out as [`PCam`][histomammo.datasets.PCam] reads it.
     level : int
         Pyramid level the 96x96 patches are cut from: PCam's 10x is level 2 of a 40x
         slide whose levels halve.
@@ -190,7 +190,8 @@ def make_pcam_from_slides(
     balance : float
         Wanted share of positives; ``p`` is steered towards it.
     splits : sequence of str, optional
-        Split per slide; by default 20% of slides are test and 20% of the rest valid.
+        Split per slide (``"train"``, ``"valid"`` or its alias ``"val"``, ``"test"``); by
+        default 20% of slides are test and 20% of the rest valid.
     names : sequence of str, optional
         ``wsi`` names of the slides in the meta CSV; the file stems by default.
     saturation_threshold : float
@@ -234,8 +235,8 @@ def make_pcam_from_slides(
     >>> slide = make_slide(folder / "s.tif", (1024, 1024), levels=3)
     >>> out = make_pcam_from_slides([slide.path], [slide.tumour], folder / "pcam", level=1,
     ...                             n_patches=8, splits=["train"], progress=False)
-    >>> data = PCam(out, "train", with_meta=True)
-    >>> len(data), data.meta[0].wsi
+    >>> data = PCam(out, "train")
+    >>> len(data), data.sample_info(0)["slide"]
     (8, 's')
     """
     if len(slides) != len(annotation_masks):

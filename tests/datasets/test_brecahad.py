@@ -1,9 +1,11 @@
-"""BreCaHAD reader: layout, annotations, splits, patch sampling, boxes and bad input."""
+"""BreCaHAD reader: layout, annotations, splits, patch sampling, boxes, bad input, and the
+release as distributed (images/, groundTruth/ or groundtruth/, seven keys, normalised points)."""
 
 from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,6 +15,7 @@ from torch.utils.data import DataLoader
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from histomammo.datasets._brecahad_files import find_pairs
 from histomammo.datasets.brecahad import (
     BRECAHAD_KEYS,
     BreCaHAD,
@@ -133,15 +136,18 @@ def test_patches_per_split_and_fixed_positions(root):
     assert len(set(regions)) > 1
 
 
-def test_sample_pixels_boxes_and_origin(root):
+def test_sample_pixels_boxes_and_sample_info(root):
     data = _data(root, "test", classes={"tumor": 1, "non_tumor": 2}, min_inside=0.5)
     for index in range(len(data)):
         image, target = data[index]
-        origin = target["origin"]
-        assert isinstance(image, tv_tensors.Image) and image.dtype == torch.float32
+        origin = data.sample_info(index)
+        assert set(target) == {"boxes", "labels", "image_id"}
+        assert isinstance(image, tv_tensors.Image) and image.dtype == torch.uint8
         full = tifffile.imread(origin["file"])
         crop = full[origin["top"]:origin["top"] + PATCH[0], origin["left"]:origin["left"] + PATCH[1]]
-        np.testing.assert_allclose(image.permute(1, 2, 0).numpy() * 255, crop, atol=1e-3)
+        np.testing.assert_array_equal(image.permute(1, 2, 0).numpy(), crop)
+        assert origin["patient"] == origin["name"].split("-")[0] and origin["split"] == "test"
+        assert origin["annotation"].endswith(origin["name"] + ".json")
         boxes = target["boxes"]
         assert isinstance(boxes, tv_tensors.BoundingBoxes) and boxes.format.value == "XYXY"
         assert target["labels"].dtype == torch.int64 and len(target["labels"]) == len(boxes)
@@ -170,7 +176,11 @@ def test_downscale_mode(root):
     data = _data(root, "val", patches="downscale")
     image, target = data[0]
     assert len(data) == len(data.names) and image.shape == (3, *PATCH)
-    assert target["origin"]["scale"] == pytest.approx(0.5)
+    assert data.sample_info(0)["scale"] == pytest.approx(0.5)
+    assert image.dtype == torch.uint8
+    full = torch.from_numpy(tifffile.imread(data.sample_info(0)["file"])).permute(2, 0, 1)
+    area = torch.nn.functional.avg_pool2d(full[None].float(), 2)[0]
+    assert (image.float() - area).abs().max() <= 0.5  # area interpolation, rounded
     crop = _data(root, "val", patches="crop", classes={"tumor": 1})
     assert crop.box_size == 32.0
     sides = target["boxes"][:, 2:] - target["boxes"][:, :2]
@@ -195,29 +205,51 @@ def test_pickles_and_loads_in_workers(root):
     assert len(images) == 3 and targets[0]["image_id"] == 0
 
 
-def test_unpaired_truncated_and_wrong_files(tmp_path):
-    root = make_brecahad(tmp_path / "r", n_cases=1, images_per_case=2, size=SIZE)
+def test_unpaired_files_are_left_out(tmp_path, caplog):
+    root = make_brecahad(tmp_path / "r", n_cases=1, images_per_case=3, size=SIZE)
     (root / "groundTruth" / "Case_1-02.json").rename(tmp_path / "moved.json")
+    _write_json(root / "groundTruth" / "Case_1-09.json")
+    data = BreCaHAD(root, names=["Case_1-01"], image_size=SIZE, patch_size=PATCH)
+    assert data.names == ["Case_1-01"]
+    assert [Path(p.file).name for p in data.problems] == ["Case_1-02.tif", "Case_1-09.json"]
+    assert "no counterpart" in caplog.text
+    with pytest.raises(MissingFileError, match=r"Case_1-02.tif: no counterpart"):
+        BreCaHAD(root, names=["Case_1-01"], image_size=SIZE, patch_size=PATCH, strict=True)
     with pytest.raises(MissingFileError, match=r"Case_1-02.tif: has no counterpart"):
-        BreCaHAD(root, names=["Case_1-01"], image_size=SIZE, patch_size=PATCH)
-    (root / "images" / "Case_1-02.tif").unlink()
-    _write_json(root / "groundTruth" / "Case_1-03.json")
-    with pytest.raises(MissingFileError, match=r"Case_1-03.json: has no counterpart"):
-        BreCaHAD(root, names=["Case_1-01"], image_size=SIZE, patch_size=PATCH)
-    (root / "groundTruth" / "Case_1-03.json").unlink()
-    kw = dict(names=["Case_1-01"], patch_size=PATCH)
+        find_pairs(root)  # alone, the layout function raises
+
+
+def test_one_garbled_annotation_skips_one_image(tmp_path):
+    root = make_brecahad(tmp_path / "r", n_cases=1, images_per_case=3, size=SIZE)
+    (root / "groundTruth" / "Case_1-02.json").write_text('{"tumor": [')
+    names = ["Case_1-01", "Case_1-02", "Case_1-03"]
+    data = BreCaHAD(root, "test", names=names, image_size=SIZE, patch_size=PATCH)
+    assert data.names == ["Case_1-01", "Case_1-03"] and len(data) == 20
+    [problem] = data.problems
+    assert problem.file.endswith("Case_1-02.json") and "not valid JSON" in problem.message
+    with pytest.raises(DataFormatError, match="Case_1-02.json: not valid JSON"):
+        BreCaHAD(root, "test", names=names, image_size=SIZE, patch_size=PATCH, strict=True)
+
+
+def test_wrong_and_truncated_images_are_skipped(tmp_path):
+    root = make_brecahad(tmp_path / "r", n_cases=1, images_per_case=2, size=SIZE)
+    kw = dict(names=["Case_1-01", "Case_1-02"], patch_size=PATCH)
     with pytest.raises(DataFormatError, match=r"Case_1-01.tif: image is 128 x 170; expected"):
+        BreCaHAD(root, image_size=(1024, 1360), strict=True, **kw)
+    with pytest.raises(DataFormatError, match="every train image was skipped"):
         BreCaHAD(root, image_size=(1024, 1360), **kw)
     tif = root / "images" / "Case_1-01.tif"
     for pixels, message in ((np.zeros((*SIZE, 3), np.uint16), "dtype uint16"),
                             (np.zeros(SIZE, np.uint8), "expected an RGB uint8")):
         tifffile.imwrite(tif, pixels)
+        data = BreCaHAD(root, image_size=SIZE, **kw)
+        assert data.names == ["Case_1-02"] and message in data.problems[0].message
         with pytest.raises(DataFormatError, match=message):
-            BreCaHAD(root, image_size=SIZE, **kw)
+            BreCaHAD(root, image_size=SIZE, strict=True, **kw)
     tifffile.imwrite(tif, np.zeros((*SIZE, 3), np.uint8), photometric="rgb")
     tif.write_bytes(tif.read_bytes()[:200])
     with pytest.raises(DataFormatError, match="Case_1-01.tif"):
-        BreCaHAD(root, image_size=SIZE, **kw)
+        BreCaHAD(root, image_size=SIZE, strict=True, **kw)
     with pytest.raises(MissingFileError, match="no such folder"):
         BreCaHAD(tmp_path / "absent")
 
@@ -230,7 +262,37 @@ def test_bad_arguments(root):
                         (dict(box_size=-1), "box_size")):
         with pytest.raises(ValueError, match=message):
             _data(root, **kw)
-    with pytest.raises(ValueError, match="split must be"):
-        BreCaHAD(root, "validation")
+    with pytest.raises(ValueError, match="unknown BreCaHAD split 'testA'"):
+        BreCaHAD(root, "testA")
+    assert _data(root, "valid").split == "val"
+    assert _data(root, "valid").names == _data(root, "val").names
     with pytest.raises(DataFormatError, match="smaller than"):
-        BreCaHAD(root, names=["Case_1-01"], patch_size=(512, 680), image_size=SIZE)
+        BreCaHAD(root, names=["Case_1-01"], patch_size=(512, 680), image_size=SIZE, strict=True)
+
+
+# The release as distributed (issue 20): make_brecahad writes it so by default.
+
+
+def test_release_layout_images_and_groundtruth_folders(root):
+    assert sorted(p.name for p in root.iterdir()) == ["groundTruth", "images"]
+    for spelling in ("groundtruth", "GroundTruth"):
+        copy = root.parent / f"copy_{spelling}"
+        make_brecahad(copy, n_cases=1, images_per_case=1, size=SIZE, groundtruth_dirname=spelling)
+        assert BreCaHAD(copy, "test", names=["Case_1-01"], patch_size=PATCH,
+                        image_size=SIZE).names == ["Case_1-01"]
+
+
+def test_release_seven_keys_including_non_mitosis(root):
+    doc = json.loads((root / "groundTruth" / "Case_1-01.json").read_text())
+    assert set(doc) == {"mitosis", "non_mitosis", "apoptosis", "tumor", "non_tumor", "lumen",
+                        "non_lumen"}
+    data = _data(root, "test", classes={key: i for i, key in enumerate(BRECAHAD_KEYS, 1)})
+    assert data.problems == [] and len(data[0][1]["labels"]) > 0
+
+
+def test_release_coordinates_divided_by_width_and_height(tmp_path):
+    root = make_brecahad(tmp_path / "r", n_cases=1, images_per_case=1, size=SIZE)
+    _write_json(root / "groundTruth" / "Case_1-01.json", tumor=[{"x": 0.5, "y": 0.25}])
+    data = BreCaHAD(root, "test", names=["Case_1-01"], patch_size=SIZE, image_size=SIZE)
+    centre = (data[0][1]["boxes"][0, :2] + data[0][1]["boxes"][0, 2:]) / 2
+    assert centre.tolist() == [0.5 * SIZE[1], 0.25 * SIZE[0]]  # x by width, y by height

@@ -63,27 +63,44 @@ def test_val_alias_and_torchvision_layout(root, tmp_path):
     for name in (X, Y):
         shutil.copy(root / name.format("valid"), tmp_path / "pcam" / name.format("valid"))
     data = PCam(tmp_path, "val")
-    assert data.split == "valid" and len(data) == 8
+    assert data.split == "val" and len(data) == 8
+    assert PCam(tmp_path, "valid").split == "val"
     torchvision_pcam = pytest.importorskip("torchvision.datasets").PCAM(tmp_path, split="val")
     image, label = torchvision_pcam[2]
     assert np.array_equal(np.asarray(image), data[2][0].permute(1, 2, 0).numpy())
     assert label == data[2][1]
     with pytest.raises(ValueError, match="unknown PCam split"):
-        PCam(root, "validation")
+        PCam(root, "testA")
 
 
-def test_transforms_and_meta(root):
-    data = PCam(root, "test", transform=lambda im: im.float() / 255,
-                target_transform=lambda t: t * 10, with_meta=True)
-    image, label, meta = data[1]
+def _scale(image):
+    return image.float() / 255
+
+
+def _times_ten(label):
+    return label * 10
+
+
+def test_transforms_and_sample_info(root):
+    data = PCam(root, "test", transform=_scale, target_transform=_times_ten)
+    image, label = data[1]
     assert image.dtype == torch.float32 and label in (0, 10)
-    assert set(meta) == {"index", "coord_y", "coord_x", "tumor_patch", "center_tumor_patch",
-                         "wsi"}
-    assert meta["index"] == 1 and meta["center_tumor_patch"] == (label == 10)
+    info = data.sample_info(1)
+    assert set(info) == {"file", "labels_file", "split", "index", "label", "patient", "slide",
+                         "coord_y", "coord_x", "tumor_patch", "center_tumor_patch"}
+    assert info["index"] == 1 and info["center_tumor_patch"] == (label == 10)
+    assert info["file"] == str(root / X.format("test")) and info["split"] == "test"
+    assert info["slide"].startswith("camelyon16_test_") and info["patient"] == info["slide"]
+    assert isinstance(info["coord_y"], int) and data.sample_info(-7) == info
+    batch = data.__getitems__([1, 2])
+    assert batch[0][0].dtype == torch.float32 and batch[0][1] == label
+    joint = PCam(root, "test", transforms=lambda im, y: (_scale(im), _times_ten(y)))
+    assert torch.equal(joint[1][0], image) and joint[1][1] == label
     loader = DataLoader(data, batch_size=4)
-    images, labels, metas = next(iter(loader))
-    assert images.shape == (4, 3, 96, 96) and len(metas["wsi"]) == 4
-    assert metas["coord_y"].dtype == torch.int64
+    images, labels = next(iter(loader))
+    assert images.shape == (4, 3, 96, 96) and labels.dtype == torch.int64
+    bare = PCam(root, "test", meta=False).sample_info(1)
+    assert bare["slide"] is None and bare["coord_y"] is None and bare["label"] == info["label"]
 
 
 @pytest.mark.parametrize("context", ["fork", "spawn"])
@@ -157,7 +174,6 @@ def test_truncated_and_garbled_hdf5(root, tmp_path):
     [
         ("y", np.zeros((7, 1, 1, 1), np.uint8), "7 labels but"),
         ("y", np.zeros((8, 2), np.uint8), r"expected \(N, 1, 1, 1\)"),
-        ("y", np.full((8, 1, 1, 1), 3, np.uint8), "label 3 at row 0"),
         ("x", np.zeros((8, 64, 64, 3), np.uint8), r"expected \(N, 96, 96, 3\) uint8"),
         ("x", np.zeros((8, 96, 96, 3), np.float32), r"float32; expected"),
     ],
@@ -174,25 +190,74 @@ def test_wrong_shape_dtype_length(root, tmp_path, key, data, message):
     [
         (",coord_y,coord_x,tumor,center_tumor_patch,wsi\n", "header"),
         (",coord_y,coord_x,tumor_patch,center_tumor_patch,wsi\n0,1,2,True,False,a\n", "1 rows"),
-        (",coord_y,coord_x,tumor_patch,center_tumor_patch,wsi\n0,1,2,yes,False,a\n", "line 2"),
     ],
 )
-def test_bad_meta(root, tmp_path, text, message):
+def test_bad_meta_file(root, tmp_path, text, message):
     _split_copy(root, tmp_path)
     (tmp_path / META.format("valid")).write_text(text)
     with pytest.raises(DataFormatError, match=message):
-        PCam(tmp_path, "valid", with_meta=True)
-    assert len(PCam(tmp_path, "valid")) == 8  # the CSV is only read when asked for
+        PCam(tmp_path, "valid")
+    assert len(PCam(tmp_path, "valid", meta=False)) == 8  # meta=False does not read it
 
 
-def test_garbled_meta(root, tmp_path):
+def test_garbled_or_missing_meta(root, tmp_path):
     _split_copy(root, tmp_path)
     (tmp_path / META.format("valid")).write_bytes(b"\xff\xfe\x00garbage" * 50)
     with pytest.raises(DataFormatError, match=META.format("valid")):
-        PCam(tmp_path, "valid", with_meta=True)
+        PCam(tmp_path, "valid")
     (tmp_path / META.format("valid")).unlink()
-    with pytest.raises(MissingFileError, match="meta CSV"):
-        PCam(tmp_path, "valid", with_meta=True)
+    data = PCam(tmp_path, "valid")  # no meta CSV: the patches alone, without slide fields
+    assert data.problems == [] and data.sample_info(0)["slide"] is None
+
+
+def _meta_lines(root, tmp_path):
+    _split_copy(root, tmp_path)
+    return (tmp_path / META.format("valid")).read_text().splitlines()
+
+
+def test_unreadable_meta_row_is_flagged(root, tmp_path, caplog):
+    lines = _meta_lines(root, tmp_path)
+    lines[3] = lines[3].replace("True", "yes").replace("False", "yes")
+    (tmp_path / META.format("valid")).write_text("\n".join(lines) + "\n")
+    data = PCam(tmp_path, "valid")
+    assert len(data) == 8 and data.sample_info(2)["slide"] is None
+    assert data.sample_info(3)["slide"] is not None
+    [problem] = data.problems
+    assert problem.file.endswith(META.format("valid")) and problem.row == 4
+    [warning] = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{META.format('valid')}, row 4" in warning.getMessage()
+    with pytest.raises(DataFormatError, match="row 4: cannot read"):
+        PCam(tmp_path, "valid", strict=True)
+
+
+def test_meta_row_disagreeing_with_the_label_is_flagged(root, tmp_path):
+    lines = _meta_lines(root, tmp_path)
+    fields = lines[6].split(",")
+    fields[4] = "False" if fields[4] == "True" else "True"  # center_tumor_patch of patch 5
+    lines[6] = ",".join(fields)
+    (tmp_path / META.format("valid")).write_text("\n".join(lines) + "\n")
+    data = PCam(tmp_path, "valid")
+    _, y = _arrays(root, "valid")
+    assert data[5][1] == int(y[5])  # the label file wins
+    [problem] = data.problems
+    assert problem.row == 7 and "center_tumor_patch" in problem.message
+    with pytest.raises(DataFormatError, match="center_tumor_patch"):
+        PCam(tmp_path, "valid", strict=True)
+
+
+def test_bad_label_skips_one_patch(root, tmp_path):
+    _split_copy(root, tmp_path)
+    x, y = _arrays(root, "valid")
+    y = y.copy()
+    y[2] = 3
+    _write(tmp_path / Y.format("valid"), "y", y.reshape(-1, 1, 1, 1))
+    data = PCam(tmp_path, "valid")
+    assert len(data) == 7 and data.problems[0].row == "y[2]"
+    assert "label 3" in data.problems[0].message
+    np.testing.assert_array_equal(data[2][0].permute(1, 2, 0).numpy(), x[3])
+    assert data.sample_info(2)["index"] == 3 and data.__getitems__([2])[0][1] == int(y[3])
+    with pytest.raises(DataFormatError, match=r"y\[2\]: label 3"):
+        PCam(tmp_path, "valid", strict=True)
 
 
 def test_warns_when_nearly_the_real_size(tmp_path):

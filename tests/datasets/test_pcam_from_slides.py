@@ -40,20 +40,22 @@ def test_pcam_rules(made, slides):
     by_name = {s.path.stem: s for s in slides}
     seen = {}
     for split in ("train", "valid", "test"):
-        data = PCam(made, split, with_meta=True)
-        assert len(data) == 24
-        seen[split] = {row.wsi for row in data.meta}
+        data = PCam(made, split)
+        assert len(data) == 24 and data.problems == []
+        rows = [data.sample_info(i) for i in range(len(data))]
+        seen[split] = {row["slide"] for row in rows}
         positives = data.targets.mean()
         if any(by_name[w].tumour.any() for w in seen[split]) and seen[split] != {"slide_2"}:
             assert 0.3 <= positives <= 0.7  # steered towards 50/50
-        for i, row in enumerate(data.meta):
-            slide = by_name[row.wsi]
-            truth = row.wsi != "slide_2" and _centre_tumour(slide, row.coord_y, row.coord_x)
-            assert row.center_tumor_patch == truth == bool(data.targets[i])
-            assert row.tumor_patch or not row.center_tumor_patch
+        for i, row in enumerate(rows):
+            slide = by_name[row["slide"]]
+            truth = row["slide"] != "slide_2" and _centre_tumour(slide, row["coord_y"],
+                                                                 row["coord_x"])
+            assert row["center_tumor_patch"] == truth == bool(data.targets[i])
+            assert row["tumor_patch"] or not row["center_tumor_patch"]
             pixels = data[i][0].permute(1, 2, 0).numpy()
             with TiffImage(slide.path) as image:
-                expected = image.read_region(row.coord_y // 2, row.coord_x // 2, 96, 96, 1)
+                expected = image.read_region(row["coord_y"] // 2, row["coord_x"] // 2, 96, 96, 1)
             np.testing.assert_array_equal(pixels, expected)
             assert saturation_mask(pixels).any()  # PCam's background rule
     assert sum(len(s) for s in seen.values()) == 3  # split by slide: each slide in one split
@@ -78,10 +80,11 @@ def test_resumes_after_interruption(slides, tmp_path, monkeypatch):
     assert not list((tmp_path / "a").glob("*.h5"))  # nothing final until the split is whole
     make_pcam_from_slides(paths, masks, tmp_path / "a", hard_negative=lambda p: 0.5, **options)
     make_pcam_from_slides(paths, masks, tmp_path / "b", hard_negative=lambda p: 0.5, **options)
-    a, b = PCam(tmp_path / "a", "train", with_meta=True), PCam(tmp_path / "b", "train",
-                                                                 with_meta=True)
+    a, b = PCam(tmp_path / "a", "train"), PCam(tmp_path / "b", "train")
     np.testing.assert_array_equal(a.images[:], b.images[:])
-    assert a.meta == b.meta
+    keys = ("slide", "coord_y", "coord_x", "tumor_patch", "center_tumor_patch")
+    assert [[a.sample_info(i)[k] for k in keys] for i in range(len(a))] == \
+        [[b.sample_info(i)[k] for k in keys] for i in range(len(b))]
     assert not (tmp_path / "a" / ".pcam_partial").exists()
 
 

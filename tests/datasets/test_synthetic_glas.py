@@ -23,8 +23,9 @@ def test_layout_is_the_release_layout(tmp_path: Path) -> None:
     assert names == expected
     lines = (tmp_path / "Grade.csv").read_text().splitlines()
     assert lines[0] == "name,patient ID, grade (GlaS), grade (Sirinukunwattana et al. 2015)"
-    assert all(re.fullmatch(r"(train|testA|testB)_\d+, \d+, (benign|malignant), [a-z -]+", line)
+    assert all(re.fullmatch(r"(train|testA|testB)_\d+, ?\d+, (benign|malignant), [a-z -]+", line)
                for line in lines[1:])
+    assert all(int(line.split(",")[1]) in range(1, 17) for line in lines[1:])  # patients 1-16
     for split in ("train", "testA", "testB"):
         image = Image.open(tmp_path / f"{split}_1.bmp")
         anno = Image.open(tmp_path / f"{split}_1_anno.bmp")

@@ -1,30 +1,34 @@
 """Small synthetic files in the exact layouts of the real datasets, for tests, demos and tutorials.
 
 One writer module per layout; this package re-exports their public names (loaded on first
-use). All randomness comes from a seed or a :class:`numpy.random.Generator` the caller passes,
-and every file goes through :func:`histomammo._atomic.atomic_write`, so an interrupted run
+use). All randomness comes from a seed or a ``numpy.random.Generator`` the caller passes,
+and every file goes through ``histomammo._atomic.atomic_write``, so an interrupted run
 never leaves half a file.
 
-Mammography (DICOM), :mod:`~histomammo.datasets.synthetic.dicom`
-    :func:`synthetic_mammogram` draws a breast-shaped image; :func:`write_dicom` stores an
+Mammography (DICOM), [`dicom`][histomammo.datasets.synthetic.dicom]
+    ``synthetic_mammogram`` draws a breast-shaped image; ``write_dicom`` stores an
     image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
 
-Mammography datasets, :mod:`~histomammo.datasets.synthetic.mammo` and ``mammo_*``
-    :func:`screening_mammogram` adds skin line, calcifications, burned-in markers and a
-    spiculated mass; :func:`make_inbreast`, :func:`make_cbis_ddsm` and
-    :func:`make_screening_archive` write the INbreast, CBIS-DDSM and screening-archive layouts.
+Mammography datasets, [`mammo`][histomammo.datasets.synthetic.mammo] and ``mammo_*``
+    ``screening_mammogram`` adds skin line, calcifications, burned-in markers and a
+    spiculated mass; ``make_inbreast``, ``make_cbis_ddsm`` and
+    ``make_screening_archive`` write the INbreast, CBIS-DDSM and screening-archive layouts.
 
-PatchCamelyon (HDF5), :mod:`~histomammo.datasets.synthetic.pcam`
-    :func:`make_pcam` writes H&E-coloured 96x96 patches, labels and meta CSVs in PCam's layout.
+PatchCamelyon (HDF5), [`pcam`][histomammo.datasets.synthetic.pcam]
+    ``make_pcam`` writes H&E-coloured 96x96 patches, labels and meta CSVs in PCam's layout.
 
-Whole-slide images (tiled pyramidal TIFF), :mod:`~histomammo.datasets.synthetic.pcam_slides`
-    :func:`make_slide` writes an H&E slide with a tumour region and returns its masks.
+Whole-slide images (tiled pyramidal TIFF), [`pcam_slides`][histomammo.datasets.synthetic.pcam_slides]
+    ``make_slide`` writes an H&E slide with a tumour region and returns its masks.
 
-BreCaHAD (TIFF + JSON), :mod:`~histomammo.datasets.synthetic.brecahad`
-    :func:`make_brecahad` writes H&E-like images with annotated tumour and other nuclei.
+BreCaHAD (TIFF + JSON), ``histomammo.datasets.synthetic.brecahad``
+    ``make_brecahad`` writes H&E-like images with annotated tumour and other nuclei, as
+    distributed: ``images/`` and ``groundTruth/`` (or ``groundtruth``), the seven keys,
+    points divided by the image width and height.
 
-Gland segmentation (GlaS / Warwick-QU), :mod:`~histomammo.datasets.synthetic.glas`
-    :func:`make_glas` writes the flat release layout; :func:`draw_glands` draws one image.
+Gland segmentation (GlaS / Warwick-QU), ``histomammo.datasets.synthetic.glas``
+    ``make_glas`` writes the flat release layout with ``Grade.csv`` as released (bare CR line
+    endings, no final newline, patients 1-16 recurring across parts, ...);
+    ``draw_glands`` draws one image.
 """
 
 from histomammo._lazy import attach

@@ -1,9 +1,9 @@
 """Synthetic BreCaHAD: H&E-like tissue images with annotated nucleus centres, in the real layout.
 
-:func:`make_brecahad` writes ``<root>/images/Case_<c>-<ii>.tif`` (RGB uint8 TIFF) and
+``make_brecahad`` writes ``<root>/images/Case_<c>-<ii>.tif`` (RGB uint8 TIFF) and
 ``<root>/groundTruth/Case_<c>-<ii>.json`` (one object with the seven BreCaHAD keys, each a list
 of ``{"x", "y"}`` points normalised by the image width and height), which
-:class:`histomammo.datasets.BreCaHAD` reads like the real dataset.
+[`histomammo.datasets.BreCaHAD`][histomammo.datasets.BreCaHAD] reads like the real dataset.
 
 The tissue is pink stroma (eosin) with pale lumina; nuclei are purple (haematoxylin). Tumour
 nuclei (``"tumor"``) are larger, darker, irregular in outline and coarsely textured;

@@ -1,8 +1,10 @@
 """Synthetic GlaS (Warwick-QU) release: H&E-like gland images in the exact flat layout.
 
-:func:`make_glas` writes ``train_<n>.bmp``, ``testA_<n>.bmp``, ``testB_<n>.bmp``, each with its
-``<name>_anno.bmp`` instance label image, and ``Grade.csv`` with the release's header and its
-leading spaces. :func:`draw_glands` draws one image and its labels in memory.
+``make_glas`` writes ``train_<n>.bmp``, ``testA_<n>.bmp``, ``testB_<n>.bmp``, each with its
+``<name>_anno.bmp`` instance label image, and ``Grade.csv`` as released: its header, its
+leading spaces (none before some patient IDs), bare CR line endings, no final newline, the
+spelling ``differentated``, patients 1-16 recurring across the parts and a few (part,
+patient) pairs mixing grades. ``draw_glands`` draws one image and its labels in memory.
 
 A gland is a ring of dark epithelial nuclei in purple cytoplasm around a pale lumen, set in
 pink fibrous stroma with scattered stromal nuclei. Benign glands are round; malignant ones
@@ -31,8 +33,8 @@ GLAS_SIZES = ((522, 775), (433, 574), (453, 589), (430, 567), (433, 578), (442, 
 _SIZE_WEIGHTS = (0.75, 0.05, 0.05, 0.05, 0.05, 0.05)
 _SUBGRADES = {
     "benign": ("healthy", "adenomatous"),
-    "malignant": ("moderately differentiated", "moderately-to-poorly differentated",
-                  "poorly differentiated"),
+    "malignant": ("moderately differentiated", "poorly differentiated",
+                  "moderately-to-poorly differentated"),
 }
 # RGB colours of the H&E stain
 _STROMA = np.array([232.0, 168.0, 200.0])
@@ -179,15 +181,61 @@ def _write_bmp(path: Path, array: np.ndarray) -> None:
         f.write(buffer.getvalue())
 
 
-def _patients(split_offset: int, count: int, rng: np.random.Generator) -> list[tuple[int, str]]:
-    """``(patient ID, grade)`` per image: a few images per patient, one grade per patient."""
-    result: list[tuple[int, str]] = []
-    patient = split_offset
-    while len(result) < count:
-        patient += 1
-        grade = "malignant" if rng.random() < 0.55 else "benign"
-        result += [(patient, grade)] * int(rng.integers(2, 6))
-    return result[:count]
+#: Patients of the release: IDs 1-16, recurring across train, testA and testB.
+_PATIENTS = 16
+#: Rows of the release's 165 spelling ``differentated`` and (part, patient) pairs mixing grades.
+_MISSPELLED_ROWS, _MIXED_PAIRS, _RELEASE_ROWS = 20, 5, 165
+_MISSPELLED = "moderately-to-poorly differentated"
+
+
+def _part_patients(count: int, rng: np.random.Generator) -> list[int]:
+    """Patient ID per image of one part: up to 16 patients, each a run of consecutive images."""
+    chosen = np.sort(rng.choice(np.arange(1, _PATIENTS + 1), min(count, _PATIENTS),
+                                replace=False))
+    cuts = np.sort(rng.choice(np.arange(1, count), len(chosen) - 1, replace=False))
+    sizes = np.diff(np.concatenate([[0], cuts, [count]]))
+    return [int(p) for p, n in zip(chosen, sizes, strict=True) for _ in range(n)]
+
+
+def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list]:
+    """``[name, patient, grade, subgrade]`` per image, with the release's quirks in the values.
+
+    Patients 1-16 recur across the parts with one usual grade each; in up to 5 (part,
+    patient) pairs of two or more images one image has the other grade; about 20 in 165
+    malignant rows spell their subgrade ``differentated``.
+    """
+    usual = {p: "malignant" if rng.random() < 0.55 else "benign"
+             for p in range(1, _PATIENTS + 1)}
+    rows = [[f"{part}_{i}", patient, usual[patient], ""]
+            for part, count in counts.items() if count
+            for i, patient in enumerate(_part_patients(count, rng), start=1)]
+    pairs: dict[tuple[str, int], list[list]] = {}
+    for row in rows:
+        pairs.setdefault((row[0].split("_")[0], row[1]), []).append(row)
+    several = [members for members in pairs.values() if len(members) > 1]
+    for k in rng.permutation(len(several))[:_MIXED_PAIRS]:
+        last = several[k][-1]
+        last[2] = "benign" if last[2] == "malignant" else "malignant"
+    malignant = [row for row in rows if row[2] == "malignant"]
+    misspelled = min(max(round(_MISSPELLED_ROWS * len(rows) / _RELEASE_ROWS), 1), len(malignant))
+    for k, index in enumerate(rng.permutation(len(malignant))):
+        options = _SUBGRADES["malignant"]
+        malignant[index][3] = _MISSPELLED if k < misspelled else options[int(rng.integers(2))]
+    for row in rows:
+        if row[2] == "benign":
+            row[3] = _SUBGRADES["benign"][int(rng.integers(2))]
+    return rows
+
+
+def _grade_csv(rows: list[list], quirks: bool) -> str:
+    """``Grade.csv`` text; with ``quirks`` as released: bare CR line ends, no final newline,
+    no space before the patient ID in the testA rows."""
+    header = "name,patient ID, grade (GlaS), grade (Sirinukunwattana et al. 2015)"
+    lines = [f"{name},{'' if quirks and name.startswith('testA') else ' '}{patient}, {grade}, "
+             f"{subgrade}" for name, patient, grade, subgrade in sorted(rows)]
+    if quirks:
+        return "\r".join([header, *lines])
+    return "\n".join([header, *lines]) + "\n"
 
 
 def make_glas(
@@ -195,20 +243,31 @@ def make_glas(
     counts: dict[str, int] | None = None,
     size: tuple[int, int] | None = None,
     seed: int | np.random.Generator = 0,
+    *,
+    quirks: bool = True,
 ) -> Path:
     """Write a synthetic GlaS release (images, ``_anno.bmp`` labels, ``Grade.csv``) to ``root``.
+
+    By default ``Grade.csv`` has the released file's quirks: bare CR line endings, no final
+    newline, no space before the patient ID in the testA rows, the subgrade spelling
+    ``moderately-to-poorly differentated`` in about 20 of every 165 rows, patient IDs 1-16
+    recurring across train, testA and testB, and 5 (part, patient) pairs whose images mix
+    benign and malignant (fewer where the parts are too small).
 
     Parameters
     ----------
     root : str or Path
         Output folder, created if needed.
     counts : dict, optional
-        Images per split; the release's :data:`GLAS_COUNTS` (85, 60, 20) by default.
+        Images per split; the release's ``GLAS_COUNTS`` (85, 60, 20) by default.
     size : (int, int), optional
         ``(height, width)`` of every image; by default drawn from the release's sizes
-        :data:`GLAS_SIZES` (mostly 522x775).
+        ``GLAS_SIZES`` (mostly 522x775).
     seed : int or numpy.random.Generator
         Source of every random draw.
+    quirks : bool
+        Write ``Grade.csv`` as released (above); False writes LF line ends, a final newline
+        and a space before every value (the values, patients and grades are the same).
 
     Returns
     -------
@@ -230,17 +289,12 @@ def make_glas(
         raise ValueError(f"counts has unknown splits {sorted(unknown)}; expected {list(GLAS_COUNTS)}")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for offset, (split, count) in enumerate(counts.items()):
-        for index, (patient, grade) in enumerate(_patients(100 * offset, count, rng), start=1):
-            name = f"{split}_{index}"
-            shape = size or GLAS_SIZES[rng.choice(len(GLAS_SIZES), p=_SIZE_WEIGHTS)]
-            image, labels = draw_glands(shape, rng, grade)
-            _write_bmp(root / f"{name}.bmp", image)
-            _write_bmp(root / f"{name}_anno.bmp", labels)
-            subgrade = _SUBGRADES[grade][int(rng.integers(len(_SUBGRADES[grade])))]
-            rows.append(f"{name}, {patient}, {grade}, {subgrade}")
-    header = "name,patient ID, grade (GlaS), grade (Sirinukunwattana et al. 2015)"
-    with atomic_write(root / "Grade.csv", "w") as f:
-        f.write("\n".join([header, *sorted(rows)]) + "\n")
+    rows = _grade_rows(counts, rng)
+    for name, _, grade, _ in rows:
+        shape = size or GLAS_SIZES[rng.choice(len(GLAS_SIZES), p=_SIZE_WEIGHTS)]
+        image, labels = draw_glands(shape, rng, grade)
+        _write_bmp(root / f"{name}.bmp", image)
+        _write_bmp(root / f"{name}_anno.bmp", labels)
+    with atomic_write(root / "Grade.csv", "wb") as f:
+        f.write(_grade_csv(rows, quirks).encode())
     return root
