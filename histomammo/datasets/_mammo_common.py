@@ -182,7 +182,9 @@ class MammoDataset(ContractDataset):
     """Base of the mammography readers: ``records`` in, ``(image, target)`` out.
 
     ``image`` is a ``tv_tensors.Image`` of shape ``(1, H, W)``: with ``pixels="raw"``
-    (the default) the stored integers (uint16 or int16 as stored, MONOCHROME1 mirrored
+    (the default) the stored integers (int32 for unsigned data, since torch has few uint16
+    kernels and cannot pass uint16 images between DataLoader workers; int16 as stored for
+    signed data; MONOCHROME1 mirrored
     within its stored range so dense tissue is bright, see [`load_image`][histomammo.datasets._mammo_common.load_image]); with
     ``pixels="display"`` float32 in [0, 1] ([`read_dicom`][histomammo.io.read_dicom]'s VOI-windowed
     display values). ``target`` is the record's ``label``. ``sample_info(i)`` (and
@@ -198,8 +200,12 @@ class MammoDataset(ContractDataset):
 
     def _load(self, index: int) -> tuple[Any, int]:
         record = self.records[index]
-        image = tv_tensors.Image(torch.from_numpy(load_image(record.path, self.pixels))[None])
-        return image, record.label
+        pixels = load_image(record.path, self.pixels)
+        if pixels.dtype == np.uint16:
+            # torch 2.14 has few uint16 kernels and cannot rebuild a uint16 tv_tensors.Image
+            # sent back by a DataLoader worker; int32 holds every stored value exactly.
+            pixels = pixels.astype(np.int32)
+        return tv_tensors.Image(torch.from_numpy(pixels)[None]), record.label
 
     def sample_info(self, index: int) -> dict[str, Any]:
         """Where sample ``index`` came from.

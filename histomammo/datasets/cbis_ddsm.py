@@ -61,7 +61,7 @@ class CBISDDSM(MammoDataset):
         As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]); the
         image is a ``(1, H, W)`` ``tv_tensors.Image``, the target an int.
     pixels : {"raw", "display"}
-        ``"raw"`` (default): the stored 16-bit values as uint16; ``"display"``: float32 in
+        ``"raw"`` (default): the stored 16-bit values, exactly, as int32; ``"display"``: float32 in
         [0, 1] ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
     strict : bool
         Raise on the first row-level problem instead of skipping or flagging it.
@@ -107,7 +107,7 @@ class CBISDDSM(MammoDataset):
     >>> data = CBISDDSM(make_cbis_ddsm(tempfile.mkdtemp(), n_patients=4, shape=(96, 64)))
     >>> image, target = data[0]
     >>> tuple(image.shape), image.dtype, target in (0, 1)
-    ((1, 96, 64), torch.uint16, True)
+    ((1, 96, 64), torch.int32, True)
     >>> data.roi_masks(0)[0].dtype
     dtype('bool')
     """

@@ -86,7 +86,7 @@ class INbreast(MammoDataset):
         As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]); the
         image is a ``(1, H, W)`` ``tv_tensors.Image``, the target an int.
     pixels : {"raw", "display"}
-        ``"raw"`` (default): the stored 14-bit integers as uint16; ``"display"``: float32
+        ``"raw"`` (default): the stored 14-bit integers, exactly, as int32; ``"display"``: float32
         in [0, 1] through the file's window ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
     strict : bool
         Raise on the first bad table row instead of skipping it with a warning.
@@ -116,7 +116,7 @@ class INbreast(MammoDataset):
     >>> data = INbreast(make_inbreast(tempfile.mkdtemp(), n_patients=2, shape=(96, 80)))
     >>> image, target = data[0]
     >>> tuple(image.shape), image.dtype, target in (0, 1)
-    ((1, 96, 80), torch.uint16, True)
+    ((1, 96, 80), torch.int32, True)
     >>> sorted({data.sample_info(i)["view"] for i in range(len(data))})
     ['CC', 'FB', 'MLO']
     """

@@ -53,7 +53,7 @@ def test_smoke_labels_and_masks(root, abnormality):
     assert not {r.patient for r in train.records} & {r.patient for r in test.records}
     image, target = train[0]
     assert tuple(image.shape) == (1, 128, 96) and target in (0, 1)
-    assert image.dtype == torch.uint16
+    assert image.dtype == torch.int32
     for index, record in enumerate(train.records):
         pathologies = [a["pathology"] for a in record.extra["abnormalities"]]
         assert record.label == int("MALIGNANT" in pathologies)

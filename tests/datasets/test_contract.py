@@ -32,7 +32,6 @@ from histomammo.datasets.synthetic import (
     make_screening_archive,
 )
 
-MAMMO = pytest.mark.xfail(reason="mammo-data engineer converting", strict=False)
 
 
 def _histology(image: Any) -> None:
@@ -95,11 +94,11 @@ ENTRIES = [
           ("test", "train", "val"), _histology),
     Entry("PCam", "histomammo.datasets.pcam:PCam", _pcam, ("val", "train", "test"), _histology),
     Entry("INbreast", "histomammo.datasets.inbreast:INbreast", _inbreast,
-          ("train", "val", "test"), _mammography_raw, [MAMMO]),
+          ("train", "val", "test"), _mammography_raw, []),
     Entry("CBISDDSM", "histomammo.datasets.cbis_ddsm:CBISDDSM", _cbis_ddsm, ("train", "test"),
-          _mammography_raw, [MAMMO]),
+          _mammography_raw, []),
     Entry("ScreeningArchive", "histomammo.datasets.screening:ScreeningArchive", _screening,
-          ("train", "val", "test"), _mammography_raw, [MAMMO]),
+          ("train", "val", "test"), _mammography_raw, []),
 ]
 
 

@@ -45,7 +45,7 @@ def test_build_fields_and_query(tree, tmp_path):
         assert len(data) == len(train) and data[0][1] == 1
         info = data.sample_info(-1)
         assert info["split"] == "train" and info["view"] == "MLO" and info["file"].endswith((".dcm", ".gz"))
-        assert data[-1][0].dtype == torch.uint16
+        assert data[-1][0].dtype == torch.int32
         shown = pickle.loads(pickle.dumps(index.dataset(split="train", pixels="display")))
         assert shown[0][0].dtype == torch.float32 and 0 <= float(shown[0][0].min()) <= 1
     assert sqlite3.connect(tmp_path / "index.sqlite").execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -70,7 +70,7 @@ def test_archive_labels_and_report(archive):
         assert record.label == int(record.extra["cancer"])
         assert record.extra["study_date"].year - record.extra["diagnosis_year"] in (0, 1)
     image, target = data[0]
-    assert tuple(image.shape) == (1, 64, 64) and image.dtype == torch.uint16
+    assert tuple(image.shape) == (1, 64, 64) and image.dtype == torch.int32
     info = data.sample_info(-1)
     assert info["file"] == str(data.records[-1].path) and info["split"] in ("train", "val", "test")
     # a retake year: only the later study's images are used
@@ -154,8 +154,8 @@ def test_raw_monochrome1_dense_bright_and_workers(archive):
     index = next(i for i, r in enumerate(raw.records) if read_dicom(r.path).photometric == "MONOCHROME1")
     stored = read_dicom(raw.records[index].path, raw=True)
     image = raw[index][0][0].numpy()
-    assert image.dtype == stored.pixels.dtype
-    assert np.array_equal(image, 2**stored.bits_stored - 1 - stored.pixels)  # dense tissue bright
+    assert stored.pixels.dtype == np.uint16 and image.dtype == np.int32  # exact, worker-safe
+    assert np.array_equal(image, 2**stored.bits_stored - 1 - stored.pixels.astype(np.int32))  # dense tissue bright
     shown = display[index][0][0].numpy()
     assert np.corrcoef(shown.ravel(), image.ravel().astype(float))[0, 1] > 0.99
     loader = DataLoader(pickle.loads(pickle.dumps(display)), batch_size=2, num_workers=1,
