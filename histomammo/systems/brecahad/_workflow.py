@@ -160,26 +160,29 @@ def detections_caption(prediction: dict[str, Any], epochs: int, threshold: float
     --------
     >>> detections_caption({"scores": torch.tensor([0.3, 0.01])}, 1)
     (0.05, 'ground truth (red), predictions >= 0.05 (green)')
-    >>> detections_caption({"scores": torch.tensor([0.02, 0.01])}, 1, top=1)[1]
-    'no prediction reached 0.05 after 1 epoch(s) (best score 0.020): the 1 best (green), ground truth (red)'
+    >>> print(detections_caption({"scores": torch.tensor([0.02, 0.01])}, 1, top=1)[1])
+    no prediction reached 0.05 after 1 epoch(s) (best score 0.020):
+    the 1 best (green), ground truth (red)
     """
     scores = torch.as_tensor(prediction["scores"]).detach().float().cpu()
     if len(scores) and float(scores.max()) >= threshold:
         return threshold, f"ground truth (red), predictions >= {threshold:g} (green)"
     if not len(scores):
-        return threshold, (f"no prediction after {epochs} epoch(s): the detector output no "
-                           "box; ground truth (red)")
+        return threshold, (f"no prediction after {epochs} epoch(s): every score is below the\n"
+                           "detector's box_score_thresh; ground truth (red)")
     best = scores.sort(descending=True).values
     shown = min(top, len(best))
     return float(best[shown - 1]), (
         f"no prediction reached {threshold:g} after {epochs} epoch(s) (best score "
-        f"{float(best[0]):.3f}): the {shown} best (green), ground truth (red)")
+        f"{float(best[0]):.3f}):\nthe {shown} best (green), ground truth (red)")
 
 
-# CPU-sized heads (fewer sampled RoIs and proposals; the architecture is the paper's)
+# CPU-sized heads (fewer sampled RoIs and proposals; the architecture is the paper's), and
+# every scored box kept (torchvision drops scores below 0.05 by default, which after one
+# epoch is all of them): the rates then start at threshold 0 and the figure has boxes to draw
 _DEMO_MODEL = dict(min_size=96, max_size=128, box_batch_size_per_image=32,
                    rpn_batch_size_per_image=64, rpn_pre_nms_top_n_test=300,
-                   rpn_post_nms_top_n_test=100)
+                   rpn_post_nms_top_n_test=100, box_score_thresh=0.0)
 
 
 def detector_run(out: Path, seed: int = 0, *, epochs: int = 1, device: str = "cpu",
