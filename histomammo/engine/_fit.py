@@ -55,7 +55,8 @@ def fit_recipe(
         The loaders' ``collate_fn`` (e.g. [`collate_detection`][histomammo.datasets.collate_detection]).
     num_workers : int
     **overrides
-        Trainer arguments for every phase (``device``, ``progress``, ``callbacks``, ...).
+        Trainer arguments for every phase (``device``, ``progress``, ``amp``, ...); a
+        ``callbacks`` override replaces each phase's own and is shared by every phase.
 
     Returns
     -------
