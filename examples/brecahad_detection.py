@@ -28,8 +28,16 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from histomammo.demo.brecahad import build_detector, evaluate_test, load_splits, save_figures, train
-from histomammo.metrics.detection import PAPER_TUMOUR_RECALL
+from histomammo.systems.brecahad import (
+    PUBLISHED,
+    build_detector,
+    evaluate_test,
+    load_splits,
+    save_figures,
+    train,
+)
+
+PAPER_TUMOUR_RECALL = PUBLISHED["tpr_lowest_threshold"]
 
 # --tiny: small synthetic images and a CPU-sized input (the paper's architecture, fewer RoIs)
 TINY = dict(size=(192, 256), patch_size=(96, 128),

@@ -18,8 +18,8 @@ unofficial in the leaderboard); the numbers here are computed the challenge's wa
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import logging
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -27,20 +27,24 @@ import torch
 
 from histomammo.datasets.glas import GlaS
 from histomammo.datasets.synthetic import make_glas
-from histomammo.demo.glas import predict_unet
-from histomammo.engine.recipes.glas import (
-    PAPER_TEST_LOSS_AND_COUNT,
-    PAPER_UNET_VAL_LOSS,
-    UNET_PHASES,
-    train_maskrcnn,
-    train_unet,
-)
-from histomammo.metrics.glas_leaderboard import METRICS, rank_against_leaderboard
+from histomammo.engine import Recipe
 from histomammo.metrics.segmentation import count_score, glas_metrics
 from histomammo.models.maskrcnn import maskrcnn_glas, maskrcnn_instances
 from histomammo.models.unet import UNet
 from histomammo.postprocess import probabilities_to_instances, remove_small_objects
-from histomammo.transforms.augment.glas import maskrcnn_input_transforms, unet_input_transforms
+from histomammo.systems.glas import (
+    METRICS,
+    PAPER_TEST_LOSS_AND_COUNT,
+    PAPER_UNET_VAL_LOSS,
+    maskrcnn_input_transforms,
+    maskrcnn_recipe,
+    predict_unet,
+    rank_against_leaderboard,
+    train_maskrcnn,
+    train_unet,
+    unet_input_transforms,
+    unet_recipe,
+)
 
 SPLITS = ("testA", "testB")
 
@@ -80,15 +84,17 @@ def unet_predictions(args, root: Path) -> dict[str, list[np.ndarray]]:
     val = GlaS(root, "testA", "semantic", unet_input_transforms(False, size=args.size))
     torch.manual_seed(args.seed)
     model = UNet(base_channels=args.base_channels, depth=4 if args.size % 16 == 0 else 3)
-    phases = [dataclasses.replace(phase, epochs=epochs)
-              for phase, epochs in zip(UNET_PHASES, args.unet_epochs, strict=True)]
+    recipe = unet_recipe(epochs=args.unet_epochs)
     if args.root is None and not args.paper_schedule:
         # SGD at 0.1 needs the paper's 900 epochs; a short synthetic run starts with Adam
         print("short synthetic run: U-Net phase 1 uses Adam 3e-3 (paper: SGD 0.1 for 900 "
               "epochs), phase 2 Adam 3e-4 (paper: 1e-5); --paper-schedule for the paper's")
-        phases = [dataclasses.replace(phases[0], optimizer="adam", lr=3e-3, weight_decay=0.0),
-                  dataclasses.replace(phases[1], lr=3e-4)]
-    history = train_unet(model, train, val, phases, device=args.device,
+        first, second = recipe.phases
+        recipe = Recipe(phases=[
+            first.replace(optimizer=partial(torch.optim.Adam, lr=3e-3)),
+            second.replace(optimizer=partial(torch.optim.Adam, lr=3e-4, weight_decay=1e-3)),
+        ])
+    history = train_unet(model, train, val, recipe, device=args.device,
                          checkpoint_dir=args.out / "unet", seed=args.seed, progress=False)
     ends = [row["val_loss"] for row in history if row.get("val_loss") is not None]
     print(f"U-Net validation loss: first epoch {ends[0]:.3f} -> end {ends[-1]:.3f}; paper "
@@ -108,9 +114,10 @@ def maskrcnn_predictions(args, root: Path) -> dict[str, list[np.ndarray]]:
                           min_size=min(side), max_size=max(side))
     # from scratch (no weights file) the first steps can diverge: clip the gradient norm
     clip = None if args.maskrcnn_weights else 5.0
-    train_maskrcnn(model, train, epochs=args.maskrcnn_epochs, device=args.device,
-                   checkpoint_dir=args.out / "maskrcnn", seed=args.seed, progress=False,
-                   grad_clip=clip)
+    train_maskrcnn(model, train, recipe=maskrcnn_recipe(epochs=args.maskrcnn_epochs,
+                                                        grad_clip=clip),
+                   device=args.device, checkpoint_dir=args.out / "maskrcnn", seed=args.seed,
+                   progress=False)
     model.to("cpu").eval()
     out = {}
     with torch.no_grad():

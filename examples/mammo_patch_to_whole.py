@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from histomammo.demo.mammo_models import patch_to_whole_run
+from histomammo.systems.shen import patch_to_whole_run
 
 
 def main() -> None:

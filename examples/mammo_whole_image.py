@@ -16,7 +16,7 @@ Examples
     python examples/mammo_whole_image.py --target view --epochs 1   # > 99% in one epoch
     python examples/mammo_whole_image.py --marker-ablation     # markers kept vs removed
     python examples/mammo_whole_image.py --root /data/INbreast --model resnet50_grey \\
-        --size 224 224 --epochs 40 --optimizer thesis --width 1 --fc-size 4096
+        --size 224 224 --epochs 40 --optimizer sgd --width 1 --fc-size 4096
 """
 
 from __future__ import annotations
@@ -24,9 +24,14 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from histomammo.demo.mammo_models import marker_ablation_run, whole_image_run
-from histomammo.engine.recipes.thesis import VIEW_CHECK_EPOCHS
-from histomammo.metrics._published_mammo import THESIS_SOURCE, THESIS_TABLE_6_3, THESIS_TABLE_6_4
+from histomammo.systems.thesis import (
+    THESIS_SOURCE,
+    THESIS_TABLE_6_3,
+    THESIS_TABLE_6_4,
+    VIEW_CHECK_EPOCHS,
+    marker_ablation_run,
+    whole_image_run,
+)
 
 NETWORK = {"alexnet_grey": "alexnet", "alexnet_large": "alexnet_large",
            "resnet50_grey": "reduced_resnet"}
@@ -55,7 +60,7 @@ def _defaults(args: argparse.Namespace) -> None:
     if args.epochs is None:
         args.epochs = VIEW_CHECK_EPOCHS if view else 12
     if args.optimizer is None:
-        args.optimizer = "thesis" if view else "adam"
+        args.optimizer = "sgd" if view else "adam"
     if args.batch_size is None:
         args.batch_size = 8 if view else 16
     if args.n_patients is None:
@@ -70,7 +75,7 @@ def main() -> None:
     parser.add_argument("--preprocess", choices=("crop", "naive"), default="crop")
     parser.add_argument("--size", type=int, nargs=2, default=(128, 104), metavar=("H", "W"))
     parser.add_argument("--epochs", type=int, help="default 12; view check 10 (the thesis)")
-    parser.add_argument("--optimizer", choices=("thesis", "adam"),
+    parser.add_argument("--optimizer", choices=("sgd", "adam"),
                         help="thesis: SGD 0.01 (the thesis; view-check default); adam: 1e-3 "
                              "(default of the short synthetic cancer runs)")
     parser.add_argument("--batch-size", type=int, help="default 16; view check 8")

@@ -46,11 +46,11 @@ from torch.utils.data import DataLoader
 from histomammo.datasets import PCam
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
-from histomammo.engine.recipes import pcam as recipes
 from histomammo.metrics.classification import roc_curve
 from histomammo.models import create_model
 from histomammo.models.inception import calibrate_batchnorm
-from histomammo.transforms.augment import pcam as augment
+from histomammo.systems import pcam as augment
+from histomammo.systems import pcam as recipes
 
 PATCH_STATS = {"mean": (0.5,) * 3, "std": (0.25,) * 3}  # or datasets.compute_mean_std(train)
 
@@ -124,8 +124,8 @@ def train_resume_test(name: str, spec: tuple, root: Path, out: Path, epochs: int
         torch.manual_seed(0)
         model = build()
         recipe = recipe_fn(model) if epochs is None else recipe_fn(model, epochs=epochs)
-        trainer = Trainer(model, **recipe.trainer_kwargs(), device="auto", seed=0,
-                          checkpoint_dir=out / name, progress=False)
+        trainer = Trainer.from_recipe(model, recipe, device="auto", seed=0,
+                                      checkpoint_dir=out / name, progress=False)
         # a last batch of one patch cannot train BatchNorm on 1x1 maps (Inception's aux head
         # at 299: "Expected more than 1 value per channel"), so it is dropped
         train = DataLoader(loaders["train"], batch_size=recipe.batch_size, shuffle=True,

@@ -28,11 +28,10 @@ from torchvision.transforms import v2
 from histomammo.datasets import PCam
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
-from histomammo.engine.recipes.pcam import gcnn_learning, pcam_metrics, tumour_probability
 from histomammo.metrics.classification import roc_curve
 from histomammo.models.equivariant import GCNN
 from histomammo.models.equivariant_baseline import PlainCNN
-from histomammo.transforms.augment.pcam import patch_transform
+from histomammo.systems.pcam import gcnn_learning, patch_transform, pcam_metrics, tumour_probability
 
 
 class Turn:
@@ -49,7 +48,7 @@ def train_and_test(name: str, model: torch.nn.Module, train: DataLoader,
                    tests: list[DataLoader], epochs: int, lr: float, out: Path) -> dict[str, Any]:
     """``{"auc_0", "auc_90", "auc_180", "auc_270"}`` and ``"roc_<angle>"`` curves."""
     recipe = gcnn_learning(model, epochs=epochs, lr=lr)  # the same recipe for both nets
-    trainer = Trainer(model, **recipe.trainer_kwargs(), device="auto", seed=0,
+    trainer = Trainer.from_recipe(model, recipe, device="auto", seed=0,
                       checkpoint_dir=out / name, progress=False)
     trainer.fit(train, recipe.epochs)
     metrics = {**pcam_metrics(), "roc": lambda o, y: roc_curve(tumour_probability(o), y)}

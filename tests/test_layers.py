@@ -20,10 +20,18 @@ ALLOWED: dict[str, set[str]] = {
     "metrics": set(),
     "postprocess": set(),
     "datasets": {"io", "transforms"},
-    "engine": {"models", "metrics"},
+    "engine": set(),  # generic: errors and torch only
     "plot": {"metrics"},
-    "demo": None,  # the demo is the top: it may import anything
+    "inference": {"io", "transforms", "datasets", "models", "metrics", "engine"},
+    "systems": None,  # one module per paper: it may import every layer below
+    "demo": None,  # the command line over systems
 }
+# layer -> the only modules of a layer in ALLOWED[layer] it may import (and their submodules)
+ONLY: dict[str, dict[str, tuple[str, ...]]] = {
+    "inference": {"engine": ("histomammo.engine.distributed",)},
+}
+# the layers that may import systems (nothing below it does)
+SYSTEMS_IMPORTERS = {"systems", "demo"}
 
 
 def _layer_of(module: str) -> str:
@@ -77,20 +85,61 @@ def _violations() -> list[str]:
         else:
             bad.append(f"{module}: layer {layer!r} is not in the layer map of DESIGN.md")
             continue
+        imported = _imported_modules(path, module)
+        bad += [f"{module} imports {target} ({layer} -> systems: nothing imports systems)"
+                for target in sorted(imported)
+                if _layer_of(target) == "systems" and layer not in SYSTEMS_IMPORTERS][:1]
         if allowed is None:
             continue
+        bad += _narrowed(module, layer, imported)
         targets = {}
-        for target in sorted(_imported_modules(path, module), reverse=True):
+        for target in sorted(imported, reverse=True):
             targets[_layer_of(target)] = target  # keep the shortest name per layer
         for target_layer, target in sorted(targets.items()):
-            if target_layer in ("", layer, *LEAVES) or target_layer in allowed:
-                continue
+            if target_layer in ("", layer, "systems", *LEAVES) or target_layer in allowed:
+                continue  # (an import of systems is reported above)
             bad.append(f"{module} imports {target} ({layer or 'histomammo'} -> {target_layer})")
+    return bad
+
+
+def _narrowed(module: str, layer: str, imported: set[str]) -> list[str]:
+    """Imports of a layer that only some of its modules may be imported from (``ONLY``)."""
+    bad = []
+    for target_layer, modules in ONLY.get(layer, {}).items():
+        for target in sorted(imported):
+            if _layer_of(target) != target_layer:
+                continue
+            if not any(target == m or target.startswith(m + ".") for m in modules):
+                bad.append(f"{module} imports {target} ({layer} -> {target_layer} beyond "
+                           f"{', '.join(modules)})")
     return bad
 
 
 def test_no_upward_imports():
     assert _violations() == []
+
+
+def test_checker_catches_the_engine_systems_and_inference_rules(tmp_path, monkeypatch):
+    root = tmp_path / "histomammo"
+    for layer in ("engine", "inference", "metrics", "demo"):
+        (root / layer).mkdir(parents=True)
+        (root / layer / "__init__.py").write_text("")
+    (root / "__init__.py").write_text("")
+    (root / "engine" / "bad.py").write_text("from histomammo.models import UNet\n")
+    (root / "metrics" / "bad.py").write_text("from histomammo.systems import glas\n")
+    (root / "inference" / "good.py").write_text("from histomammo.engine.distributed import x\n")
+    (root / "inference" / "bad.py").write_text("from histomammo.engine import Trainer\n")
+    (root / "demo" / "good.py").write_text("from histomammo import systems\nimport histomammo.systems.glas\n")
+    monkeypatch.setattr(sys.modules[__name__], "PACKAGE_ROOT", root)
+    assert _violations() == [
+        "histomammo.engine.bad imports histomammo.models (engine -> models)",
+        "histomammo.inference.bad imports histomammo.engine "
+        "(inference -> engine beyond histomammo.engine.distributed)",
+        "histomammo.inference.bad imports histomammo.engine.Trainer "
+        "(inference -> engine beyond histomammo.engine.distributed)",
+        "histomammo.metrics.bad imports histomammo.systems "
+        "(metrics -> systems: nothing imports systems)",
+    ]
 
 
 def test_checker_catches_an_upward_import(tmp_path, monkeypatch):
@@ -207,15 +256,15 @@ def test_no_import_cycles():
 
 
 def test_engine_never_imports_the_trainer():
-    """The engine's pieces never see the Trainer; recipes sit above it, as a user's script does
-    (they build a Trainer), and the Trainer never imports them."""
+    """The engine's pieces never see the Trainer; ``fit_recipe`` sits above it, as a user's
+    script does (it builds a Trainer per phase), and the Trainer never imports it."""
     graph = _import_graph()
     importers = sorted(
         m for m, targets in graph.items()
-        if "histomammo.engine.trainer" in targets and not m.startswith("histomammo.engine.recipes")
+        if "histomammo.engine.trainer" in targets and m.startswith("histomammo.engine")
     )
-    assert importers == []
-    assert not any(t.startswith("histomammo.engine.recipes") for t in graph["histomammo.engine.trainer"])
+    assert importers == ["histomammo.engine._fit"]
+    assert "histomammo.engine._fit" not in graph["histomammo.engine.trainer"]
 
 
 def test_cycle_checker_catches_a_cycle_and_spares_lazy_packages(tmp_path, monkeypatch):

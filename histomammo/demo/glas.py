@@ -1,106 +1,17 @@
-"""Demo stage ``glas``: gland segmentation end to end on a small synthetic GlaS release.
-
-It writes synthetic Warwick-QU files (the exact flat layout), reads them with
-:class:`~histomammo.datasets.glas.GlaS`, trains a reduced U-Net with the paper's recipe
-shortened (one Adam phase, seconds on a CPU), predicts test parts A and B at the input size,
-maps the probabilities back to each image's original size, scores them with the official
-GlaS object metrics and the count score, and draws the best and worst predictions as the
-paper's figure 4 (``predictions.png``, with matplotlib). Mask R-CNN is left to
-``examples/glas_segmentation.py``: it does not train in under a minute on two CPU cores.
-"""
+"""Demo stage ``glas``: a reduced U-Net segments a small synthetic GlaS
+([`unet_run`][histomammo.systems.glas.unet_run])."""
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import torch
+from histomammo import systems
 
-from histomammo.datasets.glas import GlaS
-from histomammo.datasets.synthetic.glas import make_glas
-from histomammo.engine.recipes.glas import UNetPhase, train_unet
-from histomammo.metrics.segmentation import count_score, glas_metrics
-from histomammo.models.unet import UNet
-from histomammo.transforms.augment.glas import unet_input_transforms
-from histomammo.transforms.letterbox import restore_original_size, square_geometry
-
-__all__ = ["run", "predict_unet"]
-
-logger = logging.getLogger("histomammo.demo.glas")
-
-SIZE = 96  # U-Net input side in the demo (the paper's is 512)
+__all__ = ["run"]
 
 
-def predict_unet(model: torch.nn.Module, data: GlaS, size: int) -> list[np.ndarray]:
-    """Gland probabilities ``(H, W)`` float32 of every image of ``data`` at its original size.
-
-    ``data`` must yield U-Net inputs of ``size`` (:func:`unet_input_transforms`).
-    """
-    model.eval()
-    probabilities = []
-    with torch.no_grad():
-        for index in range(len(data)):
-            image, _ = data[index]
-            logits = model(image[None].to(next(model.parameters()).device))[0, 0].cpu()
-            geometry = square_geometry(data.records[index].size, size)
-            probabilities.append(restore_original_size(torch.sigmoid(logits), geometry).numpy())
-    return probabilities
-
-
-def _score(probabilities: list[np.ndarray], data: GlaS) -> dict[str, Any]:
-    truths = [data.labels(i) for i in range(len(data))]
-    masks = [p > 0.5 for p in probabilities]  # 8-connected components are the instances
-    metrics = glas_metrics(list(zip(masks, truths, strict=True)))
-    per_image = [glas_metrics([(m, t)])["f1"] for m, t in zip(masks, truths, strict=True)]
-    return {
-        "f1": round(metrics["f1"], 3),
-        "object_dice": round(metrics["object_dice"], 3),
-        "object_hausdorff": round(metrics["object_hausdorff"], 2),
-        "count": round(count_score(masks, truths), 3),
-        "per_image_f1": per_image,
-    }
-
-
-def run(out: Path, seed: int) -> dict[str, Any]:
-    """Run the stage into ``out``; return its results (metrics per test part, history)."""
-    out = Path(out)
-    root = make_glas(out / "glas", counts={"train": 16, "testA": 6, "testB": 4},
-                     size=(SIZE, SIZE), seed=seed)
-    train = GlaS(root, "train", "semantic", unet_input_transforms(True, size=SIZE,
-                                                                   crop_size=SIZE))
-    torch.manual_seed(seed)
-    model = UNet(base_channels=8, depth=3)
-    phase = UNetPhase("adam", lr=3e-3, weight_decay=0.0, batch_size=4, epochs=15)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # small convolutions: one thread beats two on a busy machine
-    try:
-        history = train_unet(model, train, phases=[phase], device="cpu", progress=False,
-                             seed=seed)
-    finally:
-        torch.set_num_threads(threads)
-    results: dict[str, Any] = {"history": [round(row["loss"], 4) for row in history]}
-    for split in ("testA", "testB"):
-        data = GlaS(root, split, "semantic", unet_input_transforms(False, size=SIZE))
-        probabilities = predict_unet(model, data, SIZE)
-        scores = _score(probabilities, data)
-        order = np.argsort(scores.pop("per_image_f1"))
-        results[split] = scores
-        logger.info("U-Net %s: %s", split, scores)
-        if split == "testA":
-            _draw(out, data, probabilities, [int(order[-1]), int(order[0])])
-    return results
-
-
-def _draw(out: Path, data: GlaS, probabilities: list[np.ndarray], picks: list[int]) -> None:
-    try:
-        from histomammo.plot.segmentation import segmentation_overlay
-
-        raw = GlaS(data.root, data.split, "semantic")
-        images = [raw[i][0].permute(1, 2, 0).numpy() for i in picks]
-        segmentation_overlay(images, [data.labels(i) for i in picks],
-                             {"U-Net": [probabilities[i] > 0.5 for i in picks]},
-                             row_titles=["best", "worst"], path=out / "predictions.png")
-    except ImportError:
-        logger.info("matplotlib not installed: no predictions.png")
+def run(out: Path, seed: int, **options: Any) -> dict[str, Any]:
+    """The stage into ``out``; ``options`` (``device``, ``amp``, ``channels_last``) go to
+    [`unet_run`][histomammo.systems.glas.unet_run]."""
+    return systems.glas.unet_run(out, seed, **options)

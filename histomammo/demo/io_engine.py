@@ -151,9 +151,6 @@ def _hdf5_and_engine_part(out: Path, rng: np.random.Generator, seed: int) -> dic
 
 def _plot_history(history: list[dict[str, Any]], path: Path) -> bool:
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
         logger.info("matplotlib not installed: no training plot (pip install 'histomammo[plot]')")

@@ -1,82 +1,17 @@
-"""Demo stage ``pcam_models``: a P4M G-CNN learns synthetic PCam, exports, and is invariant.
-
-It writes synthetic PatchCamelyon, trains a small P4M G-CNN with the engine (the recipe of
-:func:`histomammo.engine.recipes.pcam.gcnn_learning`, patches downscaled to 32x32 for the CPU),
-scores the held-out patches by their tumour probability, exports the model to plain torch and
-checks that the exported logits equal the model's and do not change when a patch is rotated or
-mirrored; the results sit beside the seed's published numbers in ``results.json``.
-"""
+"""Demo stage ``pcam_models``: a P4M G-CNN learns synthetic PCam, exports, and is invariant
+([`gcnn_run`][histomammo.systems.pcam.gcnn_run])."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-import torch
-from torch.utils.data import DataLoader
-
-from histomammo._atomic import atomic_write
-from histomammo.datasets import PCam
-from histomammo.datasets.synthetic import make_pcam
-from histomammo.engine import Trainer
-from histomammo.engine.recipes.pcam import PUBLISHED, gcnn_learning, pcam_metrics
-from histomammo.models import create_model
-from histomammo.transforms.augment.pcam import patch_transform
+from histomammo import systems
 
 __all__ = ["run"]
 
 
-def _invariance(model: torch.nn.Module, images: torch.Tensor) -> float:
-    """Largest logit change over the 90/180/270-degree turns and the mirror images."""
-    with torch.no_grad():
-        y = model(images)
-        turned = [torch.rot90(images, k, dims=(2, 3)) for k in range(4)]
-        variants = turned[1:] + [t.flip(3) for t in turned]
-        return max(float((model(v) - y).abs().max()) for v in variants)
-
-
-def run(out: Path, seed: int) -> dict[str, Any]:
-    """Train, evaluate and export a small P4M G-CNN on synthetic PCam.
-
-    Parameters
-    ----------
-    out : Path
-        The stage's own output folder.
-    seed : int
-        Seed of every random draw.
-
-    Returns
-    -------
-    dict
-        ``{"auc", "accuracy", "auc_before", "parameters", "export_max_difference",
-        "invariance_max_change", "published"}``.
-    """
-    root = make_pcam(out / "pcam", {"train": 128, "test": 128}, splits=["train", "test"],
-                     seed=seed, progress=False)
-    transform = patch_transform(mean=(0.5,) * 3, std=(0.25,) * 3, size=32)
-    train = DataLoader(PCam(root, "train", transform=transform), batch_size=32, shuffle=True)
-    test = DataLoader(PCam(root, "test", transform=transform), batch_size=128)
-    torch.manual_seed(seed)
-    model = create_model("gcnn", group="p4m", widths=(2, 4, 4), hidden=32)
-    recipe = gcnn_learning(model, epochs=3, lr=3e-3)
-    trainer = Trainer(model, **recipe.trainer_kwargs(), device="cpu", seed=seed,
-                      checkpoint_dir=out / "checkpoints", progress=False)
-    before = trainer.evaluate(test, metrics=pcam_metrics())
-    trainer.fit(train, recipe.epochs)
-    after = trainer.evaluate(test, metrics=pcam_metrics())
-    model.eval()
-    exported = model.export()
-    images = next(iter(test))[0][:16]
-    with torch.no_grad():
-        difference = float((exported(images) - model(images)).abs().max())
-    results = {
-        "auc": after["auc"], "accuracy": after["accuracy"], "auc_before": before["auc"],
-        "parameters": sum(p.numel() for p in model.parameters()),
-        "export_max_difference": difference,
-        "invariance_max_change": _invariance(exported, images),
-        "published": list(PUBLISHED),
-    }
-    with atomic_write(out / "results.json", "w") as f:
-        json.dump(results, f, indent=2)
-    return results
+def run(out: Path, seed: int, **options: Any) -> dict[str, Any]:
+    """The stage into ``out``; ``options`` (``device``, ``amp``, ``channels_last``) go to
+    [`gcnn_run`][histomammo.systems.pcam.gcnn_run]."""
+    return systems.pcam.gcnn_run(out, seed, **options)

@@ -26,6 +26,7 @@ from histomammo.engine._checkpointer import Checkpointer
 from histomammo.engine._loader import engine_loader, loader_shuffles, not_rebuildable_reason
 from histomammo.engine._loop import FitRun, run_epoch
 from histomammo.engine._progress import Progress
+from histomammo.engine._recipe import trainer_from_recipe
 from histomammo.engine._rng import capture_rng_state, seed_everything
 from histomammo.engine._setup import can_show_a_bar, check_arguments, draw_seed
 from histomammo.engine._state import apply_state, check_state, run_state
@@ -169,6 +170,10 @@ class Trainer:
         self._fresh = True  # nothing trained or restored yet: fit may seed the generators
         self._explicit_load: Path | None = None  # a full load_checkpoint since the last fit
         self._warned: set[str] = set()
+
+    #: ``Trainer.from_recipe(model, recipe, *, phase=None, **overrides)``: a trainer built
+    #: from one phase of a [`Recipe`][histomammo.engine.Recipe]; overrides replace any argument.
+    from_recipe = classmethod(trainer_from_recipe)
 
     # ------------------------------------------------- where training stands
     @property

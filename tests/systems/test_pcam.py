@@ -10,46 +10,51 @@ from torch.utils.data import DataLoader
 from histomammo.datasets import PCam
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
-from histomammo.engine.recipes import pcam
 from histomammo.models.allconv import AllConvNet
 from histomammo.models.equivariant import GCNN
-from histomammo.transforms.augment.pcam import patch_transform
+from histomammo.systems import pcam
+from histomammo.systems.pcam import patch_transform
 
 
-def _group(recipe):
-    return recipe.optimizer.param_groups[0]
+def _built(recipe, model=None):
+    """The trainer the recipe builds: its optimizer, first param group and scheduler."""
+    trainer = Trainer.from_recipe(model or torch.nn.Linear(2, 2), recipe, device="cpu",
+                                  progress=False)
+    return trainer.optimizer, trainer.optimizer.param_groups[0], trainer.scheduler
 
 
 def test_seed_hyper_parameters():
     model = torch.nn.Linear(2, 2)
     run1 = pcam.inception_run1(model)
-    g = _group(run1)
-    assert (type(run1.optimizer).__name__, g["lr"], g["momentum"], g["eps"], g["weight_decay"]) \
+    optimizer, g, scheduler = _built(run1)
+    assert (type(optimizer).__name__, g["lr"], g["momentum"], g["eps"], g["weight_decay"]) \
         == ("RMSprop", 0.1, 0.9, 1.0, 0.9)
-    assert (run1.scheduler.step_size, run1.scheduler.gamma, run1.epochs, run1.batch_size) \
+    assert (scheduler.step_size, scheduler.gamma, run1.epochs, run1.batch_size) \
         == (4, 0.16, 24, 64)
-    run2 = pcam.inception_run2(model)
-    assert _group(run2)["nesterov"] and run2.augmentation == "inception_run2"
+    run2 = pcam.recipe("inception_run2", model)
+    assert _built(run2)[1]["nesterov"] and run2.extras["augmentation"] == "inception_run2"
     allcnn = pcam.all_cnn(model)
-    g = _group(allcnn)
+    _, g, scheduler = _built(allcnn)
     assert (g["eps"], g["momentum"], g["weight_decay"], allcnn.scheduler_step) \
         == (1e-7, 0.9, 0.9, "batch")
-    assert allcnn.scheduler.total_size == 4000 and allcnn.augmentation == "all_cnn"
-    assert [round(lr, 6) for lr in (allcnn.scheduler.base_lrs[0], allcnn.scheduler.max_lrs[0])] \
+    assert scheduler.total_size == 4000 and allcnn.extras["augmentation"] == "all_cnn"
+    assert [round(lr, 6) for lr in (scheduler.base_lrs[0], scheduler.max_lrs[0])] \
         == [0.001, 0.1]
-    final = pcam.gcnn_final(model)
-    assert (type(final.optimizer).__name__, _group(final)["lr"], _group(final)["weight_decay"]) \
-        == ("Adam", 0.05, 0)
-    assert (final.scheduler.step_size, final.scheduler.gamma, final.epochs) == (20, 0.1, 100)
-    assert (final.batch_size, final.eval_batch_size, final.loss_fn.reduction) == (64, 128, "sum")
-    assert final.augmentation == "none"
+    final = pcam.recipe("gcnn_final", model)
+    optimizer, g, scheduler = _built(final)
+    assert (type(optimizer).__name__, g["lr"], g["weight_decay"]) == ("Adam", 0.05, 0)
+    assert (scheduler.step_size, scheduler.gamma, final.epochs) == (20, 0.1, 100)
+    assert (final.batch_size, final.eval_batch_size, final.loss.reduction) == (64, 128, "sum")
+    assert final.extras["augmentation"] == "none"
+    with pytest.raises(ValueError, match="the PCam recipes are"):
+        pcam.recipe("gcnn", model)
 
 
 def test_frozen_parameters_are_left_out():
     model = AllConvNet(widths=(1,) * 6)
     for p in model.layers[0].parameters():
         p.requires_grad = False
-    params = pcam.inception_run1(model).optimizer.param_groups[0]["params"]
+    params = _built(pcam.inception_run1(model), model)[1]["params"]
     assert len(params) == len(list(model.parameters())) - 2
 
 
@@ -90,7 +95,7 @@ def test_learns(synthetic_pcam):
     torch.manual_seed(0)
     model = GCNN("p4m", widths=(2, 4, 4), hidden=32)
     recipe = pcam.gcnn_learning(model, epochs=3, lr=3e-3)
-    trainer = Trainer(model, **recipe.trainer_kwargs(), device="cpu", progress=False, seed=0)
+    trainer = Trainer.from_recipe(model, recipe, device="cpu", progress=False, seed=0)
     before = trainer.evaluate(test, metrics=pcam.pcam_metrics())
     trainer.fit(train, recipe.epochs)
     after = trainer.evaluate(test, metrics=pcam.pcam_metrics())
@@ -119,9 +124,9 @@ def test_all_cnn_learning_recipe_learns(synthetic_pcam_256, one_thread):
     torch.manual_seed(0)
     model = AllConvNet(widths=(4, 8, 12, 16, 20, 24))
     recipe = pcam.all_cnn_learning(model, epochs=4, lr=2e-3)
-    assert recipe.augmentation == "all_cnn" and recipe.scheduler is None
+    assert recipe.extras["augmentation"] == "all_cnn" and recipe.scheduler is None
     assert {m.p for m in model.modules() if isinstance(m, torch.nn.Dropout)} == {0.0}
-    trainer = Trainer(model, **recipe.trainer_kwargs(), device="cpu", progress=False, seed=0)
+    trainer = Trainer.from_recipe(model, recipe, device="cpu", progress=False, seed=0)
     before = trainer.evaluate(test, metrics=pcam.pcam_metrics())
     trainer.fit(train, recipe.epochs)
     after = trainer.evaluate(test, metrics=pcam.pcam_metrics())

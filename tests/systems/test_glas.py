@@ -1,9 +1,9 @@
-"""Tests of histomammo.engine.recipes.glas: the paper's schedules, its Mask R-CNN evaluation
+"""Tests of histomammo.systems.glas: the paper's schedules, its Mask R-CNN evaluation
 loss, and proof that the U-Net learns gland segmentation on synthetic GlaS."""
 
 from __future__ import annotations
 
-import dataclasses
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -12,41 +12,48 @@ import torch
 
 from histomammo.datasets.glas import GlaS
 from histomammo.datasets.synthetic import make_glas
-from histomammo.engine.recipes.glas import (
-    MASKRCNN_SCHEDULE,
-    PAPER_UNET_VAL_LOSS,
-    UNET_PHASES,
-    UNetPhase,
-    maskrcnn_evaluation_loss,
-    maskrcnn_optimizer,
-    train_maskrcnn,
-    train_unet,
-    unet_loss,
-    unet_optimizer,
-)
+from histomammo.engine import Recipe
 from histomammo.metrics.segmentation import glas_metrics
 from histomammo.models.maskrcnn import maskrcnn_glas, maskrcnn_instances
 from histomammo.models.unet import UNet
-from histomammo.transforms.augment.glas import maskrcnn_input_transforms, unet_input_transforms
+from histomammo.systems.glas import (
+    MASKRCNN_SCHEDULE,
+    PAPER_UNET_VAL_LOSS,
+    maskrcnn_evaluation_loss,
+    maskrcnn_input_transforms,
+    maskrcnn_recipe,
+    recipe,
+    train_maskrcnn,
+    train_unet,
+    unet_input_transforms,
+    unet_loss,
+    unet_recipe,
+)
 from histomammo.transforms.letterbox import restore_original_size, square_geometry
 
 
 def test_schedules_are_the_papers() -> None:
-    assert UNET_PHASES == (
-        UNetPhase("sgd", lr=0.1, weight_decay=1e-5, batch_size=6, epochs=900),
-        UNetPhase("adam", lr=1e-5, weight_decay=1e-3, batch_size=6, epochs=50),
-    )
+    unet = unet_recipe()
+    assert [(p.epochs, p.batch_size, p.loss) for p in unet.phases] == [
+        (900, 6, unet_loss), (50, 6, unet_loss)]
     assert PAPER_UNET_VAL_LOSS == {"start": 0.69, "after_phase1": 0.42, "after_phase2": 0.29}
     assert MASKRCNN_SCHEDULE["lr"] == 5e-3 and MASKRCNN_SCHEDULE["weight_decay"] == 5e-4
     assert MASKRCNN_SCHEDULE["batch_size"] == 2 and MASKRCNN_SCHEDULE["epochs"] == 500
     model = torch.nn.Linear(2, 1)
-    sgd, adam = (unet_optimizer(model, phase) for phase in UNET_PHASES)
+    sgd, adam = (phase.build_optimizer(model) for phase in unet.phases)
     assert isinstance(sgd, torch.optim.SGD) and sgd.defaults["weight_decay"] == 1e-5
+    assert sgd.defaults["lr"] == 0.1 and sgd.defaults["momentum"] == 0
     assert isinstance(adam, torch.optim.Adam) and adam.defaults["lr"] == 1e-5
-    mrcnn = maskrcnn_optimizer(model)
+    assert adam.defaults["weight_decay"] == 1e-3
+    mask_rcnn = recipe("maskrcnn")
+    mrcnn = mask_rcnn.build_optimizer(model)
     assert isinstance(mrcnn, torch.optim.SGD) and mrcnn.defaults["momentum"] == 0.9
-    with pytest.raises(ValueError, match="optimizer"):
-        unet_optimizer(model, dataclasses.replace(UNET_PHASES[0], optimizer="rmsprop"))
+    assert mrcnn.defaults["lr"] == 5e-3 and mrcnn.defaults["weight_decay"] == 5e-4
+    assert (mask_rcnn.loss, mask_rcnn.epochs, mask_rcnn.batch_size) == (None, 500, 2)
+    with pytest.raises(ValueError, match="the GlaS recipes are"):
+        recipe("fcn")
+    with pytest.raises(ValueError, match="one entry per phase"):
+        unet_recipe(epochs=(1,))
 
 
 def test_unet_loss_is_bce() -> None:
@@ -95,8 +102,8 @@ def test_learns(tmp_path: Path, one_thread) -> None:
 
     before = pooled_f1()
     # the paper's recipe, reduced: one Adam phase at a higher rate for 15 epochs
-    phase = UNetPhase("adam", lr=3e-3, weight_decay=0.0, batch_size=4, epochs=15)
-    history = train_unet(model, train, phases=[phase], device="cpu", progress=False)
+    phase = Recipe(partial(torch.optim.Adam, lr=3e-3), unet_loss, epochs=15, batch_size=4)
+    history = train_unet(model, train, recipe=phase, device="cpu", progress=False)
     assert history[-1]["loss"] < 0.5 * history[0]["loss"]
     after = pooled_f1()
     assert before < 0.6 <= after
@@ -109,8 +116,8 @@ def test_train_maskrcnn_runs_with_the_evaluation_loss(tmp_path: Path, one_thread
     val = GlaS(root, "testA", transforms=maskrcnn_input_transforms(False))
     torch.manual_seed(0)
     model = maskrcnn_glas(backbone="resnet18", min_size=64, max_size=64)
-    history = train_maskrcnn(model, train, val, epochs=1, device="cpu", progress=False,
-                             checkpoint_dir=tmp_path / "run")
+    history = train_maskrcnn(model, train, val, maskrcnn_recipe(epochs=1), device="cpu",
+                             progress=False, checkpoint_dir=tmp_path / "run")
     row = history[-1]
     assert row["step"] == 1 and "loss_mask" in row
     assert 0.0 <= row["val_evaluation_loss"] <= 100.0
@@ -133,10 +140,27 @@ def test_maskrcnn_learns(tmp_path: Path, one_thread) -> None:
     test = GlaS(root, "testA", transforms=maskrcnn_input_transforms(False))
     torch.manual_seed(0)
     model = maskrcnn_glas(backbone="resnet18", min_size=96, max_size=96)
-    train_maskrcnn(model, train, epochs=5, batch_size=4, device="cpu", progress=False,
-                   grad_clip=5.0)
+    train_maskrcnn(model, train, recipe=maskrcnn_recipe(epochs=5, batch_size=4, grad_clip=5.0),
+                   device="cpu", progress=False)
     model.eval()
     with torch.no_grad():
         pairs = [(maskrcnn_instances(model([test[i][0]])[0]).numpy(), test.labels(i))
                  for i in range(len(test))]
     assert glas_metrics(pairs)["f1"] >= 0.6
+
+
+def test_losses_follow_their_tensors_device() -> None:
+    """unet_loss and the evaluation loss make nothing on the CPU: on the meta device a tensor
+    made on the CPU inside would raise a device mismatch."""
+    logits = torch.zeros(2, 1, 4, 4, device="meta")
+    loss = unet_loss(logits, {"mask": torch.ones(2, 4, 4, dtype=torch.uint8, device="meta")})
+    assert loss.device.type == "meta" and loss.dtype == logits.dtype
+    from histomammo.systems.glas._recipe import _image_evaluation_loss
+
+    for count in (0, 2):  # no prediction (the zeros), and predictions
+        output = {"masks": torch.rand(count, 1, 4, 4).to("meta")}
+        image_loss = _image_evaluation_loss(output, {"masks": torch.ones(1, 4, 4, device="meta")},
+                                            0.5)
+        assert image_loss.device.type == "meta"
+    # a CPU mask next to predictions elsewhere is moved to them, not the other way round
+    assert unet_loss(logits, torch.ones(2, 4, 4)).device.type == "meta"

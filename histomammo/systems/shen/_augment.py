@@ -10,24 +10,19 @@ shift of ``s`` pixel values is ``s / value_scale`` with ``value_scale=255`` (8-b
 values, as in the PNG files such pipelines train from): [-20, 20] becomes [-0.078, 0.078].
 Pass ``value_scale=1`` for images already in pixel values.
 
-The module is private so that ``histomammo.transforms.augment.shen`` is the function (a
-public submodule of that name would shadow it once imported).
-
 Random draws use torch's global generator, like every ``torchvision.transforms.v2``
 transform; the engine seeds it and each DataLoader worker reproducibly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import Any
 
-import numpy as np
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import InterpolationMode, v2
 
-__all__ = ["shen", "IntensityShift", "SubtractMean", "mean_grey"]
+__all__ = ["shen_augmentation", "IntensityShift", "SubtractMean"]
 
 _NOT_INTENSITY = (tv_tensors.Mask, tv_tensors.BoundingBoxes, tv_tensors.KeyPoints) \
     if hasattr(tv_tensors, "KeyPoints") else (tv_tensors.Mask, tv_tensors.BoundingBoxes)
@@ -62,7 +57,8 @@ class IntensityShift(v2.Transform):
 
 
 class SubtractMean(v2.Transform):
-    """Subtract a fixed mean grey value (e.g. :func:`mean_grey` of the training images).
+    """Subtract a fixed mean grey value (the training images' mean from
+    [`compute_mean_std`][histomammo.datasets.compute_mean_std]).
 
     Examples
     --------
@@ -80,28 +76,7 @@ class SubtractMean(v2.Transform):
         return inpt - self.mean
 
 
-def mean_grey(images: Iterable[Any]) -> float:
-    """Mean pixel value over every pixel of ``images`` (numpy arrays or tensors, any shape).
-
-    Shen et al. compute it on the whole-image training set and subtract it from patches and
-    whole images alike. Accumulates in float64.
-
-    Examples
-    --------
-    >>> mean_grey([np.zeros((2, 2)), np.ones((2, 6))])
-    0.75
-    """
-    total, count = 0.0, 0
-    for image in images:
-        array = image.detach().cpu().numpy() if hasattr(image, "detach") else np.asarray(image)
-        total += float(array.sum(dtype=np.float64))
-        count += array.size
-    if count == 0:
-        raise ValueError("mean_grey needs at least one non-empty image")
-    return total / count
-
-
-def shen(
+def shen_augmentation(
     mean: float | None = None,
     *,
     max_shift: float = 20.0,
@@ -114,7 +89,9 @@ def shen(
     Parameters
     ----------
     mean : float, optional
-        Training-set mean grey (:func:`mean_grey`) on the images' own scale; subtracted last.
+        Training-set mean grey on the images' own scale, subtracted last:
+        ``compute_mean_std(train_images, scale=False)[0].item()`` for grey images
+        ([`compute_mean_std`][histomammo.datasets.compute_mean_std]).
         For validation and test use :class:`SubtractMean` alone.
     max_shift : float
         Intensity shift bound in pixel values (20).
@@ -136,7 +113,7 @@ def shen(
     --------
     >>> torch.manual_seed(0)  # doctest: +ELLIPSIS
     <torch._C.Generator object at ...>
-    >>> shen(mean=0.3)(tv_tensors.Image(torch.rand(1, 32, 32))).shape
+    >>> shen_augmentation(mean=0.3)(tv_tensors.Image(torch.rand(1, 32, 32))).shape
     torch.Size([1, 32, 32])
     """
     steps: list[v2.Transform] = [

@@ -27,11 +27,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from histomammo.engine import Recipe
 from histomammo.engine.callbacks import Stage, StagedUnfreeze
 
 __all__ = [
-    "shen_patch_stages",
-    "shen_whole_image_stages",
+    "recipe",
+    "patch_recipe",
+    "whole_image_recipe",
     "shen_optimizer",
     "batch_balanced_cross_entropy",
     "BatchBalancedCrossEntropy",
@@ -54,7 +56,7 @@ def shen_optimizer(model: nn.Module, lr: float = 1e-3) -> torch.optim.Adam:
     return torch.optim.Adam(model.parameters(), lr=lr)
 
 
-def shen_patch_stages(
+def patch_recipe(
     model: nn.Module,
     *,
     pretrained: bool = True,
@@ -62,8 +64,9 @@ def shen_patch_stages(
     epochs: Sequence[int] | None = None,
     lrs: Sequence[float] = (1e-3, 1e-4, 1e-5),
     top_prefixes: Sequence[str] | None = None,
-) -> StagedUnfreeze:
-    """The patch classifier's schedule as a :class:`StagedUnfreeze` callback.
+) -> Recipe:
+    """The patch classifier's recipe: Adam, batch 32, the batch-balanced loss and the stages
+    as a [`StagedUnfreeze`][histomammo.engine.callbacks.StagedUnfreeze] callback.
 
     Parameters
     ----------
@@ -83,15 +86,34 @@ def shen_patch_stages(
     top_prefixes : sequence of str, optional
         Module prefixes of stage 2 (default ``model.shen_top_prefixes``).
 
+    Returns
+    -------
+    Recipe
+        ``callbacks[0]`` is the :class:`StagedUnfreeze` schedule; ``epochs`` its total.
+
     Examples
     --------
     >>> from histomammo.models.vgg import VGG16GAP
-    >>> schedule = shen_patch_stages(VGG16GAP())
-    >>> [(s.epochs, s.lr) for s in schedule.stages]
-    [(3, 0.001), (10, 0.0001), (37, 1e-05)]
-    >>> schedule.stages[1].trainable[-1], len(shen_patch_stages(VGG16GAP(), patch_set="S1").stages)
-    ('fc', 3)
+    >>> recipe = patch_recipe(VGG16GAP())
+    >>> schedule = recipe.callbacks[0]
+    >>> [(s.epochs, s.lr) for s in schedule.stages], recipe.epochs, recipe.batch_size
+    ([(3, 0.001), (10, 0.0001), (37, 1e-05)], 50, 32)
+    >>> schedule.stages[1].trainable[-1], patch_recipe(VGG16GAP(), patch_set="S1").epochs
+    ('fc', 200)
     """
+    stages = _patch_stages(model, pretrained, patch_set, epochs, lrs, top_prefixes)
+    return Recipe(shen_optimizer, BatchBalancedCrossEntropy(), epochs=_total(stages),
+                  callbacks=[stages], batch_size=SHEN_PATCH_BATCH_SIZE,
+                  name=f"Shen patch classifier ({patch_set})")
+
+
+def _total(schedule: StagedUnfreeze) -> int:
+    return sum(stage.epochs for stage in schedule.stages)
+
+
+def _patch_stages(model: nn.Module, pretrained: bool, patch_set: str,
+                  epochs: Sequence[int] | None, lrs: Sequence[float],
+                  top_prefixes: Sequence[str] | None) -> StagedUnfreeze:
     if patch_set not in ("S10", "S1"):
         raise ValueError(f"patch_set must be 'S10' or 'S1'; got {patch_set!r}")
     total = 50 if patch_set == "S10" else 200
@@ -113,15 +135,16 @@ def shen_patch_stages(
     ])
 
 
-def shen_whole_image_stages(
+def whole_image_recipe(
     model: nn.Module,
     *,
     epochs: Sequence[int] = (30, 20),
     extra_epochs: int | None = None,
     lrs: Sequence[float] = (1e-4, 1e-5),
     weight_decays: Sequence[float] = (1e-3, 1e-2),
-) -> StagedUnfreeze:
-    """The whole-image classifier's 2-stage schedule as a :class:`StagedUnfreeze` callback.
+) -> Recipe:
+    """The whole-image classifier's recipe: Adam, batch 2, cross-entropy and the 2-stage
+    schedule as a [`StagedUnfreeze`][histomammo.engine.callbacks.StagedUnfreeze] callback.
 
     Parameters
     ----------
@@ -138,16 +161,20 @@ def shen_whole_image_stages(
     Examples
     --------
     >>> model = torch.nn.ModuleDict({"body": torch.nn.Linear(2, 2), "top": torch.nn.Linear(2, 2)})
-    >>> [(s.epochs, s.trainable, s.weight_decay) for s in shen_whole_image_stages(model).stages]
+    >>> recipe = whole_image_recipe(model)
+    >>> [(s.epochs, s.trainable, s.weight_decay) for s in recipe.callbacks[0].stages]
     [(30, ('top',), 0.001), (20, 'all', 0.01)]
     """
     if extra_epochs is None:
         extra_epochs = 200 if getattr(model, "top_kind", None) == "vgg" else 0
-    return StagedUnfreeze([
+    stages = StagedUnfreeze([
         Stage(int(epochs[0]), ["top"], lr=lrs[0], weight_decay=weight_decays[0]),
         Stage(int(epochs[1]) + int(extra_epochs), "all", lr=lrs[1],
               weight_decay=weight_decays[1]),
     ])
+    return Recipe(shen_optimizer, nn.CrossEntropyLoss(), epochs=_total(stages),
+                  callbacks=[stages], batch_size=SHEN_IMAGE_BATCH_SIZE,
+                  name="Shen whole-image classifier")
 
 
 def batch_balanced_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
@@ -182,3 +209,20 @@ class BatchBalancedCrossEntropy(nn.Module):
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return batch_balanced_cross_entropy(logits, targets)
+
+
+def recipe(name: str, model: nn.Module, **options: object) -> Recipe:
+    """The named recipe of the paper: ``"patch"`` ([`patch_recipe`][histomammo.systems.shen.patch_recipe])
+    or ``"whole_image"`` ([`whole_image_recipe`][histomammo.systems.shen.whole_image_recipe]);
+    ``options`` go to that function.
+
+    Examples
+    --------
+    >>> model = torch.nn.ModuleDict({"body": torch.nn.Linear(2, 2), "top": torch.nn.Linear(2, 2)})
+    >>> recipe("whole_image", model).epochs
+    50
+    """
+    recipes = {"patch": patch_recipe, "whole_image": whole_image_recipe}
+    if name not in recipes:
+        raise ValueError(f"Shen et al.'s recipes are {sorted(recipes)}; got {name!r}")
+    return recipes[name](model, **options)

@@ -16,11 +16,23 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 __all__ = [
+    "PAPER_TEST_LOSS_AND_COUNT",
+    "PAPER_UNET_VAL_LOSS",
     "GLAS2015_LEADERBOARD",
     "METRICS",
     "LeaderboardEntry",
     "rank_against_leaderboard",
 ]
+
+#: The paper's U-Net validation loss: at the start, after phase 1, after phase 2 (BCE;
+#: ``glas_unet_maskrcnn.txt``, section 5.3).
+PAPER_UNET_VAL_LOSS = {"start": 0.69, "after_phase1": 0.42, "after_phase2": 0.29}
+#: The seed's own test losses (BCE, as the paper computed them at 512x512) and count scores on
+#: test parts A and B (``glas_unet_maskrcnn.txt``, figure 5, bottom lines).
+PAPER_TEST_LOSS_AND_COUNT = {
+    "DTU-UNET": {"loss": {"A": 0.403, "B": 0.380}, "count": {"A": 0.211, "B": 0.127}},
+    "DTU-MASKRCNN": {"loss": {"A": 0.540, "B": 0.540}, "count": {"A": 0.825, "B": 0.842}},
+}
 
 #: ``(metric, test part)`` columns in the table's order; F1 and Dice: higher is better.
 METRICS: tuple[tuple[str, str], ...] = tuple(

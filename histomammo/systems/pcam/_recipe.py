@@ -1,10 +1,9 @@
 """The PCam report's training recipes (``seeds/pcam_gcnn.txt``), its evaluation, its numbers.
 
-Each recipe function returns a :class:`PCamRecipe`: what :class:`~histomammo.engine.Trainer`
-needs (optimizer, scheduler and when to step it, loss), the epochs and batch sizes, and the name
-of the augmentation set of :mod:`histomammo.transforms.augment.pcam` to train with (the engine
-does not import transforms: the caller builds the pipeline). Epochs are parameters; the
-defaults are the seed's.
+Each recipe function returns a [`Recipe`][histomammo.engine.Recipe]: optimizer and scheduler
+factories (and when the scheduler steps), loss, epochs, batch sizes, and in
+``extras["augmentation"]`` the name of the training pipeline of :mod:`histomammo.systems.pcam`
+to use. Epochs are parameters; the defaults are the seed's.
 
 Evaluation scores a patch by its **tumour-class probability**, ``softmax(logits)[:, 1]``. The
 seed scored each patch by ``max(softmax)`` (section 3.2.5.4), the confidence of whichever class
@@ -16,67 +15,33 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 
+from histomammo.engine import Recipe
 from histomammo.metrics.classification import accuracy, roc_auc
 
 __all__ = [
-    "PUBLISHED", "PCamRecipe", "adam_variant", "all_cnn", "all_cnn_learning", "gcnn_final", "gcnn_learning", "inception_run1",
-    "inception_run2", "pcam_metrics", "tumour_probability",
+    "RECIPES", "adam_variant", "all_cnn", "all_cnn_learning", "gcnn_final", "gcnn_learning",
+    "inception_run1", "inception_run2", "pcam_metrics", "recipe", "tumour_probability",
 ]
 
-#: The seed's results (accuracy %, AUC), source and section; the G-CNN never learned.
-PUBLISHED: tuple[dict[str, Any], ...] = (
-    {"model": "Inception v3 transfer, run 1", "accuracy": 81.49, "auc": 0.87,
-     "source": "seeds/pcam_gcnn.txt, sections 2.3 and 3.2.6"},
-    {"model": "Inception v3 transfer, run 2", "accuracy": 78.12, "auc": 0.85,
-     "source": "seeds/pcam_gcnn.txt, sections 2.3 and 3.2.6"},
-    {"model": "G-CNN (P4, seed recipe)", "accuracy": 50.0, "auc": None,
-     "source": "seeds/pcam_gcnn.txt, sections 3.3.4 and 4.1 ('stuck around 50% accuracy')"},
-    {"model": "P4M-DenseNet (Veeling et al. 2018)", "accuracy": 89.8, "auc": 0.96,
-     "source": "seeds/pcam_gcnn.txt, section 2.3 (the PCam benchmark, [14])"},
-)
+_STEP_LR_4 = partial(torch.optim.lr_scheduler.StepLR, step_size=4, gamma=0.16)
+_STEP_LR_20 = partial(torch.optim.lr_scheduler.StepLR, step_size=20, gamma=0.1)
 
 
-@dataclass
-class PCamRecipe:
-    """A seed recipe, ready for :class:`~histomammo.engine.Trainer`.
-
-    Attributes
-    ----------
-    name : str
-    optimizer : torch.optim.Optimizer
-    scheduler : LR scheduler
-    scheduler_step : {"epoch", "batch"}
-        Pass as ``Trainer(scheduler_step=...)``.
-    loss_fn : callable
-    epochs, batch_size, eval_batch_size : int
-    augmentation : {"none", "inception_run2", "all_cnn"}
-        The training pipeline of :mod:`histomammo.transforms.augment.pcam` to use.
-    """
-
-    name: str
-    optimizer: torch.optim.Optimizer
-    scheduler: Any
-    scheduler_step: str
-    loss_fn: Callable[[Any, Any], torch.Tensor]
-    epochs: int
-    batch_size: int = 64
-    eval_batch_size: int = 64
-    augmentation: str = "none"
-
-    def trainer_kwargs(self) -> dict[str, Any]:
-        """``optimizer``, ``loss_fn``, ``scheduler`` and ``scheduler_step`` for ``Trainer``."""
-        return {"optimizer": self.optimizer, "loss_fn": self.loss_fn,
-                "scheduler": self.scheduler, "scheduler_step": self.scheduler_step}
-
-
-def _trainable(model: nn.Module) -> list[nn.Parameter]:
-    return [p for p in model.parameters() if p.requires_grad]
+def _recipe(name: str, optimizer: Any, scheduler: Any, scheduler_step: str, loss: Any,
+            epochs: int, batch_size: int = 64, eval_batch_size: int = 64,
+            augmentation: str = "none") -> Recipe:
+    """A seed recipe; ``extras["augmentation"]`` names the training pipeline of
+    :mod:`histomammo.systems.pcam` to use (``"none"``, ``"inception_run2"``, ``"all_cnn"``)."""
+    return Recipe(optimizer, loss, epochs=epochs, scheduler=scheduler,
+                  scheduler_step=scheduler_step, batch_size=batch_size,
+                  eval_batch_size=eval_batch_size, name=name,
+                  extras={"augmentation": augmentation})
 
 
 def _inception_loss() -> Callable[[Any, Any], torch.Tensor]:
@@ -85,7 +50,7 @@ def _inception_loss() -> Callable[[Any, Any], torch.Tensor]:
     return inception_loss
 
 
-def inception_run1(model: nn.Module, epochs: int = 24) -> PCamRecipe:
+def inception_run1(model: nn.Module, epochs: int = 24) -> Recipe:
     """Inception run 1 (3.2.2): RMSprop lr 0.1, momentum 0.9, eps 1.0, weight decay 0.9;
     StepLR every 4 epochs by 0.16; batch 64; no augmentation.
 
@@ -93,27 +58,22 @@ def inception_run1(model: nn.Module, epochs: int = 24) -> PCamRecipe:
     the decay term dominates the frozen-backbone classifier's gradient. Kept as published.
     The loss is :func:`~histomammo.models.inception.inception_loss` (aux weight 0.4).
     """
-    optimizer = torch.optim.RMSprop(_trainable(model), lr=0.1, momentum=0.9, eps=1.0,
-                                    weight_decay=0.9)
-    return PCamRecipe("inception run 1", optimizer,
-                      torch.optim.lr_scheduler.StepLR(optimizer, step_size=4, gamma=0.16),
-                      "epoch", _inception_loss(), epochs)
+    optimizer = partial(torch.optim.RMSprop, lr=0.1, momentum=0.9, eps=1.0, weight_decay=0.9)
+    return _recipe("inception run 1", optimizer, _STEP_LR_4, "epoch", _inception_loss(), epochs)
 
 
-def inception_run2(model: nn.Module, epochs: int = 24) -> PCamRecipe:
+def inception_run2(model: nn.Module, epochs: int = 24) -> Recipe:
     """Inception run 2 (3.2.3): SGD with Nesterov momentum plus run 2's augmentations.
 
     The seed changed only the optimizer and the augmentation, so the rest is run 1's: lr 0.1,
     momentum 0.9, weight decay 0.9 (unusually large, as in run 1), StepLR 4 epochs x 0.16.
     """
-    optimizer = torch.optim.SGD(_trainable(model), lr=0.1, momentum=0.9, nesterov=True,
-                                weight_decay=0.9)
-    return PCamRecipe("inception run 2", optimizer,
-                      torch.optim.lr_scheduler.StepLR(optimizer, step_size=4, gamma=0.16),
-                      "epoch", _inception_loss(), epochs, augmentation="inception_run2")
+    optimizer = partial(torch.optim.SGD, lr=0.1, momentum=0.9, nesterov=True, weight_decay=0.9)
+    return _recipe("inception run 2", optimizer, _STEP_LR_4, "epoch", _inception_loss(), epochs,
+                   augmentation="inception_run2")
 
 
-def all_cnn(model: nn.Module, epochs: int = 24) -> PCamRecipe:
+def all_cnn(model: nn.Module, epochs: int = 24) -> Recipe:
     """The All-CNN recipe (3.2.7.4-3.2.7.6): RMSprop (eps 1e-7, momentum 0.9, weight decay
     0.9) under CyclicLR between 0.001 and 0.1, 2000 iterations per half cycle, stepped per
     batch (the seed first stepped it per epoch, its bug of 3.3.3.3); the imgaug list.
@@ -122,12 +82,11 @@ def all_cnn(model: nn.Module, epochs: int = 24) -> PCamRecipe:
     It does not learn on synthetic PCam either (AUC 0.5, constant scores); what was measured,
     and the recipe that does, :func:`all_cnn_learning`.
     """
-    optimizer = torch.optim.RMSprop(_trainable(model), lr=0.001, momentum=0.9, eps=1e-7,
-                                    weight_decay=0.9)
-    scheduler = torch.optim.lr_scheduler.CyclicLR(optimizer, base_lr=0.001, max_lr=0.1,
-                                                  step_size_up=2000)
-    return PCamRecipe("All-CNN", optimizer, scheduler, "batch", nn.CrossEntropyLoss(), epochs,
-                      augmentation="all_cnn")
+    optimizer = partial(torch.optim.RMSprop, lr=0.001, momentum=0.9, eps=1e-7, weight_decay=0.9)
+    scheduler = partial(torch.optim.lr_scheduler.CyclicLR, base_lr=0.001, max_lr=0.1,
+                        step_size_up=2000)
+    return _recipe("All-CNN", optimizer, scheduler, "batch", nn.CrossEntropyLoss(), epochs,
+                   augmentation="all_cnn")
 
 
 #: Each dropout's rate when :func:`all_cnn_learning` first scaled it (dies with the module).
@@ -136,7 +95,7 @@ _FIRST_SEEN_DROPOUT: weakref.WeakKeyDictionary[nn.Dropout, float] = weakref.Weak
 
 def all_cnn_learning(
     model: nn.Module, epochs: int = 24, lr: float = 1e-3, dropout_scale: float = 0.0
-) -> PCamRecipe:
+) -> Recipe:
     """The All-CNN recipe that learns: Adam ``lr`` (no weight decay, no scheduler) with the
     model's dropout probabilities multiplied by ``dropout_scale`` (0: off) while training.
 
@@ -184,12 +143,12 @@ def all_cnn_learning(
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.p = _FIRST_SEEN_DROPOUT.setdefault(module, module.p) * dropout_scale
-    optimizer = torch.optim.Adam(_trainable(model), lr=lr)
-    return PCamRecipe(f"All-CNN (Adam {lr:g}, dropout x{dropout_scale:g})", optimizer, None,
-                      "epoch", nn.CrossEntropyLoss(), epochs, augmentation="all_cnn")
+    return _recipe(f"All-CNN (Adam {lr:g}, dropout x{dropout_scale:g})",
+                   partial(torch.optim.Adam, lr=lr), None, "epoch", nn.CrossEntropyLoss(),
+                   epochs, augmentation="all_cnn")
 
 
-def gcnn_final(model: nn.Module, epochs: int = 100, lr: float = 0.05) -> PCamRecipe:
+def gcnn_final(model: nn.Module, epochs: int = 100, lr: float = 0.05) -> Recipe:
     """The final G-CNN recipe (3.3.4): Adam lr 0.05 (defaults otherwise, no weight decay),
     x0.1 every 20 epochs, 100 epochs, batch 64 (128 to evaluate), CrossEntropyLoss summed over
     the batch, no rotation augmentation. The seed's runs stayed at 50% accuracy.
@@ -198,13 +157,11 @@ def gcnn_final(model: nn.Module, epochs: int = 100, lr: float = 0.05) -> PCamRec
     decay per 20 epochs is what is implemented (a StepLR of 20 stepped per batch would have
     shrunk the rate 10-fold every 20 batches).
     """
-    optimizer = torch.optim.Adam(_trainable(model), lr=lr)
-    return PCamRecipe("G-CNN (seed: Adam 0.05)", optimizer,
-                      torch.optim.lr_scheduler.StepLR(optimizer, step_size=20, gamma=0.1),
-                      "epoch", nn.CrossEntropyLoss(reduction="sum"), epochs, 64, 128)
+    return _recipe("G-CNN (seed: Adam 0.05)", partial(torch.optim.Adam, lr=lr), _STEP_LR_20,
+                   "epoch", nn.CrossEntropyLoss(reduction="sum"), epochs, 64, 128)
 
 
-def gcnn_learning(model: nn.Module, epochs: int = 100, lr: float = 1e-3) -> PCamRecipe:
+def gcnn_learning(model: nn.Module, epochs: int = 100, lr: float = 1e-3) -> Recipe:
     """:func:`gcnn_final` with Adam's usual lr 1e-3 and the mean loss: the side-by-side run.
 
     The seed's G-CNN stayed at 50% on real PCam with lr 0.05. Adam's step is about ``lr`` per
@@ -214,16 +171,14 @@ def gcnn_learning(model: nn.Module, epochs: int = 100, lr: float = 1e-3) -> PCam
     not reproduce the seed's failure; which recipe holds on the real set at the seed's widths
     is for a GPU run to show. This one is the recipe used for the G-CNNs' learning tests.
     """
-    optimizer = torch.optim.Adam(_trainable(model), lr=lr)
-    return PCamRecipe("G-CNN (Adam 1e-3)", optimizer,
-                      torch.optim.lr_scheduler.StepLR(optimizer, step_size=20, gamma=0.1),
-                      "epoch", nn.CrossEntropyLoss(), epochs, 64, 128)
+    return _recipe("G-CNN (Adam 1e-3)", partial(torch.optim.Adam, lr=lr), _STEP_LR_20, "epoch",
+                   nn.CrossEntropyLoss(), epochs, 64, 128)
 
 
 def adam_variant(
-    recipe_fn: Callable[..., PCamRecipe], model: nn.Module, epochs: int | None = None,
+    recipe_fn: Callable[..., Recipe], model: nn.Module, epochs: int | None = None,
     lr: float = 1e-3,
-) -> PCamRecipe:
+) -> Recipe:
     """``recipe_fn``'s recipe with its optimizer swapped for Adam (``lr``, no weight decay) and
     no scheduler; loss, epochs, batch sizes and augmentation kept.
 
@@ -236,15 +191,16 @@ def adam_variant(
     Examples
     --------
     >>> import torch
-    >>> recipe = adam_variant(inception_run1, torch.nn.Linear(2, 2), epochs=3)
-    >>> recipe.name, recipe.epochs, recipe.optimizer.param_groups[0]["weight_decay"]
+    >>> model = torch.nn.Linear(2, 2)
+    >>> recipe = adam_variant(inception_run1, model, epochs=3)
+    >>> optimizer = recipe.build_optimizer(model)
+    >>> recipe.name, recipe.epochs, optimizer.param_groups[0]["weight_decay"]
     ('inception run 1 (Adam 0.001, no weight decay)', 3, 0)
     """
     seed = recipe_fn(model) if epochs is None else recipe_fn(model, epochs=epochs)
-    optimizer = torch.optim.Adam(_trainable(model), lr=lr)
-    return PCamRecipe(f"{seed.name} (Adam {lr:g}, no weight decay)", optimizer, None, "epoch",
-                      seed.loss_fn, seed.epochs, seed.batch_size, seed.eval_batch_size,
-                      seed.augmentation)
+    return seed.replace(name=f"{seed.name} (Adam {lr:g}, no weight decay)",
+                        optimizer=partial(torch.optim.Adam, lr=lr), scheduler=None,
+                        scheduler_step="epoch")
 
 
 def tumour_probability(logits: torch.Tensor) -> torch.Tensor:
@@ -275,3 +231,27 @@ def pcam_metrics() -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
         "accuracy": lambda out, y: accuracy(tumour_probability(out), y),
         "auc": lambda out, y: roc_auc(tumour_probability(out), y),
     }
+
+
+#: The named recipes of [`recipe`][histomammo.systems.pcam.recipe].
+RECIPES: dict[str, Callable[..., Recipe]] = {
+    "inception_run1": inception_run1, "inception_run2": inception_run2, "all_cnn": all_cnn,
+    "all_cnn_learning": all_cnn_learning, "gcnn_final": gcnn_final,
+    "gcnn_learning": gcnn_learning,
+}
+
+
+def recipe(name: str, model: nn.Module, **options: Any) -> Recipe:
+    """The PCam report's recipe ``name`` (a key of :data:`RECIPES`) for ``model``;
+    ``options`` (``epochs``, ``lr``, ...) go to that function.
+
+    Examples
+    --------
+    >>> import torch
+    >>> final = recipe("gcnn_final", torch.nn.Linear(2, 2))
+    >>> final.epochs, final.batch_size, final.eval_batch_size, final.extras["augmentation"]
+    (100, 64, 128, 'none')
+    """
+    if name not in RECIPES:
+        raise ValueError(f"the PCam recipes are {sorted(RECIPES)}; got {name!r}")
+    return RECIPES[name](model, **options)

@@ -10,16 +10,17 @@ the view-prediction pipeline check trains 10 epochs (section 6.2).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
-from histomammo.engine.callbacks import BestCheckpoint, Callback
+from histomammo.engine import Recipe
+from histomammo.engine.callbacks import BestCheckpoint
 
-__all__ = ["ThesisRecipe", "thesis", "oversample", "THESIS_EPOCHS", "VIEW_CHECK_EPOCHS"]
+__all__ = ["recipe", "thesis_recipe", "oversample", "THESIS_EPOCHS", "VIEW_CHECK_EPOCHS"]
 
 #: Epochs per network of table 6.3 (AlexNet variants were also evaluated after 40).
 THESIS_EPOCHS = {"alexnet": 80, "alexnet_large": 80, "reduced_resnet": 40, "resnet": 40}
@@ -27,64 +28,62 @@ THESIS_EPOCHS = {"alexnet": 80, "alexnet_large": 80, "reduced_resnet": 40, "resn
 VIEW_CHECK_EPOCHS = 10
 
 
-@dataclass
-class ThesisRecipe:
-    """What :class:`~histomammo.engine.Trainer` needs to train as the thesis did.
-
-    Attributes
-    ----------
-    optimizer : torch.optim.SGD
-        Learning rate 0.01, no momentum, no weight decay.
-    loss_fn : nn.CrossEntropyLoss
-        Categorical cross-entropy on the model's 2-way logits (softmax inside the loss).
-    epochs : int
-    callbacks : list of Callback
-        ``BestCheckpoint(monitor="val_loss")``: ``best.pt`` is the snapshot to evaluate
-        (``trainer.load_checkpoint(dir / "best.pt", model_only=True)``).
-    """
-
-    optimizer: torch.optim.Optimizer
-    loss_fn: nn.Module
-    epochs: int
-    callbacks: list[Callback] = field(default_factory=list)
-
-
-def thesis(
-    model: nn.Module,
+def thesis_recipe(
     network: str = "alexnet",
+    *,
     epochs: int | None = None,
     lr: float = 0.01,
+    optimizer: str = "sgd",
+    batch_size: int = 16,
     best_filename: str = "best.pt",
-) -> ThesisRecipe:
-    """The thesis's recipe for ``model``: SGD 0.01, cross-entropy, best-val-loss snapshot.
+) -> Recipe:
+    """The thesis's recipe: SGD 0.01, cross-entropy, the best-validation-loss snapshot.
 
     Parameters
     ----------
-    model : nn.Module
-        A randomly initialised network (the thesis used no transfer learning).
     network : {"alexnet", "alexnet_large", "reduced_resnet", "resnet", "view_check"}
         Which row of table 6.3 sets the default epochs (``"view_check"``: 10, section 6.2).
     epochs : int, optional
         Overrides the default.
     lr : float
         0.01 (chosen by the thesis after He et al.).
+    optimizer : {"sgd", "adam"}
+        ``"sgd"``: the thesis's plain SGD (no momentum, no weight decay). ``"adam"``: Adam
+        1e-3 (``lr`` ignored), the library's side-by-side run for short synthetic runs.
+    batch_size : int
+        The thesis gives none; 16 (evaluation: 32).
     best_filename : str
-        File name of the best-validation-loss checkpoint.
+        File name of the best-validation-loss checkpoint (``BestCheckpoint``): ``best.pt``
+        is the snapshot to evaluate (``trainer.load_checkpoint(dir / "best.pt",
+        model_only=True)``).
+
+    Returns
+    -------
+    Recipe
+        Loss ``nn.CrossEntropyLoss`` on the model's 2-way logits (softmax inside the loss);
+        ``extras["network"]``.
 
     Examples
     --------
-    >>> recipe = thesis(torch.nn.Linear(3, 2), network="resnet")
-    >>> recipe.epochs, recipe.optimizer.defaults["lr"], recipe.optimizer.defaults["momentum"]
+    >>> recipe = thesis_recipe("resnet")
+    >>> optimizer = recipe.build_optimizer(torch.nn.Linear(3, 2))
+    >>> recipe.epochs, optimizer.defaults["lr"], optimizer.defaults["momentum"]
     (40, 0.01, 0)
     """
     table = {**THESIS_EPOCHS, "view_check": VIEW_CHECK_EPOCHS}
     if network not in table:
         raise ValueError(f"network must be one of {sorted(table)}; got {network!r}")
-    return ThesisRecipe(
-        optimizer=torch.optim.SGD(model.parameters(), lr=lr),
-        loss_fn=nn.CrossEntropyLoss(),
+    if optimizer not in ("sgd", "adam"):
+        raise ValueError(f"optimizer must be 'sgd' or 'adam'; got {optimizer!r}")
+    factory = (partial(torch.optim.SGD, lr=lr) if optimizer == "sgd"
+               else partial(torch.optim.Adam, lr=1e-3))
+    return Recipe(
+        factory, nn.CrossEntropyLoss(),
         epochs=int(epochs if epochs is not None else table[network]),
         callbacks=[BestCheckpoint(monitor="val_loss", mode="min", filename=best_filename)],
+        batch_size=batch_size, eval_batch_size=32,
+        name=f"thesis {network}" + (" (Adam 1e-3)" if optimizer == "adam" else ""),
+        extras={"network": network},
     )
 
 
@@ -131,3 +130,16 @@ def oversample(
     positives = np.flatnonzero(labels == positive)
     indices = np.r_[np.arange(len(dataset)), np.tile(positives, factor - 1)]
     return Subset(dataset, indices.tolist())
+
+
+def recipe(name: str, model: nn.Module | None = None, **options: object) -> Recipe:
+    """The thesis's recipe for network ``name`` (a row of table 6.3, or ``"view_check"``);
+    ``model`` is not needed (the thesis trains every parameter) and ``options`` go to
+    [`thesis_recipe`][histomammo.systems.thesis.thesis_recipe].
+
+    Examples
+    --------
+    >>> recipe("alexnet").epochs, recipe("view_check").epochs
+    (80, 10)
+    """
+    return thesis_recipe(name, **options)

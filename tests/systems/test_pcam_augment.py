@@ -7,7 +7,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from histomammo.transforms.augment import pcam
+from histomammo.systems import pcam
 
 
 @pytest.fixture

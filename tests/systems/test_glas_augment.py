@@ -7,7 +7,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from histomammo.transforms.augment.glas import (
+from histomammo.systems.glas import (
     GLAS_MEAN,
     glas_augmentation,
     maskrcnn_input_transforms,

@@ -6,16 +6,17 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from histomammo.engine.recipes.shen import (
-    BatchBalancedCrossEntropy,
-    batch_balanced_cross_entropy,
-    shen_optimizer,
-    shen_patch_stages,
-    shen_whole_image_stages,
-)
 from histomammo.models.patch_to_image import PatchToImageClassifier
 from histomammo.models.resnet import resnet50_patch
 from histomammo.models.vgg import vgg16_gap
+from histomammo.systems.shen import (
+    BatchBalancedCrossEntropy,
+    batch_balanced_cross_entropy,
+    patch_recipe,
+    recipe,
+    shen_optimizer,
+    whole_image_recipe,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +26,10 @@ def resnet():
 
 
 def test_patch_stages_resnet_top_46(resnet):
-    schedule = shen_patch_stages(resnet)
+    patch = patch_recipe(resnet)
+    assert (patch.batch_size, patch.epochs) == (32, 50)
+    assert isinstance(patch.loss, BatchBalancedCrossEntropy)
+    schedule = patch.callbacks[0]
     assert [(s.epochs, s.lr) for s in schedule.stages] == [(3, 1e-3), (10, 1e-4), (37, 1e-5)]
     assert schedule.trainable_names(resnet, 0) == ["fc.weight", "fc.bias"]
     second = schedule.trainable_names(resnet, 3)
@@ -34,25 +38,27 @@ def test_patch_stages_resnet_top_46(resnet):
     convs_bns = {n.rsplit(".", 1)[0] for n in second if not n.startswith("fc")}
     assert len(convs_bns) == 2 * (3 + 3 * 3 + 1)  # res4f: 3 conv+bn; res5: 3x3 + shortcut
     assert len(schedule.trainable_names(resnet, 13)) == len(list(resnet.parameters()))
-    assert sum(s.epochs for s in shen_patch_stages(resnet, patch_set="S1").stages) == 200
+    assert patch_recipe(resnet, patch_set="S1").epochs == 200
 
 
 def test_patch_stages_vgg_top_11_and_random_init():
     with torch.device("meta"):
         vgg = vgg16_gap()
-    schedule = shen_patch_stages(vgg)
+    schedule = patch_recipe(vgg).callbacks[0]
     names = schedule.trainable_names(vgg, 5)
     assert {n.rsplit(".", 1)[0] for n in names} == {
         "features.17", "features.19", "features.21", "features.24", "features.26",
         "features.28", "fc"}
-    (only,) = shen_patch_stages(vgg, pretrained=False).stages
+    (only,) = recipe("patch", vgg, pretrained=False).callbacks[0].stages
     assert (only.epochs, only.trainable, only.lr) == (50, "all", 1e-3)
     assert isinstance(shen_optimizer(vgg), torch.optim.Adam)
 
 
 def test_whole_image_stages(resnet):
     model = PatchToImageClassifier(resnet, top="vgg", top_blocks=[(8, 1), (8, 1)])
-    schedule = shen_whole_image_stages(model)
+    whole = whole_image_recipe(model)
+    assert (whole.batch_size, whole.epochs) == (2, 250)
+    schedule = whole.callbacks[0]
     first, second = schedule.stages
     assert (first.epochs, first.lr, first.weight_decay) == (30, 1e-4, 1e-3)
     assert (second.epochs, second.lr, second.weight_decay) == (220, 1e-5, 1e-2)  # VGG: +200
@@ -61,7 +67,7 @@ def test_whole_image_stages(resnet):
     assert not any(n.startswith(("body.", "heatmap")) for n in new)
     resnet_top = PatchToImageClassifier(resnet, top="resnet",
                                         top_blocks=[((8, 8, 16), 1), ((8, 8, 16), 1)])
-    assert shen_whole_image_stages(resnet_top).stages[1].epochs == 20
+    assert whole_image_recipe(resnet_top).callbacks[0].stages[1].epochs == 20
 
 
 def test_batch_balanced_cross_entropy():

@@ -8,7 +8,9 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from histomammo.transforms.augment import IntensityShift, SubtractMean, mean_grey, shen
+from histomammo.datasets import compute_mean_std
+from histomammo.systems.shen import IntensityShift, SubtractMean
+from histomammo.systems.shen import shen_augmentation as shen
 
 
 def test_composition_has_the_papers_ranges():
@@ -49,7 +51,11 @@ def test_augmentation_moves_mask_with_image():
     assert inside.mean() > outside.mean() + 0.5
 
 
-def test_mean_grey():
-    assert mean_grey([torch.zeros(2, 2), np.full((1, 4), 3.0)]) == 1.5
-    with pytest.raises(ValueError, match="at least one"):
-        mean_grey([])
+def test_mean_grey_is_compute_mean_std():
+    # Shen et al.'s mean grey over whole images of different sizes: one image per batch,
+    # every pixel weighs the same (the former mean_grey: 6 pixels of 3 and 4 of 0 -> 1.8)
+    images = [torch.zeros(1, 2, 2), torch.full((1, 2, 3), 3.0)]
+    mean, _ = compute_mean_std(images, batch_size=1, scale=False, progress=False)
+    assert mean.tolist() == pytest.approx([1.8], abs=1e-12)
+    with pytest.raises(ValueError, match="needs more than"):
+        compute_mean_std([], batch_size=1, progress=False)

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from histomammo.engine import Trainer
 from histomammo.engine._rng import capture_rng_state, restore_rng_state
 from histomammo.engine.callbacks import Callback
-from histomammo.engine.recipes.thesis import THESIS_EPOCHS, oversample, thesis
+from histomammo.systems.thesis import THESIS_EPOCHS, oversample, recipe, thesis_recipe
 
 
 @pytest.fixture(autouse=True)
@@ -21,18 +21,20 @@ def _own_rng():
 
 def test_recipe_is_the_thesis():
     model = torch.nn.Linear(4, 2)
-    recipe = thesis(model, network="alexnet")
-    assert isinstance(recipe.optimizer, torch.optim.SGD)
-    defaults = recipe.optimizer.defaults
+    alexnet = thesis_recipe("alexnet")
+    optimizer = alexnet.build_optimizer(model)
+    assert isinstance(optimizer, torch.optim.SGD)
+    defaults = optimizer.defaults
     assert (defaults["lr"], defaults["momentum"], defaults["weight_decay"]) == (0.01, 0, 0)
-    assert isinstance(recipe.loss_fn, torch.nn.CrossEntropyLoss)
-    assert recipe.epochs == 80 and THESIS_EPOCHS["resnet"] == 40
-    assert thesis(model, network="view_check").epochs == 10
-    assert thesis(model, epochs=40).epochs == 40
-    (best,) = recipe.callbacks
+    assert isinstance(alexnet.loss, torch.nn.CrossEntropyLoss)
+    assert alexnet.epochs == 80 and THESIS_EPOCHS["resnet"] == 40
+    assert recipe("view_check", model).epochs == 10
+    assert thesis_recipe(epochs=40).epochs == 40
+    assert isinstance(thesis_recipe(optimizer="adam").build_optimizer(model), torch.optim.Adam)
+    (best,) = alexnet.callbacks
     assert (best.monitor, best.mode) == ("val_loss", "min")
     with pytest.raises(ValueError, match="network must be"):
-        thesis(model, network="vgg")
+        thesis_recipe("vgg")
 
 
 def test_oversample_counts():
@@ -58,10 +60,9 @@ def _trainer(directory, callbacks=()):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(3, 8), torch.nn.Dropout(0.2),
                                 torch.nn.Linear(8, 2))
-    recipe = thesis(model, epochs=3)
-    return Trainer(model, recipe.optimizer, recipe.loss_fn, device="cpu", seed=3,
-                   checkpoint_dir=directory, checkpoint_every=1, progress=False,
-                   callbacks=list(callbacks))
+    return Trainer.from_recipe(model, thesis_recipe(epochs=3), device="cpu", seed=3,
+                               checkpoint_dir=directory, checkpoint_every=1, progress=False,
+                               callbacks=list(callbacks))
 
 
 def test_oversampled_training_resumes_exactly_mid_epoch(tmp_path):
