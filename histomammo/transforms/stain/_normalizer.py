@@ -153,7 +153,7 @@ class StainNormalizer:
         else:
             out = self._recolour(od, mask, cov, ok, pixels.shape)
         out = torch.where(ok[:, None, None, None], out, pixels)
-        warn_skipped(int((~ok).sum()), len(ok), f"less than {self.min_tissue:.0%} tissue or one colour")
+        warn_skipped(ok, f"less than {self.min_tissue:.0%} tissue or one colour")
         return batch.restore(out)
 
     __call__ = transform
@@ -166,10 +166,7 @@ class StainNormalizer:
         if self.source is not None:
             stains, source_max = (t.expand(len(od), *t.shape) for t in self._given(self.source, od))
         else:
-            keep = ok if self.method == "vahadane" else torch.ones_like(ok)
-            stains = od.new_zeros(len(od), 3, 2)
-            stains[keep] = self._stains(od[keep], mask[keep], cov[keep])
-            stains[~keep] = self._given(self.target, od)[0]
+            stains = self._per_image_stains(od, mask, cov, ok)
             source_max = None
         target_stains, target_max = self._given(self.target, od)
         concentrations = torch.linalg.pinv(stains) @ od
@@ -177,6 +174,17 @@ class StainNormalizer:
             source_max = quantile(concentrations.flatten(0, 1), 0.99).reshape(len(od), 2)
         scale = target_max / source_max.clamp_min(1e-6)
         return rgb_of(target_stains @ (concentrations * scale[:, :, None]), shape, self.background)
+
+    def _per_image_stains(self, od: torch.Tensor, mask: torch.Tensor, cov: torch.Tensor,
+                          ok: torch.Tensor) -> torch.Tensor:
+        """Each usable image's own vectors; the target's stand in for the others."""
+        fallback = self._given(self.target, od)[0].expand(len(od), 3, 2)
+        if self.method == "macenko":  # batched, no host synchronisation
+            return torch.where(ok[:, None, None], macenko_batch(od, mask, self.alpha, cov), fallback)
+        stains = fallback.clone()
+        if bool(ok.any()):
+            stains[ok] = self._stains(od[ok], mask[ok], cov[ok])
+        return stains
 
     def _reinhard(self, pixels: torch.Tensor) -> torch.Tensor:
         lab = rgb_to_lab(pixels / 255.0)

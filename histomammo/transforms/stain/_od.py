@@ -175,7 +175,13 @@ def tissue_covariance(od: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tenso
     return cov, count
 
 
-def warn_skipped(skipped: int, total: int, why: str) -> None:
-    """One warning for the tiles of a call that were passed through unchanged."""
+def warn_skipped(ok: torch.Tensor, why: str) -> None:
+    """One warning for the tiles of a call that were passed through unchanged.
+
+    Tensors on the ``meta`` device hold no values to count: no warning there.
+    """
+    if ok.device.type == "meta":
+        return
+    skipped = int((~ok).sum())
     if skipped:
-        _log.warning("%d of %d image(s) returned unchanged: %s", skipped, total, why)
+        _log.warning("%d of %d image(s) returned unchanged: %s", skipped, len(ok), why)

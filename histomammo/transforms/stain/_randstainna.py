@@ -179,7 +179,7 @@ class RandStainNA(StainTransform):
         od = od_of(pixels, 240.0)
         mask = tissue_pixels(od, 0.15)
         ok = usable(*tissue_covariance(od, mask), od.shape[-1], self.min_tissue)
-        warn_skipped(int((~ok).sum()), len(ok), f"less than {self.min_tissue:.0%} tissue or one colour")
+        warn_skipped(ok, f"less than {self.min_tissue:.0%} tissue or one colour")
         keep = (ok & params["apply"].to(ok.device))[:, None, None, None]
         return batch.restore(torch.where(keep, out, pixels))
 

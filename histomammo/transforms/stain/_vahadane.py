@@ -29,25 +29,29 @@ def sparse_codes(od: torch.Tensor, stains: torch.Tensor, codes: torch.Tensor, la
 def update_dictionary(od: torch.Tensor, stains: torch.Tensor, codes: torch.Tensor) -> torch.Tensor:
     """One block-coordinate pass over the columns (Mairal et al. 2010): ``W >= 0``, ``|w_j| <= 1``."""
     a, b = codes @ codes.T, od @ codes.T
-    columns = []
     for j in range(stains.shape[1]):
         column = stains[:, j] + (b[:, j] - stains @ a[:, j]) / a[j, j].clamp_min(1e-12)
         column = column.clamp_min(0)
         column = column / column.norm().clamp_min(1.0)
         stains = torch.cat([stains[:, :j], column[:, None], stains[:, j + 1:]], 1)
-        columns.append(column)
     return stains
 
 
-def vahadane_factorise(od: torch.Tensor, start: torch.Tensor, lam: float, iterations: int = 60,
-                       inner: int = 10) -> torch.Tensor:
-    """Alternate sparse coding and dictionary updates from the stain matrix ``start`` ``(3, 2)``."""
+def vahadane_factorise(od: torch.Tensor, start: torch.Tensor, lam: float, iterations: int = 300,
+                       inner: int = 10, tol: float = 1e-5) -> torch.Tensor:
+    """Alternate sparse coding and dictionary updates from the stain matrix ``start`` ``(3, 2)``.
+
+    Stops when no entry of the stain matrix moves by more than ``tol`` in an iteration, or
+    after ``iterations``.
+    """
     stains = start.clamp_min(0)
     stains = stains / stains.norm(dim=0, keepdim=True).clamp_min(1e-12)
     codes = torch.linalg.lstsq(stains, od).solution.clamp_min(0)
     for _ in range(iterations):
         codes = sparse_codes(od, stains, codes, lam, inner)
-        stains = update_dictionary(od, stains, codes)
+        stains, previous = update_dictionary(od, stains, codes), stains
+        if (stains - previous).abs().max() <= tol:
+            break
     return order_stains(stains[None])[0]
 
 
@@ -78,8 +82,8 @@ def vahadane_stain_matrix(
     The tissue OD ``V`` (3 x pixels) is factorised as ``V ~ W H`` minimising
     ``1/2 ||V - W H||^2 + lam ||H||_1`` with ``W >= 0`` (unit columns) and ``H >= 0``, the
     dictionary-learning problem SPAMS' ``trainDL`` solves in the paper. Here: projected ISTA
-    for ``H`` and Mairal's block-coordinate update for ``W``, alternated 60 times from
-    Macenko's estimate; written in torch, with no SPAMS and no scikit-learn.
+    for ``H`` and Mairal's block-coordinate update for ``W``, alternated from Macenko's
+    estimate until the vectors move less than 1e-5 (300 rounds at most); written in torch, with no SPAMS and no scikit-learn.
 
     Parameters
     ----------
