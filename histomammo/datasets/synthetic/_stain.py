@@ -87,6 +87,6 @@ def restain(
         raise DataFormatError(f"image: expected uint8 RGB (..., 3), got {image.dtype} {image.shape}")
     old, new = _basis(_matrix(source, "source")), _basis(_matrix(stains, "stains"))
     new[:, :2] *= np.asarray(strength, dtype=np.float64)
-    od = -np.log(np.maximum(image, 1.0) / background)
+    od = np.log(background / np.maximum(image, 0.25))  # black: a quarter level, back to 0
     mixed = od @ np.linalg.inv(old).T @ new.T
     return np.clip(np.rint(background * np.exp(-mixed)), 0, 255).astype(np.uint8)
