@@ -12,11 +12,11 @@ from histomammo.transforms.stain._od import (
     MIN_TISSUE_FRACTION,
     as_batch,
     od_of,
-    quantile,
     tissue_covariance,
     tissue_pixels,
     usable,
 )
+from histomammo.transforms.stain._quantile import quantile
 
 __all__ = ["macenko_stain_matrix"]
 

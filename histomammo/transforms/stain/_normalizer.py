@@ -15,13 +15,13 @@ from histomammo.transforms.stain._od import (
     MIN_TISSUE_FRACTION,
     as_batch,
     od_of,
-    quantile,
     rgb_of,
     tissue_covariance,
     tissue_pixels,
     usable,
     warn_skipped,
 )
+from histomammo.transforms.stain._quantile import quantile
 from histomammo.transforms.stain._vahadane import vahadane_tissue
 
 __all__ = ["NormalizeStain", "StainNormalizer"]
@@ -152,7 +152,8 @@ class StainNormalizer:
             out = self._reinhard(pixels)
         else:
             out = self._recolour(od, mask, cov, ok, pixels.shape)
-        out = torch.where(ok[:, None, None, None], out, pixels)
+        if out.device.type == "meta" or not bool(ok.all()):
+            out = torch.where(ok[:, None, None, None], out, pixels)
         warn_skipped(ok, f"less than {self.min_tissue:.0%} tissue or one colour")
         return batch.restore(out)
 
@@ -173,7 +174,7 @@ class StainNormalizer:
         if source_max is None:
             source_max = quantile(concentrations.flatten(0, 1), 0.99).reshape(len(od), 2)
         scale = target_max / source_max.clamp_min(1e-6)
-        return rgb_of(target_stains @ (concentrations * scale[:, :, None]), shape, self.background)
+        return rgb_of((target_stains * scale[:, None, :]) @ concentrations, shape, self.background)
 
     def _per_image_stains(self, od: torch.Tensor, mask: torch.Tensor, cov: torch.Tensor,
                           ok: torch.Tensor) -> torch.Tensor:

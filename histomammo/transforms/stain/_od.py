@@ -9,6 +9,7 @@ implementations (Macenko's MATLAB code, torchstain, TIAToolbox); Macenko et al. 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -96,7 +97,7 @@ def as_batch(images: Any, dtype: torch.dtype | None = None) -> Batch:
         raise DataFormatError(f"stain methods need RGB images {layout}, got shape {tuple(images.shape)}")
     integer = not tensor.is_floating_point()
     work = dtype or (tensor.dtype if not integer and tensor.dtype == torch.float64 else torch.float32)
-    pixels = tensor.to(work) * (1.0 if integer else 255.0)
+    pixels = tensor.to(work) if integer else tensor.to(work) * 255.0
     pixels = pixels[None] if single else pixels
 
     def restore(out: torch.Tensor) -> Any:
@@ -114,44 +115,18 @@ def as_batch(images: Any, dtype: torch.dtype | None = None) -> Batch:
 
 def od_of(pixels: torch.Tensor, background: float) -> torch.Tensor:
     """``(N, 3, H, W)`` 0-255 pixels -> ``(N, 3, H*W)`` optical density."""
-    flat = pixels.flatten(2)
-    return torch.log(background / flat.clamp_min(1.0))
+    return pixels.flatten(2).clamp_min(1.0).log_().neg_().add_(math.log(background))
 
 
 def rgb_of(od: torch.Tensor, shape: torch.Size, background: float) -> torch.Tensor:
-    """``(N, 3, P)`` optical density -> ``(N, 3, H, W)`` 0-255 pixels (not rounded)."""
-    return (background * torch.exp(-od)).clamp(0, 255).reshape(shape)
+    """``(N, 3, P)`` optical density -> ``(N, 3, H, W)`` 0-255 pixels (not rounded; ``od`` is
+    overwritten)."""
+    return od.neg_().add_(math.log(background)).exp_().clamp_(0, 255).reshape(shape)
 
 
 def tissue_pixels(od: torch.Tensor, beta: float) -> torch.Tensor:
     """``(N, P)`` bool: OD at least ``beta`` in every channel (Macenko's transparency rule)."""
-    return (od >= beta).all(dim=1)
-
-
-def quantile(values: torch.Tensor, q: float, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """``q``-quantile of each row of ``(N, P)`` values over the pixels of ``mask``.
-
-    Linear interpolation between order statistics, as ``numpy.percentile``'s default; a row
-    with no pixel in its mask gives 0.
-    """
-    if mask is None:
-        position = (values.shape[1] - 1) * q
-        low = int(position)
-        below = values.kthvalue(low + 1, dim=1).values
-        if low + 1 >= values.shape[1] or position == low:
-            return below
-        above = values.kthvalue(low + 2, dim=1).values
-        return below + (above - below) * (position - low)
-    count = mask.sum(dim=1)
-    ordered = values.masked_fill(~mask, float("inf")).sort(dim=1).values
-    last = (count - 1).clamp_min(0)
-    position = last.to(values.dtype) * q
-    low = position.floor().long()
-    high = torch.minimum(low + 1, last)
-    below = ordered.gather(1, low[:, None])[:, 0]
-    above = ordered.gather(1, high[:, None])[:, 0]
-    result = below + (above - below) * (position - low.to(values.dtype))
-    return torch.where(count > 0, result, torch.zeros_like(result))
+    return od.amin(dim=1) >= beta
 
 
 def usable(cov: torch.Tensor, count: torch.Tensor, pixels: int, min_tissue: float) -> torch.Tensor:
@@ -166,13 +141,14 @@ def usable(cov: torch.Tensor, count: torch.Tensor, pixels: int, min_tissue: floa
 
 
 def tissue_covariance(od: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(N, 3, 3)`` covariance (``N - 1`` normalised) of the OD of each image's tissue pixels."""
-    weight = mask.to(od.dtype)[:, None]
+    """``(N, 3, 3)`` covariance (``N - 1`` normalised) of the OD of each image's tissue pixels,
+    and ``(N,)`` their counts; from the weighted moments, in one pass over the pixels."""
+    weighted = od * mask.to(od.dtype)[:, None]
     count = mask.sum(dim=1)
-    mean = (od * weight).sum(dim=2, keepdim=True) / count.clamp_min(1)[:, None, None]
-    centred = (od - mean) * weight
-    cov = centred @ centred.transpose(1, 2) / (count - 1).clamp_min(1)[:, None, None]
-    return cov, count
+    sums = weighted.sum(dim=2)
+    mean = sums / count.clamp_min(1)[:, None]
+    scatter = weighted @ od.transpose(1, 2) - count[:, None, None] * mean[:, :, None] * mean[:, None, :]
+    return scatter / (count - 1).clamp_min(1)[:, None, None], count
 
 
 def warn_skipped(ok: torch.Tensor, why: str) -> None:
