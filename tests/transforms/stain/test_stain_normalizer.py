@@ -165,19 +165,6 @@ def test_v2_wrapper_keeps_boxes_masks_and_labels(ihc):
     assert isinstance(pickle.loads(pickle.dumps(NormalizeStain(fitted))), NormalizeStain)
 
 
-def test_in_a_glas_dataset(tmp_path, ihc):
-    from histomammo.datasets.glas import GlaS
-    from histomammo.datasets.synthetic.glas import make_glas
-
-    make_glas(tmp_path, counts={"train": 2, "testA": 0, "testB": 0}, size=(96, 128))
-    dataset = GlaS(tmp_path, "train", transforms=NormalizeStain(normalizer("reinhard").fit(ihc)))
-    plain = GlaS(tmp_path, "train")
-    image, target = dataset[0]
-    raw, raw_target = plain[0]
-    assert image.shape == raw.shape and not torch.equal(image, raw)
-    assert torch.equal(target["masks"], raw_target["masks"])
-
-
 def test_follows_the_input_device(ihc):
     """On ``meta`` tensors the Macenko and Reinhard paths run without reading a value."""
     images = torch.empty(2, 3, 32, 32, dtype=torch.uint8, device="meta")
