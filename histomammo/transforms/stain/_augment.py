@@ -14,7 +14,7 @@ import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
-from histomammo.transforms.stain._colour import hed_to_rgb, rgb_to_hed
+from histomammo.transforms.stain._colour import hed_affine
 from histomammo.transforms.stain._od import as_batch
 
 __all__ = ["HEDJitter", "hed_jitter"]
@@ -22,6 +22,9 @@ __all__ = ["HEDJitter", "hed_jitter"]
 
 def hed_jitter(images: Any, scale: Any, shift: Any) -> Any:
     """Scale and shift each image's HED concentrations: ``c' = scale * c + shift``.
+
+    Ruifrok's colour deconvolution is linear in optical density, so the whole change is one
+    ``3 x 3`` affine map of each pixel's OD, applied batched.
 
     Parameters
     ----------
@@ -47,9 +50,11 @@ def hed_jitter(images: Any, scale: Any, shift: Any) -> Any:
     batch = as_batch(images)
     pixels = batch.pixels
     scale, shift = (torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v)
-                    .to(pixels).reshape(-1, 3, 1, 1) for v in (scale, shift))
-    hed = rgb_to_hed(pixels) * scale + shift
-    return batch.restore(hed_to_rgb(hed).clamp(0, 255))
+                    .to(pixels).reshape(-1, 3).expand(len(pixels), 3) for v in (scale, shift))
+    matrix, offset = hed_affine(scale, shift)
+    od = pixels.flatten(2).div(255.0).clamp_min_(1e-6).log_().neg_()  # skimage's floor for black
+    out = torch.baddbmm(offset, matrix, od).neg_().exp_().mul_(255.0)
+    return batch.restore(out.reshape(pixels.shape))
 
 
 def batch_size(flat_inputs: list[Any]) -> int:

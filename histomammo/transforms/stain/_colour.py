@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["hed_to_rgb", "hsv_to_rgb", "lab_to_rgb", "rgb_to_hed", "rgb_to_hsv", "rgb_to_lab"]
+__all__ = ["hed_affine", "hed_to_rgb", "hsv_to_rgb", "lab_to_rgb", "rgb_to_hed", "rgb_to_hsv", "rgb_to_lab"]
 
 _XYZ_FROM_RGB = ((0.412453, 0.357580, 0.180423),
                  (0.212671, 0.715160, 0.072169),
@@ -82,3 +82,14 @@ def hed_to_rgb(hed: torch.Tensor) -> torch.Tensor:
     """Inverse of [`rgb_to_hed`][histomammo.transforms.stain.rgb_to_hed]: 0-255, not clipped."""
     od = _apply(_matrix(RGB_FROM_HED, hed).T, hed) * _HED_SCALE
     return 255.0 * torch.exp(-od)
+
+
+def hed_affine(scale: torch.Tensor, shift: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image ``(A, b)`` with ``od' = A od + b`` the OD of HED concentrations ``scale * c + shift``.
+
+    ``scale``, ``shift``: ``(N, 3)``; returns ``(N, 3, 3)`` and ``(N, 3, 1)``, so that a jitter
+    of every pixel is one batched matrix product in optical density.
+    """
+    m = _matrix(RGB_FROM_HED, scale)
+    a = m.T @ torch.diag_embed(scale) @ torch.linalg.inv(m).T
+    return a, _HED_SCALE * (m.T @ shift[:, :, None])

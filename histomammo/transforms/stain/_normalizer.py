@@ -152,8 +152,10 @@ class StainNormalizer:
             out = self._reinhard(pixels)
         else:
             out = self._recolour(od, mask, cov, ok, pixels.shape)
-        if out.device.type == "meta" or not bool(ok.all()):
+        if out.device.type == "meta":
             out = torch.where(ok[:, None, None, None], out, pixels)
+        elif not bool(ok.all()):
+            out[~ok] = pixels[~ok]
         warn_skipped(ok, f"less than {self.min_tissue:.0%} tissue or one colour")
         return batch.restore(out)
 

@@ -83,7 +83,8 @@ def as_batch(images: Any, dtype: torch.dtype | None = None) -> Batch:
     """Numpy ``(H, W, 3)`` / ``(N, H, W, 3)`` or torch ``(3, H, W)`` / ``(N, 3, H, W)`` as a batch.
 
     uint8 is read on 0-255, floating point on [0, 1]; ``restore`` returns a result of the
-    input's kind, shape, dtype and device (uint8 rounded, floats clipped to [0, 1]).
+    input's kind, shape, dtype and device (uint8 rounded, floats clipped to [0, 1]), reusing
+    the memory of the 0-255 tensor it is given (never pass it ``pixels`` itself).
     """
     is_numpy = isinstance(images, np.ndarray)
     tensor = torch.from_numpy(np.ascontiguousarray(images)) if is_numpy else images
@@ -100,12 +101,12 @@ def as_batch(images: Any, dtype: torch.dtype | None = None) -> Batch:
     pixels = tensor.to(work) if integer else tensor.to(work) * 255.0
     pixels = pixels[None] if single else pixels
 
-    def restore(out: torch.Tensor) -> Any:
+    def restore(out: torch.Tensor) -> Any:  # works in place on ``out``, a tensor of its caller's
         out = out[0] if single else out
         if integer:
-            out = out.round().clamp(0, 255).to(tensor.dtype)
+            out = out.round_().clamp_(0, 255).to(tensor.dtype)
         else:
-            out = (out / 255.0).clamp(0, 1).to(tensor.dtype)
+            out = out.div_(255.0).clamp_(0, 1).to(tensor.dtype)
         if is_numpy:
             return np.ascontiguousarray(out.movedim(-3, -1).numpy())
         return out
@@ -119,9 +120,9 @@ def od_of(pixels: torch.Tensor, background: float) -> torch.Tensor:
 
 
 def rgb_of(od: torch.Tensor, shape: torch.Size, background: float) -> torch.Tensor:
-    """``(N, 3, P)`` optical density -> ``(N, 3, H, W)`` 0-255 pixels (not rounded; ``od`` is
-    overwritten)."""
-    return od.neg_().add_(math.log(background)).exp_().clamp_(0, 255).reshape(shape)
+    """``(N, 3, P)`` optical density -> ``(N, 3, H, W)`` pixels on the 0-255 scale (neither
+    rounded nor clipped above: ``Batch.restore`` does both; ``od`` is overwritten)."""
+    return od.neg_().add_(math.log(background)).exp_().reshape(shape)
 
 
 def tissue_pixels(od: torch.Tensor, beta: float) -> torch.Tensor:
@@ -143,8 +144,9 @@ def usable(cov: torch.Tensor, count: torch.Tensor, pixels: int, min_tissue: floa
 def tissue_covariance(od: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, 3, 3)`` covariance (``N - 1`` normalised) of the OD of each image's tissue pixels,
     and ``(N,)`` their counts; from the weighted moments, in one pass over the pixels."""
-    weighted = od * mask.to(od.dtype)[:, None]
-    count = mask.sum(dim=1)
+    weight = mask.to(od.dtype)
+    weighted = od * weight[:, None]
+    count = weight.sum(dim=1)
     sums = weighted.sum(dim=2)
     mean = sums / count.clamp_min(1)[:, None]
     scatter = weighted @ od.transpose(1, 2) - count[:, None, None] * mean[:, :, None] * mean[:, None, :]

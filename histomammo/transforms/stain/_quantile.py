@@ -30,7 +30,10 @@ def quantile(values: torch.Tensor, q: float, mask: torch.Tensor | None = None) -
     ``meta`` tensors work).
     """
     n = values.shape[1]
-    count = values.new_full(values.shape[:1], n, dtype=torch.long) if mask is None else mask.sum(dim=1)
+    if mask is None:
+        count = values.new_full(values.shape[:1], n, dtype=torch.long)
+    else:
+        count = mask.sum(dim=1, dtype=values.dtype).long()
     last = (count - 1).clamp_min(0)
     position = last.to(values.dtype) * q
     low = position.floor().long().clamp_max(n - 1)
