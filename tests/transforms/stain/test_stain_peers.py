@@ -59,7 +59,7 @@ def test_reinhard_matches_torchstain(ihc):
     ours = StainNormalizer("reinhard").fit(target).transform(source.astype(np.float64) / 255) * 255
     inside = (ours > 0.5).all(-1) & (ours < 254.5).all(-1)  # they wrap around where we clip
     difference = np.abs(ours - (theirs + 0.5))[inside]
-    assert inside.mean() > 0.95 and difference.mean() < 1.0
+    assert inside.mean() > 0.95 and difference.mean() < 0.5
 
 
 def test_macenko_matches_tiatoolbox(ihc):
@@ -68,9 +68,9 @@ def test_macenko_matches_tiatoolbox(ihc):
     peer = stainnorm.MacenkoNormalizer()
     peer.fit(target)
     theirs = peer.stain_matrix_target.T
-    assert angles(macenko_stain_matrix(target, background=255), theirs).max() < 5.0
+    assert angles(macenko_stain_matrix(target, background=255), theirs).max() < 1.0
     ours = StainNormalizer("macenko", background=255).fit(target).transform(source)
-    assert np.abs(ours.astype(float) - peer.transform(source).astype(float)).mean() < 5.0
+    assert np.abs(ours.astype(float) - peer.transform(source).astype(float)).mean() < 2.0
 
 
 def test_reinhard_matches_tiatoolbox(ihc):
@@ -79,4 +79,4 @@ def test_reinhard_matches_tiatoolbox(ihc):
     peer = stainnorm.ReinhardNormalizer()
     peer.fit(target)
     ours = StainNormalizer("reinhard").fit(target).transform(source)
-    assert np.abs(ours.astype(float) - peer.transform(source).astype(float)).mean() < 3.0
+    assert np.abs(ours.astype(float) - peer.transform(source).astype(float)).mean() < 1.5
