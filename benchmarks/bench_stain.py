@@ -11,7 +11,8 @@ conventions that differ).
 
 Images: the library's synthetic H&E patches (PCam writer) re-stained with three stain
 matrices, and scikit-image's real IHC section tiled to 1024x1024. Every library runs with
-one thread (``torch.set_num_threads(1)``, ``OMP_NUM_THREADS=1``): the machine is shared.
+one thread (``torch.set_num_threads(1)``, ``OMP_NUM_THREADS=1``; ``--threads N`` to change):
+the machine is shared by several users, where threads thrash.
 
 Run (the peers need their own environment, see docs/stain.md):
 ``OMP_NUM_THREADS=1 PYTHONPATH=. /work/benchvenv/tiatoolbox/bin/python benchmarks/bench_stain.py``
@@ -163,10 +164,12 @@ def bench_jitter(images: np.ndarray, repeats: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads for every library (default 1)")
     args = parser.parse_args()
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     load = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
-    print(f"uptime: {load}\ntorch {torch.__version__}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
+    print(f"uptime: {load}\ntorch {torch.__version__}, torch threads {torch.get_num_threads()}, "
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS')}")
     small, large = patches(), tiles()
     target = small[0]
     results = {"uptime_before": load,

@@ -176,7 +176,7 @@ class StainNormalizer:
         if source_max is None:
             source_max = quantile(concentrations.flatten(0, 1), 0.99).reshape(len(od), 2)
         scale = target_max / source_max.clamp_min(1e-6)
-        return rgb_of((target_stains * scale[:, None, :]) @ concentrations, shape, self.background)
+        return rgb_of(target_stains * scale[:, None, :], concentrations, shape, self.background)
 
     def _per_image_stains(self, od: torch.Tensor, mask: torch.Tensor, cov: torch.Tensor,
                           ok: torch.Tensor) -> torch.Tensor:

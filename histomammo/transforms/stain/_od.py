@@ -119,10 +119,14 @@ def od_of(pixels: torch.Tensor, background: float) -> torch.Tensor:
     return pixels.flatten(2).clamp_min(1.0).log_().neg_().add_(math.log(background))
 
 
-def rgb_of(od: torch.Tensor, shape: torch.Size, background: float) -> torch.Tensor:
-    """``(N, 3, P)`` optical density -> ``(N, 3, H, W)`` pixels on the 0-255 scale (neither
-    rounded nor clipped above: ``Batch.restore`` does both; ``od`` is overwritten)."""
-    return od.neg_().add_(math.log(background)).exp_().reshape(shape)
+def rgb_of(stains: torch.Tensor, concentrations: torch.Tensor, shape: torch.Size,
+           background: float) -> torch.Tensor:
+    """Pixels ``background * exp(-stains @ concentrations)`` on the 0-255 scale, ``(N, 3, H, W)``.
+
+    ``stains`` ``(N, 3, 2)``, ``concentrations`` ``(N, 2, P)``; the sign goes on the small
+    matrix. Neither rounded nor clipped above: ``Batch.restore`` does both.
+    """
+    return torch.bmm(-stains, concentrations).add_(math.log(background)).exp_().reshape(shape)
 
 
 def tissue_pixels(od: torch.Tensor, beta: float) -> torch.Tensor:

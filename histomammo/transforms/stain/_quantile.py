@@ -18,7 +18,7 @@ import torch
 
 __all__ = ["quantile"]
 
-_LONG_ROW = 1 << 16  # from here on, sample-bracketed selection
+_LONG_ROW = 1 << 16  # from here on, sample-bracketed selection (topk is faster below)
 _SAMPLE = 8192
 
 
@@ -26,8 +26,8 @@ def quantile(values: torch.Tensor, q: float, mask: torch.Tensor | None = None) -
     """``q``-quantile of each row of ``(N, P)`` values over the pixels of ``mask``.
 
     Linear interpolation between order statistics, as ``numpy.percentile``'s default; a row
-    with no pixel in its mask gives 0. Nothing is read on the host for short rows (so
-    ``meta`` tensors work).
+    with no pixel in its mask gives 0. On ``meta`` tensors (and short rows) nothing is read
+    on the host.
     """
     n = values.shape[1]
     if mask is None:
@@ -38,13 +38,20 @@ def quantile(values: torch.Tensor, q: float, mask: torch.Tensor | None = None) -
     position = last.to(values.dtype) * q
     low = position.floor().long().clamp_max(n - 1)
     high = torch.minimum(low + 1, last)
-    end = float("inf") if q <= 0.5 or n >= _LONG_ROW else float("-inf")  # masked values sort past it
-    filled = values if mask is None else values.masked_fill(~mask, end)
+    pair = None
     if n >= _LONG_ROW and values.device.type != "meta":
-        pairs = [_bracketed(row, int(lo), int(hi)) for row, lo, hi in zip(filled, low, high, strict=True)]
-        below, above = (torch.stack(side) for side in zip(*pairs, strict=True))
-    else:
-        below, above = _topk(filled, low, high, last, q)
+        if q <= 0.5:
+            filled = values if mask is None else values.masked_fill(~mask, float("inf"))
+            pair = _bracketed(filled, low, high)
+        else:  # from the top: the masked-out values must not fall between the pivots
+            filled = values.neg() if mask is None else values.neg().masked_fill_(~mask, float("inf"))
+            pair = _bracketed(filled, last - high, last - low)
+            pair = None if pair is None else (-pair[1], -pair[0])
+    if pair is None:
+        end = float("inf") if q <= 0.5 else float("-inf")  # masked values sort past the end used
+        filled = values if mask is None else values.masked_fill(~mask, end)
+        pair = _topk(filled, low, high, last, q)
+    below, above = pair
     result = below + (above - below) * (position - low.to(values.dtype))
     return torch.where(count > 0, result, torch.zeros_like(result))
 
@@ -68,19 +75,33 @@ def _fixed(device: torch.device) -> torch.Generator:
     return torch.Generator(device).manual_seed(0x5EED)
 
 
-def _bracketed(row: torch.Tensor, low: int, high: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Order statistics ``low <= high`` (0-based, ``+inf`` sorting last) of one long row."""
-    n = row.shape[0]
-    picks = torch.randint(n, (_SAMPLE,), generator=_fixed(row.device), device=row.device)
-    sample = row[picks].sort().values
-    size, share = sample.shape[0], low / n
-    margin = int(5 * (size * share * (1 - share)) ** 0.5) + 8  # sample ranks spread ~ sqrt(S p (1 - p))
-    first = sample[max(0, low * size // n - margin)]
-    second = sample[min(size - 1, high * size // n + margin)]
-    inside = (row >= first) & (row <= second)
-    below = int((row < first).sum())
-    between = row[inside]
-    if not below <= low <= high < below + between.shape[0]:  # the bracket missed: select in full
-        return row.kthvalue(low + 1).values, row.kthvalue(high + 1).values
-    ordered = between.topk(high - below + 1, largest=False).values
-    return ordered[low - below], ordered[high - below]
+def _bracketed(filled: torch.Tensor, low: torch.Tensor,
+               high: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Order statistics ``low <= high`` (0-based, ``+inf`` last) of each row, or None on a miss.
+
+    The same pseudo-random columns of every row, sorted, give two pivots per row whose
+    ranks surely straddle the wanted ones; one pass counts the values below the first and
+    keeps those between, which are ordered within their rows.
+    """
+    rows, n = filled.shape
+    picks = torch.randint(n, (_SAMPLE,), generator=_fixed(filled.device), device=filled.device)
+    sample = filled[:, picks].sort(dim=1).values
+    share = low.to(torch.float64) / n
+    margin = (5 * (_SAMPLE * share * (1 - share)).sqrt()).long() + 8  # sample ranks spread ~ sqrt(S p (1 - p))
+    lower, upper = low * _SAMPLE // n - margin, high * _SAMPLE // n + margin
+    first = sample.gather(1, lower.clamp(0, _SAMPLE - 1)[:, None])
+    second = sample.gather(1, upper.clamp(0, _SAMPLE - 1)[:, None])
+    first = torch.where(lower[:, None] < 0, float("-inf"), first)  # past the sample: open bracket
+    second = torch.where(upper[:, None] >= _SAMPLE, float("inf"), second)
+    below = (filled < first).sum(dim=1, dtype=filled.dtype).long()  # float sums of bools are faster
+    inside = (filled >= first) & (filled <= second)
+    counts = inside.sum(dim=1, dtype=filled.dtype).long()
+    if not bool(((below <= low) & (high < below + counts)).all()):
+        return None
+    between = filled[inside]  # row after row
+    row_of = torch.repeat_interleave(torch.arange(rows, device=filled.device), counts)
+    order = between.sort(stable=True).indices
+    order = order[row_of[order].sort(stable=True).indices]  # by row, then by value
+    ordered = between[order]
+    start = counts.cumsum(0) - counts
+    return ordered[start + low - below], ordered[start + high - below]
