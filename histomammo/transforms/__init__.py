@@ -5,7 +5,7 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
-    submodules=["mammo", "tissue"],
+    submodules=["mammo", "stain", "tissue"],
     attributes={
         "letterbox": ["SquareGeometry", "SquareResize", "restore_original_size",
                       "square_geometry"],

@@ -29,6 +29,10 @@ Gland segmentation (GlaS / Warwick-QU), ``histomammo.datasets.synthetic.glas``
     ``make_glas`` writes the flat release layout with ``Grade.csv`` as released (bare CR line
     endings, no final newline, patients 1-16 recurring across parts, ...);
     ``draw_glands`` draws one image.
+
+Stains, ``restain`` and ``SYNTHETIC_STAINS``
+    Every histology writer takes ``stain=`` (a name or a ``(3, 2)`` matrix) and redraws its
+    images with those stain vectors, so tests and demos can vary the stain.
 """
 
 from histomammo._lazy import attach
@@ -45,5 +49,6 @@ __getattr__, __dir__, __all__ = attach(
         "pcam_slides": ["SyntheticSlide", "make_slide"],
         "glas": ["make_glas", "draw_glands"],
         "brecahad": ["make_brecahad"],
+        "_stain": ["SYNTHETIC_STAINS", "restain"],
     },
 )

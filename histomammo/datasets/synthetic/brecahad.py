@@ -23,6 +23,7 @@ import numpy as np
 import tifffile
 
 from histomammo._atomic import atomic_write
+from histomammo.datasets.synthetic._stain import restain
 
 __all__ = ["make_brecahad"]
 
@@ -124,6 +125,7 @@ def make_brecahad(
     size: tuple[int, int] = (1024, 1360),
     nuclei: tuple[int, int] | None = None,
     groundtruth_dirname: str = "groundTruth",
+    stain: str | np.ndarray | None = None,
 ) -> Path:
     """Write a synthetic BreCaHAD copy in the exact layout of the real dataset.
 
@@ -143,6 +145,12 @@ def make_brecahad(
         Nuclei per image; default scales (60, 80) with the image area.
     groundtruth_dirname : str
         Spelling of the annotation folder (some copies use ``groundtruth``).
+    stain : str or (3, 2) array, optional
+        Re-stain every image with these stain vectors (a name from
+        [`SYNTHETIC_STAINS`][histomammo.datasets.synthetic.SYNTHETIC_STAINS] or a matrix whose
+        columns are haematoxylin and eosin) just before it is written, through
+        [`restain`][histomammo.datasets.synthetic.restain]; ``None`` (the default) writes the
+        writer's own colours, byte for byte as without the option.
 
     Returns
     -------
@@ -175,6 +183,8 @@ def make_brecahad(
         for index in range(1, count + 1):
             name = f"Case_{case}-{index:02d}"
             image, points = synthetic_brecahad_image((h, w), rng, *nuclei)
+            if stain is not None:
+                image = restain(image, stain)
             buffer = io.BytesIO()  # tifffile wants a seekable named file or a buffer
             tifffile.imwrite(buffer, image, photometric="rgb", rowsperstrip=64)
             with atomic_write(root / "images" / f"{name}.tif") as f:

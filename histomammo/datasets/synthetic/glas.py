@@ -23,6 +23,7 @@ from PIL import Image
 from scipy import ndimage
 
 from histomammo._atomic import atomic_write
+from histomammo.datasets.synthetic._stain import restain
 
 __all__ = ["make_glas", "draw_glands", "GLAS_COUNTS", "GLAS_SIZES"]
 
@@ -245,6 +246,7 @@ def make_glas(
     seed: int | np.random.Generator = 0,
     *,
     quirks: bool = True,
+    stain: str | np.ndarray | None = None,
 ) -> Path:
     """Write a synthetic GlaS release (images, ``_anno.bmp`` labels, ``Grade.csv``) to ``root``.
 
@@ -268,6 +270,12 @@ def make_glas(
     quirks : bool
         Write ``Grade.csv`` as released (above); False writes LF line ends, a final newline
         and a space before every value (the values, patients and grades are the same).
+    stain : str or (3, 2) array, optional
+        Re-stain every image with these stain vectors (a name from
+        [`SYNTHETIC_STAINS`][histomammo.datasets.synthetic.SYNTHETIC_STAINS] or a matrix whose
+        columns are haematoxylin and eosin) just before it is written, through
+        [`restain`][histomammo.datasets.synthetic.restain]; ``None`` (the default) writes the
+        writer's own colours, byte for byte as without the option.
 
     Returns
     -------
@@ -293,6 +301,8 @@ def make_glas(
     for name, _, grade, _ in rows:
         shape = size or GLAS_SIZES[rng.choice(len(GLAS_SIZES), p=_SIZE_WEIGHTS)]
         image, labels = draw_glands(shape, rng, grade)
+        if stain is not None:
+            image = restain(image, stain)
         _write_bmp(root / f"{name}.bmp", image)
         _write_bmp(root / f"{name}_anno.bmp", labels)
     with atomic_write(root / "Grade.csv", "wb") as f:

@@ -27,6 +27,7 @@ from histomammo.datasets._pcam_layout import (
     write_meta,
 )
 from histomammo.datasets.synthetic._pcam_draw import Stain, draw_patch
+from histomammo.datasets.synthetic._stain import restain
 
 __all__ = ["make_pcam"]
 
@@ -78,6 +79,7 @@ def _split_sizes(n_per_split: int | Mapping[str, int], splits: Iterable[str]) ->
 def _write_split(
     root: Path, split: str, n: int, rng: np.random.Generator, *, upright: bool,
     positive_fraction: float, edge_tumor_fraction: float, progress: bool,
+    stain: str | np.ndarray | None,
 ) -> None:
     labels = np.zeros(n, dtype=np.uint8)
     labels[: int(round(n * positive_fraction))] = 1
@@ -94,6 +96,8 @@ def _write_split(
                           stain=stains[wsi])
         coord_y, coord_x = (64 * rng.integers(100, 3400, size=2)).tolist()
         rows.append(MetaRow(coord_y, coord_x, positive or edge, positive, wsi))
+    if stain is not None:
+        x = restain(x, stain)
     write_h5(root / data_name(split, "x"), x)
     write_h5(root / data_name(split, "y"), labels_array(labels))
     write_meta(root / meta_name(split), rows)
@@ -109,6 +113,7 @@ def make_pcam(
     edge_tumor_fraction: float = 0.1,
     splits: Iterable[str] = SPLITS,
     progress: bool = True,
+    stain: str | np.ndarray | None = None,
 ) -> Path:
     """Write a small synthetic PatchCamelyon in the exact layout of the real one.
 
@@ -144,6 +149,12 @@ def make_pcam(
         Which of ``"train"``, ``"valid"``, ``"test"`` to write.
     progress : bool
         Show a progress bar.
+    stain : str or (3, 2) array, optional
+        Re-stain every image with these stain vectors (a name from
+        [`SYNTHETIC_STAINS`][histomammo.datasets.synthetic.SYNTHETIC_STAINS] or a matrix whose
+        columns are haematoxylin and eosin) just before it is written, through
+        [`restain`][histomammo.datasets.synthetic.restain]; ``None`` (the default) writes the
+        writer's own colours, byte for byte as without the option.
 
     Returns
     -------
@@ -178,6 +189,6 @@ def make_pcam(
     root.mkdir(parents=True, exist_ok=True)
     for split, n in sizes.items():
         _write_split(root, split, n, rng, upright=upright, positive_fraction=positive_fraction,
-                     edge_tumor_fraction=edge_tumor_fraction, progress=progress)
+                     edge_tumor_fraction=edge_tumor_fraction, progress=progress, stain=stain)
         logger.info("wrote %d synthetic PCam patches (%s) to %s", n, split, root)
     return root
