@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from histomammo.models import create_model
-from histomammo.models.patch_to_image import PatchToImageClassifier
 from histomammo.models.vgg import VGG16GAP
+from histomammo.models.whole_image import PatchToImageClassifier
 
 SMALL_VGG_TOP = [(8, 1), (8, 1)]
 SMALL_RESNET_TOP = [((8, 8, 32), 1), ((8, 8, 32), 2)]
