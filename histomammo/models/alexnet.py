@@ -43,6 +43,7 @@ for hundreds of steps on the CC-vs-MLO check that the thesis passes within one e
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
@@ -201,11 +202,8 @@ def _init_he(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def _create_alexnet(num_classes: int, in_channels: int, input_size: tuple[int, int],
-                    weights: Weights, **kwargs: object) -> GreyAlexNet:
-    model = GreyAlexNet(num_classes=num_classes, input_size=input_size, in_channels=in_channels,
-                        **kwargs)
-    return load_weights(model, weights)
+def _create_alexnet(weights: Weights, **kwargs: Any) -> GreyAlexNet:
+    return load_weights(GreyAlexNet(**kwargs), weights)
 
 
 @register_model
@@ -215,7 +213,10 @@ def alexnet_grey(
     in_channels: int = 1,
     weights: Weights = None,
     input_size: tuple[int, int] = (224, 224),
-    **kwargs: object,
+    dropout: float = 0.5,
+    width: float = 1.0,
+    fc_size: int = 4096,
+    init: str = "he",
 ) -> GreyAlexNet:
     """The thesis's ``alexnet``: 224x224 greyscale crops, 46,105,282 parameters.
 
@@ -230,9 +231,9 @@ def alexnet_grey(
         ([`load_weights`][histomammo.models._weights.load_weights]).
     input_size : tuple of int
         ``(H, W)``.
-    **kwargs
-        Other [`GreyAlexNet`][histomammo.models.alexnet.GreyAlexNet] arguments (``width``,
-        ``fc_size``, ``dropout``, ``init``).
+    dropout, width, fc_size, init
+        As [`GreyAlexNet`][histomammo.models.alexnet.GreyAlexNet] (the thesis: 0.5, 1.0, 4096,
+        He initialisation).
 
     Examples
     --------
@@ -241,7 +242,9 @@ def alexnet_grey(
     >>> sum(p.numel() for p in model.parameters())
     46105282
     """
-    return _create_alexnet(num_classes, in_channels, input_size, weights, **kwargs)
+    return _create_alexnet(weights, num_classes=num_classes, input_size=input_size,
+                           in_channels=in_channels, dropout=dropout, width=width,
+                           fc_size=fc_size, init=init)
 
 
 @register_model
@@ -251,7 +254,10 @@ def alexnet_large(
     in_channels: int = 1,
     weights: Weights = None,
     input_size: tuple[int, int] = (512, 416),
-    **kwargs: object,
+    dropout: float = 0.5,
+    width: float = 1.0,
+    fc_size: int = 4096,
+    init: str = "he",
 ) -> GreyAlexNet:
     """The thesis's ``alexnet_large``: 512x416 resized mammograms, 181,371,586 parameters.
 
@@ -264,4 +270,6 @@ def alexnet_large(
     >>> sum(p.numel() for p in model.parameters())
     181371586
     """
-    return _create_alexnet(num_classes, in_channels, input_size, weights, **kwargs)
+    return _create_alexnet(weights, num_classes=num_classes, input_size=input_size,
+                           in_channels=in_channels, dropout=dropout, width=width,
+                           fc_size=fc_size, init=init)

@@ -94,18 +94,23 @@ def _calibrate_running(model: nn.Module, stream: Iterator[Batch], device: torch.
         norm.reset_running_stats()
         norm.momentum = None
         norm.train()
-    hooks = _branch_hooks(model)
+    seen: set[nn.Module] = set()  # norms that saw data (no device sync, works on meta)
+    hooks = _branch_hooks(model) + [
+        norm.register_forward_pre_hook(lambda module, _inputs: seen.add(module)) for norm in norms]
     try:
         for batch in stream:  # lazily: a loader may be long
             model(_to(batch, device))
+    except BaseException:
+        seen.clear()  # a failed pass: every norm gets its statistics back
+        raise
     finally:
         for hook in hooks:
             hook.remove()
         for norm, (momentum, stats) in zip(norms, saved, strict=True):
             norm.momentum = momentum
-            if int(norm.num_batches_tracked) == 0:  # saw no data: keep its statistics
+            if norm not in seen:  # saw no data: keep its statistics
                 norm.load_state_dict({**norm.state_dict(), **stats})
-    return sum(int(norm.num_batches_tracked) > 0 for norm in norms)
+    return len(seen)
 
 
 def _calibrate_frozen(model: nn.Module, stream: Iterator[Batch], device: torch.device) -> int:
