@@ -125,7 +125,8 @@ def _calibrate_frozen(model: nn.Module, stream: Iterator[Batch], device: torch.d
         images = [image.to(device) for batch in batches for image in batch]
 
     def calibrate(module: FrozenBatchNorm2d, inputs: tuple[torch.Tensor]) -> None:
-        x = inputs[0].transpose(0, 1).reshape(inputs[0].shape[1], -1).double()
+        x = inputs[0].transpose(0, 1).reshape(inputs[0].shape[1], -1)
+        x = x.float() if x.device.type == "mps" else x.double()  # MPS has no float64
         module.running_mean.copy_(x.mean(dim=1))
         module.running_var.copy_(x.var(dim=1, unbiased=False).clamp_min(module.eps))
         module.weight.fill_(1.0)

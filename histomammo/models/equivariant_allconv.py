@@ -221,7 +221,7 @@ class AllGConvNet(EquivariantClassifier):
         """A new 1x1 group convolution to ``num_classes`` regular fields."""
         old = self.classifier
         self.classifier = enn.R2Conv(old.in_type, regular(old.in_type.gspace, num_classes), 1)
-        self.classifier.to(old.weights.device)
+        self.classifier.to(device=old.weights.device, dtype=old.weights.dtype)
 
     def _export_parts(self) -> list[nn.Module]:
         return [copy.deepcopy(self.input_grid), export_module(self.features),

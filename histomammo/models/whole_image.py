@@ -216,7 +216,8 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
             raise ValueError("head='fc' flattens the heatmap: give input_size=(H, W)")
         with torch.no_grad():
             probe = next(self.body.parameters())
-            zeros = torch.zeros(1, probe.shape[1], *input_size, device=probe.device)
+            zeros = torch.zeros(1, probe.shape[1], *input_size, device=probe.device,
+                                dtype=probe.dtype)
             height, width = self.body(zeros).shape[-2:]
         pool = pool_size or 1
         layers: list[nn.Module] = [nn.MaxPool2d(pool) if pool_size else nn.Identity(),
