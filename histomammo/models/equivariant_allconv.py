@@ -97,7 +97,14 @@ def all_gconv_parameters(group: str = "p4", widths: Sequence[int] = ALL_CNN_WIDT
 
 
 def available_memory() -> int | None:
-    """Bytes of host memory available now (Linux ``MemAvailable``), or ``None`` if unknown."""
+    """Bytes of host memory available now (Linux ``MemAvailable``), or ``None`` if unknown.
+
+    Examples
+    --------
+    >>> free = available_memory()
+    >>> free is None or free > 0
+    True
+    """
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:

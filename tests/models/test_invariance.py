@@ -120,3 +120,13 @@ def test_seed_widths_fail_fast_with_a_memory_estimate(monkeypatch):
         AllGConvNet("p4")
     monkeypatch.setattr(allconv_module, "available_memory", lambda: None)  # unknown: build
     assert AllGConvNet("p4", widths=(1,) * 6).group == "p4"
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_exported_models_follow_their_device(name):
+    # on the meta device any tensor made on the CPU inside (the input grid's padding, the
+    # dense block's output buffer) would raise a device mismatch
+    model = _model(name, "p4", fit_input="pad")
+    exported = model.export().to("meta")
+    side = MODELS[name][1][0] + 2  # padded to the next valid side
+    assert exported(torch.empty(2, 3, side, side, device="meta")).shape == (2, 2)
