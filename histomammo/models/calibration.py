@@ -52,22 +52,25 @@ def _to(batch: Batch, device: torch.device) -> Batch:
     return [image.to(device) for image in batch]
 
 
+def _is_image_list(value: Any) -> bool:
+    return (isinstance(value, (list, tuple)) and len(value) > 0
+            and all(isinstance(v, torch.Tensor) and v.ndim == 3 for v in value))
+
+
 def _batches(batches: Any) -> Iterator[Batch]:
-    """One batch per item: a tensor, a list of image tensors, or the images of an
-    ``(images, targets)`` pair."""
-    if isinstance(batches, torch.Tensor) or (
-        isinstance(batches, Sequence) and len(batches) > 0
-        and all(isinstance(b, torch.Tensor) and b.ndim == 3 for b in batches)
-    ):
-        yield batches  # one batch: a tensor or a list of (C, H, W) images
+    """One batch per item: a tensor, a list of ``(C, H, W)`` images, or the images of an
+    ``(images, targets)`` pair (a ``DataLoader`` gives pairs as lists)."""
+    if isinstance(batches, torch.Tensor) or _is_image_list(batches):
+        yield batches  # one batch
         return
     for batch in batches:
-        if isinstance(batch, tuple) and len(batch) == 2:
+        if not isinstance(batch, torch.Tensor) and not _is_image_list(batch):
+            if not (isinstance(batch, (list, tuple)) and len(batch) == 2):
+                raise TypeError(f"a calibration batch must be a tensor, a list of (C, H, W) "
+                                f"images or an (images, targets) pair, but got "
+                                f"{type(batch).__name__}")
             batch = batch[0]
-        if not isinstance(batch, (torch.Tensor, list)):
-            raise TypeError(f"a calibration batch must be a tensor, a list of image tensors or "
-                            f"an (images, targets) pair, but got {type(batch).__name__}")
-        yield batch
+        yield list(batch) if isinstance(batch, tuple) else batch
 
 
 def _branch_hooks(model: nn.Module) -> list[Any]:

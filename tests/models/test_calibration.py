@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 from torchvision.ops import FrozenBatchNorm2d
 
 from histomammo.models import calibrate_batchnorm
@@ -31,7 +34,8 @@ def test_running_statistics_are_the_exact_average_over_batches():
     net = _running_net()
     batches = [torch.randn(4, 3, 8, 8, generator=torch.Generator().manual_seed(i)) * 3 + 1
                for i in range(3)]
-    assert calibrate_batchnorm(net, [(b, torch.zeros(4)) for b in batches]) == 2
+    loader = DataLoader(TensorDataset(torch.cat(batches), torch.zeros(12)), batch_size=4)
+    assert calibrate_batchnorm(net, loader) == 2  # [images, labels] lists, as loaders give
     # the first norm's input does not depend on calibration: its mean is known exactly
     with torch.no_grad():
         means = torch.stack([net[0](b).mean(dim=(0, 2, 3)) for b in batches])
@@ -41,8 +45,13 @@ def test_running_statistics_are_the_exact_average_over_batches():
 
 def test_frozen_statistics_normalise_a_detector():
     model = _Detector()
+    again = copy.deepcopy(model)
     images = [torch.rand(3, 16, 16) * 10 for _ in range(4)]
     assert calibrate_batchnorm(model, images) == 2  # "auto" finds the frozen norms
+    # the same from detection batches: (images, targets) pairs as collate functions give
+    pairs = [(tuple(images[:2]), ({}, {})), (tuple(images[2:]), ({}, {}))]
+    assert calibrate_batchnorm(again, pairs) == 2
+    torch.testing.assert_close(again.net[4].running_var, model.net[4].running_var)
     with torch.no_grad():
         out = model(images)
     assert abs(float(out.mean())) < 1e-4 and abs(float(out.std()) - 1) < 0.05
