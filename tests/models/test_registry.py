@@ -103,3 +103,10 @@ def test_name_table_equals_the_registrations():
 def test_unknown_name_lists_close_matches():
     with pytest.raises(ValueError, match=r"close matches \['resnet50_grey'"):
         create_model("resnet50_gray")
+
+
+def test_type_stub_lists_every_lazy_name():
+    stub = (ROOT / "histomammo" / "models" / "__init__.pyi").read_text()
+    imported = {line.split(" as ")[-1].strip() for line in stub.splitlines()
+                if line.startswith("from histomammo.models")}
+    assert imported == set(models.__all__)
