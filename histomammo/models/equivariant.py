@@ -136,6 +136,33 @@ def export_module(module: Any) -> nn.Module:
     return module.export()
 
 
+#: Buffers of e2cnn's ``R2Conv`` that cache the expanded filter in eval mode: derived from the
+#: weights, present or absent depending on the mode, so never saved and rebuilt after loading.
+_DERIVED_BUFFERS = ("filter", "expanded_bias")
+
+
+def _derived_keys(model: nn.Module, prefix: str = "") -> list[str]:
+    return [f"{prefix}{name}.{buffer}" for name, module in model.named_modules()
+            if isinstance(module, enn.R2Conv) for buffer in _DERIVED_BUFFERS]
+
+
+def _drop_derived(model: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any) -> None:
+    """``state_dict`` post-hook and ``load_state_dict`` pre-hook: no filter caches in or out."""
+    for key in _derived_keys(model, prefix):
+        state_dict.pop(key, None)
+
+
+def _rebuild_derived(model: nn.Module, incompatible: Any) -> None:
+    """``load_state_dict`` post-hook: the caches are not missing; rebuild eval-mode ones."""
+    derived = _derived_keys(model)
+    incompatible.missing_keys[:] = [k for k in incompatible.missing_keys
+                                    if not any(k == d or k.endswith("." + d) for d in derived)]
+    for module in model.modules():
+        if isinstance(module, enn.R2Conv) and not module.training:
+            module.train(True)
+            module.train(False)  # e2cnn expands the loaded weights into the cached filter
+
+
 class EquivariantClassifier(ClassifierMixin, nn.Module):
     """Base of the e2cnn classifiers: plain tensors in and out, timm's classifier methods, :meth:`export`.
 
@@ -151,6 +178,15 @@ class EquivariantClassifier(ClassifierMixin, nn.Module):
     features: Any
     invariant_map: Any  # an e2cnn module or None; set in __init__ (a class default would hide it)
     head: nn.Module
+
+    def __init__(self) -> None:
+        super().__init__()
+        # a state dict is the same in train and eval mode: e2cnn's eval-mode filter caches are
+        # left out and rebuilt on loading (a checkpoint saved while training loads into a fresh
+        # model, and an eval-mode model loading new weights does not keep a stale filter)
+        self.register_state_dict_post_hook(_drop_derived)
+        self.register_load_state_dict_pre_hook(_drop_derived)
+        self.register_load_state_dict_post_hook(_rebuild_derived)
 
     @property
     def classifier_name(self) -> str:

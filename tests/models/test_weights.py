@@ -71,3 +71,28 @@ def test_batchnorm_files_load_into_frozen_batchnorm():
                           source.state_dict())
     assert torch.equal(frozen[1].running_mean, torch.full((4,), 0.5))
     assert load_weights(frozen, None) is frozen
+
+
+@pytest.mark.parametrize("name,kwargs,side", [
+    ("gcnn", dict(widths=(1, 1, 1), hidden=4), 32),
+    ("p4m_densenet", dict(growth=1, layers_per_block=1), 32),
+    ("all_gconv_net", dict(widths=(1,) * 6), 94),
+])
+def test_equivariant_weights_load_whatever_the_mode(name, kwargs, side, tmp_path):
+    # e2cnn caches the expanded filter in eval mode only: a checkpoint saved while training
+    # must load into a fresh model, and loading into an eval-mode model must rebuild its cache
+    from histomammo.models import create_model
+
+    torch.manual_seed(0)
+    source = create_model(name, **kwargs).train()
+    torch.save({"model": source.state_dict()}, tmp_path / "training.pt")
+    assert source.state_dict().keys() == source.eval().state_dict().keys()
+    x = torch.randn(2, 3, side, side)
+    target = create_model(name, **kwargs).eval()
+    with torch.no_grad():
+        stale = target(x)
+        load_weights(target, tmp_path / "training.pt")
+        torch.testing.assert_close(target(x), source(x), rtol=0, atol=0)
+        assert not torch.equal(target(x), stale)
+    target.train()
+    target.load_state_dict(source.state_dict())  # strict, across modes
