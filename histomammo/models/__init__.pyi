@@ -23,6 +23,7 @@ from histomammo.models.equivariant_baseline import plain_cnn as plain_cnn
 from histomammo.models.inception import InceptionV3Transfer as InceptionV3Transfer
 from histomammo.models.inception import inception_loss as inception_loss
 from histomammo.models.inception import inception_v3_transfer as inception_v3_transfer
+from histomammo.models.invariance import invariance_ratio as invariance_ratio
 from histomammo.models.maskrcnn import maskrcnn_glas as maskrcnn_glas
 from histomammo.models.resnet import GreyResNet as GreyResNet
 from histomammo.models.resnet import resnet50_grey as resnet50_grey
@@ -56,6 +57,7 @@ __all__ = [
     "gcnn",
     "inception_loss",
     "inception_v3_transfer",
+    "invariance_ratio",
     "list_models",
     "load_weights",
     "maskrcnn_glas",

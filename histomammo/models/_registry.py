@@ -48,7 +48,7 @@ PUBLIC_NAMES: dict[str, str] = {
     "AllGConvNet": "equivariant_allconv", "PlainCNN": "equivariant_baseline",
     "P4MDenseNet": "densenet_p4m", "InceptionV3Transfer": "inception",
     "inception_loss": "inception", "UNet": "unets",
-    "calibrate_batchnorm": "calibration",
+    "calibrate_batchnorm": "calibration", "invariance_ratio": "invariance",
     "load_weights": "_weights", "read_state_dict": "_weights",
 }
 

@@ -17,6 +17,7 @@ from torch import nn
 from histomammo.errors import DataFormatError
 from histomammo.models import AllGConvNet, calibrate_batchnorm, create_model
 from histomammo.models import equivariant_allconv as allconv_module
+from histomammo.models.invariance import invariance_ratio as measure
 
 # model -> (builder kwargs at small widths, the sides its docs list)
 MODELS = {
@@ -27,24 +28,11 @@ MODELS = {
 GROUPS = ("p4", "p4m")
 
 
-def _transforms(group: str):
-    rotations = [lambda x, k=k: torch.rot90(x, k, dims=(2, 3)) for k in (1, 2, 3)]
-    if group == "p4":
-        return rotations
-    flips = [lambda x, r=r: r(torch.flip(x, dims=(3,))) for r in [lambda x: x, *rotations]]
-    return rotations + flips
-
-
 def invariance_ratio(model: nn.Module, group: str, side: int, seed: int = 0) -> float:
-    """max |f(g x) - f(x)| over group elements g, over max |f(y) - f(x)| for a new input y."""
+    """The library's measure on two random batches of ``side`` x ``side`` images."""
     generator = torch.Generator().manual_seed(seed)
     x, y = (torch.randn(2, 3, side, side, generator=generator) for _ in range(2))
-    with torch.no_grad():
-        fx = model(x)
-        moved = (model(y) - fx).abs().max()
-        change = max(float((model(g(x)) - fx).abs().max()) for g in _transforms(group))
-    assert moved > 0, "the logits do not depend on the input"
-    return change / float(moved)
+    return measure(model, x, y, group)
 
 
 def _model(name: str, group: str, **extra) -> nn.Module:
@@ -120,6 +108,14 @@ def test_seed_widths_fail_fast_with_a_memory_estimate(monkeypatch):
         AllGConvNet("p4")
     monkeypatch.setattr(allconv_module, "available_memory", lambda: None)  # unknown: build
     assert AllGConvNet("p4", widths=(1,) * 6).group == "p4"
+
+
+def test_the_measure_sees_a_plain_cnn_and_refuses_constant_models(one_thread):
+    torch.manual_seed(0)
+    plain = create_model("plain_cnn", channels=(4, 4, 4), hidden=8).eval()
+    assert invariance_ratio(plain, "p4", 32) > 1e-2  # not invariant to rotations
+    with pytest.raises(ValueError, match="do not depend on the input"):
+        measure(lambda x: torch.zeros(len(x), 2), torch.ones(1, 3, 4, 4), torch.zeros(1, 3, 4, 4))
 
 
 @pytest.mark.parametrize("name", sorted(MODELS))

@@ -94,7 +94,7 @@ def test_name_table_equals_the_registrations():
     # every family module of the package is in the table, and no builder shadows a module
     families = {info.name for info in pkgutil.iter_modules(models.__path__)
                 if not info.name.startswith("_")}
-    assert families - set(modules) == {"calibration"}
+    assert families - set(modules) == {"calibration", "invariance"}
     assert not (set(_registry.BUILDERS) & families)
     for name, module in _registry.PUBLIC_NAMES.items():
         assert name in importlib.import_module(f"histomammo.models.{module}").__all__
