@@ -41,10 +41,10 @@ from harness import Timing, print_ratio, report
 
 from histomammo.models import calibrate_batchnorm, create_model
 from histomammo.models._inference import optimize_exported
-from histomammo.models.invariance import invariance_ratio
 from histomammo.models.densenet_p4m import P4MDenseNet
 from histomammo.models.equivariant import GCNN, GROUPS
 from histomammo.models.equivariant_baseline import PlainCNN
+from histomammo.models.invariance import invariance_ratio
 
 
 def alternate(named: dict[str, Callable[[], object]], repeats: int) -> dict[str, Timing]:
