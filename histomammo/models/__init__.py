@@ -1,15 +1,19 @@
 """Models: one module per architecture family, each builder registered by name.
 
-``create_model(name, **kwargs)`` and ``list_models(pattern)`` work timm-style; every builder
-takes ``weights=None`` by default and loads a user's file only when given a path.
+``create_model(name, **kwargs)`` and ``list_models(pattern)`` work timm-style, and every builder
+and model class is an attribute of this package, loaded on first use from a static name table
+(``histomammo.models._registry.BUILDERS``): ``histomammo.models.UNet`` imports only the U-Net's
+module, never e2cnn. Every builder takes keyword-only ``num_classes``, ``weights`` (``None`` by
+default; a path is loaded by [`load_weights`][histomammo.models._weights.load_weights]) and
+``in_channels`` where the input varies.
 """
 
 from histomammo._lazy import attach
+from histomammo.models._registry import BUILDERS, PUBLIC_NAMES
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "_registry": ["create_model", "list_models", "register_model"],
-        "detection": ["fasterrcnn_brecahad", "calibrate_frozen_batchnorm"],
-    },
-)
+_ATTRIBUTES: dict[str, list[str]] = {"_registry": ["create_model", "list_models", "register_model"]}
+for _name, _module in {**BUILDERS, **PUBLIC_NAMES}.items():
+    _ATTRIBUTES.setdefault(_module, []).append(_name)
+
+__getattr__, __dir__, __all__ = attach(__name__, attributes=_ATTRIBUTES)
+del _name, _module

@@ -1,26 +1,58 @@
-"""The model registry: ``register_model`` / ``create_model`` / ``list_models``, timm-style.
+"""The model registry: a static name table, ``register_model``, ``create_model``, ``list_models``.
 
-A builder registers itself with :func:`register_model` where it is defined (one family module
-per architecture family). :func:`create_model` and :func:`list_models` import every public
-module of :mod:`histomammo.models` on first use, so a family module only has to exist to be
-found, and nothing heavy is imported before a model is asked for. Registering one name twice is
-an error, not a silent overwrite (torchvision's ``_api.py`` does the same).
+Every builder registers itself with
+[`register_model`][histomammo.models._registry.register_model] where it is defined (one family
+module per architecture family), and is also listed in [`BUILDERS`][histomammo.models._registry.BUILDERS],
+a static table of builder name → family module (timm keeps the same kind of table). The table
+lets ``histomammo.models`` offer every builder and model class as an attribute without importing
+any family first, and lets [`create_model`][histomammo.models._registry.create_model] import
+only the family of the model asked for: ``create_model("unet")`` never imports e2cnn. A test
+checks that the table equals what the family modules register. Registering one name twice is an
+error, not a silent overwrite (torchvision's ``_api.py`` does the same).
 """
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 import importlib
-import pkgutil
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-__all__ = ["create_model", "list_models", "register_model"]
+__all__ = ["BUILDERS", "PUBLIC_NAMES", "create_model", "list_models", "register_model"]
 
 Builder = TypeVar("Builder", bound=Callable[..., Any])
 
+#: Builder name -> the family module (under ``histomammo.models``) that registers it.
+BUILDERS: dict[str, str] = {
+    "alexnet_grey": "alexnet", "alexnet_large": "alexnet",
+    "resnet50_grey": "resnet", "resnet50_patch": "resnet",
+    "vgg16_gap": "vgg",
+    "patch_to_image": "whole_image",
+    "all_conv_net": "allconv",
+    "gcnn": "equivariant",
+    "all_gconv_net": "equivariant_allconv",
+    "plain_cnn": "equivariant_baseline",
+    "p4m_densenet": "densenet_p4m",
+    "inception_v3_transfer": "inception",
+    "fasterrcnn_brecahad": "detection",
+    "maskrcnn_glas": "maskrcnn",
+    "unet": "unets",
+}
+
+#: Other names ``histomammo.models`` offers lazily: model classes and model-level functions,
+#: name -> the module defining it.
+PUBLIC_NAMES: dict[str, str] = {
+    "GreyAlexNet": "alexnet", "GreyResNet": "resnet", "VGG16GAP": "vgg",
+    "PatchToImageClassifier": "whole_image", "AllConvNet": "allconv", "GCNN": "equivariant",
+    "AllGConvNet": "equivariant_allconv", "PlainCNN": "equivariant_baseline",
+    "P4MDenseNet": "densenet_p4m", "InceptionV3Transfer": "inception",
+    "inception_loss": "inception", "UNet": "unets",
+    "calibrate_batchnorm": "calibration", "invariance_ratio": "invariance",
+    "load_weights": "_weights", "read_state_dict": "_weights",
+}
+
 _REGISTRY: dict[str, Callable[..., Any]] = {}
-_families_loaded = False
 
 
 def register_model(fn: Builder) -> Builder:
@@ -39,7 +71,7 @@ def register_model(fn: Builder) -> Builder:
     Raises
     ------
     ValueError
-        If a builder of that name is already registered.
+        If another builder of that name is already registered.
     """
     name = fn.__name__
     if name in _REGISTRY and _REGISTRY[name] is not fn:
@@ -51,52 +83,57 @@ def register_model(fn: Builder) -> Builder:
     return fn
 
 
-def _load_families() -> None:
-    global _families_loaded
-    if _families_loaded:
-        return
-    package = importlib.import_module("histomammo.models")
-    for info in pkgutil.iter_modules(package.__path__):
-        if not info.name.startswith("_"):
-            importlib.import_module(f"histomammo.models.{info.name}")
-    _families_loaded = True
-
-
 def list_models(pattern: str = "*") -> list[str]:
-    """Names of the registered models matching a shell-style ``pattern``, sorted.
+    """Names of the models matching a shell-style ``pattern``, sorted (nothing is imported).
 
     Examples
     --------
     >>> from histomammo.models import list_models
-    >>> isinstance(list_models(), list)
-    True
+    >>> list_models("resnet50_*")
+    ['resnet50_grey', 'resnet50_patch']
     """
-    _load_families()
-    return sorted(name for name in _REGISTRY if fnmatch.fnmatchcase(name, pattern))
+    names = set(BUILDERS) | set(_REGISTRY)
+    return sorted(name for name in names if fnmatch.fnmatchcase(name, pattern))
+
+
+def _builder(name: str) -> Callable[..., Any]:
+    if name not in _REGISTRY and name in BUILDERS:
+        importlib.import_module(f"histomammo.models.{BUILDERS[name]}")
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        names = list_models()
+        close = difflib.get_close_matches(name, names, n=3, cutoff=0.5)
+        raise ValueError(
+            f"unknown model {name!r}; close matches {close}, all models: {names}"
+        ) from None
 
 
 def create_model(name: str, **kwargs: Any) -> Any:
-    """Build the registered model ``name`` with keyword arguments for its builder.
+    """Build the registered model ``name``, importing only its family module.
 
     Parameters
     ----------
     name : str
-        A name from :func:`list_models`.
+        A name from [`list_models`][histomammo.models._registry.list_models].
     **kwargs
-        Passed to the builder (``num_classes``, ``weights``, ...). ``weights=None`` is every
-        builder's default: nothing is ever downloaded.
+        Passed to the builder; every builder takes keyword-only ``num_classes`` and
+        ``weights`` (``None`` by default: nothing is ever downloaded), and ``in_channels``
+        where the input varies.
+
+    Returns
+    -------
+    nn.Module
 
     Raises
     ------
     ValueError
         For an unknown name, listing the close matches.
+
+    Examples
+    --------
+    >>> from histomammo.models import create_model
+    >>> create_model("unet", num_classes=2, base_channels=4, depth=2).head.out_channels
+    2
     """
-    _load_families()
-    try:
-        builder = _REGISTRY[name]
-    except KeyError:
-        close = [n for n in _REGISTRY if name.split("_")[0] in n]
-        raise ValueError(
-            f"unknown model {name!r}; registered models include {sorted(close) or sorted(_REGISTRY)}"
-        ) from None
-    return builder(**kwargs)
+    return _builder(name)(**kwargs)

@@ -43,12 +43,14 @@ for hundreds of steps on the CC-vs-MLO check that the thesis passes within one e
 from __future__ import annotations
 
 from collections import OrderedDict
+from typing import Any
 
 import torch
 from torch import nn
 
-from histomammo.models._pretrained import load_user_weights
+from histomammo.models._classifier import ClassifierMixin
 from histomammo.models._registry import register_model
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = ["GreyAlexNet", "alexnet_grey", "alexnet_large", "conv_output_size"]
 
@@ -110,7 +112,7 @@ def _feature_size(input_size: tuple[int, int]) -> tuple[int, int]:
     return out[0], out[1]
 
 
-class GreyAlexNet(nn.Module):
+class GreyAlexNet(ClassifierMixin, nn.Module):
     """AlexNet with one input channel and a fixed input size (thesis appendix A).
 
     Parameters
@@ -141,8 +143,12 @@ class GreyAlexNet(nn.Module):
 
     Notes
     -----
-    input ``(N, in_channels, H, W)`` float; output ``(N, num_classes)`` logits.
+    input ``(N, in_channels, H, W)`` float; :meth:`forward_features` ``(N, 256, h, w)`` (the
+    ``pool5`` map, 5x5 at 224x224); ``forward_head(x, pre_logits=True)`` the ``fc2``
+    activations ``(N, fc_size)``; output ``(N, num_classes)`` logits.
     """
+
+    classifier_name = "classifier.fc"
 
     def __init__(
         self,
@@ -174,13 +180,18 @@ class GreyAlexNet(nn.Module):
         if init == "he":
             _init_he(self)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The ``pool5`` feature map ``(N, C, h, w)``."""
         if tuple(x.shape[-2:]) != self.input_size:
             raise ValueError(
                 f"GreyAlexNet was built for inputs of size {self.input_size}; got "
                 f"{tuple(x.shape[-2:])} (its first fully connected layer fixes the size)"
             )
-        return self.classifier(self.features(x))
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """``fc1`` ... ``fc`` on the ``pool5`` map; ``pre_logits``: stop before ``fc``."""
+        return self.classifier[:-1](x) if pre_logits else self.classifier(x)
 
 
 def _init_he(model: nn.Module) -> None:
@@ -191,21 +202,21 @@ def _init_he(model: nn.Module) -> None:
             nn.init.zeros_(module.bias)
 
 
-def _create_alexnet(
-    num_classes: int, input_size: tuple[int, int], weights: str | None, **kwargs: object
-) -> GreyAlexNet:
-    model = GreyAlexNet(num_classes=num_classes, input_size=input_size, **kwargs)
-    if weights is not None:
-        load_user_weights(model, weights)
-    return model
+def _create_alexnet(weights: Weights, **kwargs: Any) -> GreyAlexNet:
+    return load_weights(GreyAlexNet(**kwargs), weights)
 
 
 @register_model
 def alexnet_grey(
+    *,
     num_classes: int = 2,
+    in_channels: int = 1,
+    weights: Weights = None,
     input_size: tuple[int, int] = (224, 224),
-    weights: str | None = None,
-    **kwargs: object,
+    dropout: float = 0.5,
+    width: float = 1.0,
+    fc_size: int = 4096,
+    init: str = "he",
 ) -> GreyAlexNet:
     """The thesis's ``alexnet``: 224x224 greyscale crops, 46,105,282 parameters.
 
@@ -213,10 +224,16 @@ def alexnet_grey(
     ----------
     num_classes : int
         Outputs (2).
+    in_channels : int
+        1 for mammograms.
+    weights : str, path or state dict, optional
+        This model's own state dict or a Trainer checkpoint
+        ([`load_weights`][histomammo.models._weights.load_weights]).
     input_size : tuple of int
         ``(H, W)``.
-    weights : str or path, optional
-        A state dict saved from this model (``torch.load(..., weights_only=True)``).
+    dropout, width, fc_size, init
+        As [`GreyAlexNet`][histomammo.models.alexnet.GreyAlexNet] (the thesis: 0.5, 1.0, 4096,
+        He initialisation).
 
     Examples
     --------
@@ -225,17 +242,26 @@ def alexnet_grey(
     >>> sum(p.numel() for p in model.parameters())
     46105282
     """
-    return _create_alexnet(num_classes, input_size, weights, **kwargs)
+    return _create_alexnet(weights, num_classes=num_classes, input_size=input_size,
+                           in_channels=in_channels, dropout=dropout, width=width,
+                           fc_size=fc_size, init=init)
 
 
 @register_model
 def alexnet_large(
+    *,
     num_classes: int = 2,
+    in_channels: int = 1,
+    weights: Weights = None,
     input_size: tuple[int, int] = (512, 416),
-    weights: str | None = None,
-    **kwargs: object,
+    dropout: float = 0.5,
+    width: float = 1.0,
+    fc_size: int = 4096,
+    init: str = "he",
 ) -> GreyAlexNet:
     """The thesis's ``alexnet_large``: 512x416 resized mammograms, 181,371,586 parameters.
+
+    Parameters as [`alexnet_grey`][histomammo.models.alexnet.alexnet_grey].
 
     Examples
     --------
@@ -244,4 +270,6 @@ def alexnet_large(
     >>> sum(p.numel() for p in model.parameters())
     181371586
     """
-    return _create_alexnet(num_classes, input_size, weights, **kwargs)
+    return _create_alexnet(weights, num_classes=num_classes, input_size=input_size,
+                           in_channels=in_channels, dropout=dropout, width=width,
+                           fc_size=fc_size, init=init)

@@ -27,8 +27,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from histomammo.models._classifier import ClassifierMixin
 from histomammo.models._registry import register_model
-from histomammo.models._weights import load_weights
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = ["ALL_CNN_WIDTHS", "ALL_CNN_LAYERS", "AllConvNet", "all_conv_net"]
 
@@ -46,7 +47,7 @@ ALL_CNN_LAYERS: tuple[tuple[Any, ...], ...] = (
 )
 
 
-class AllConvNet(nn.Module):
+class AllConvNet(ClassifierMixin, nn.Module):
     """The All-CNN of section 3.2.7.1, returning raw logits (no softmax).
 
     Parameters
@@ -63,6 +64,8 @@ class AllConvNet(nn.Module):
     ``self.layers`` holds one module per line of the seed's listing: each convolution with its
     LeakyReLU as one ``nn.Sequential`` block (the last convolution alone), each dropout as
     itself. A 96x96 input gives 95, 94, 47, 46, 45, 22, 21, 20, 10, 9, 8, 4, 3, 2, 1 pixels.
+    :meth:`forward_features` gives the 1920 maps before the last (classifier) convolution;
+    ``forward_head(x, pre_logits=True)`` their spatial mean ``(N, 1920)``.
 
     Examples
     --------
@@ -92,16 +95,40 @@ class AllConvNet(nn.Module):
             previous = out
         self.layers = nn.Sequential(*layers)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # the seed's Reshape + ReduceMean: global average pooling of the (N, classes, 1, 1) map
-        return self.layers(x).mean(dim=(2, 3))
+    @property
+    def classifier_name(self) -> str:  # the last 1x1 convolution, to the logits
+        return f"layers.{len(self.layers) - 1}"
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The maps before the last 1x1 convolution ``(N, 1920, h, w)``."""
+        return self.layers[:-1](x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The 1x1 convolution to the logits, then the seed's Reshape + ReduceMean (global
+        average pooling); ``pre_logits``: the pooled features."""
+        if pre_logits:
+            return x.mean(dim=(2, 3))
+        return self.layers[-1](x).mean(dim=(2, 3))
 
 
 @register_model
 def all_conv_net(
-    in_channels: int = 3, num_classes: int = 2, weights: str | None = None, **kwargs: Any
+    *,
+    num_classes: int = 2,
+    in_channels: int = 3,
+    weights: Weights = None,
+    widths: Sequence[int] = ALL_CNN_WIDTHS,
 ) -> AllConvNet:
-    """The seed's All-CNN (:class:`AllConvNet`); ``weights``: path to its state dict.
+    """The seed's All-CNN ([`AllConvNet`][histomammo.models.allconv.AllConvNet]).
+
+    Parameters
+    ----------
+    num_classes, in_channels : int
+        2 and 3 for PCam.
+    weights : str, path or state dict, optional
+        Read by [`load_weights`][histomammo.models._weights.load_weights].
+    widths : sequence of 6 int
+        [`ALL_CNN_WIDTHS`][histomammo.models.allconv.ALL_CNN_WIDTHS] by default.
 
     Examples
     --------
@@ -109,4 +136,4 @@ def all_conv_net(
     >>> create_model("all_conv_net", widths=(1, 1, 1, 1, 1, 1)).layers[-1].out_channels
     2
     """
-    return load_weights(AllConvNet(in_channels, num_classes, **kwargs), weights)
+    return load_weights(AllConvNet(in_channels, num_classes, widths), weights)

@@ -35,8 +35,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from histomammo.models._input_grid import InputGrid
 from histomammo.models._registry import register_model
-from histomammo.models._weights import load_weights
+from histomammo.models._weights import Weights, load_weights
 from histomammo.models.equivariant import (
     EquivariantClassifier,
     enn,
@@ -130,6 +131,14 @@ class P4MDenseNet(EquivariantClassifier):
         Fraction of the fields a transition keeps.
     group : {"p4m", "p4"}
         P4M as in the paper; P4 for comparison.
+    fit_input : {"error", "crop", "pad"}
+        For a side that is not a multiple of 32
+        ([`InputGrid`][histomammo.models._input_grid.InputGrid]).
+
+    Notes
+    -----
+    Valid input sides: 32, 64, 96, 128, ... (the five 2x2 average poolings each meet an even
+    side); 94, 95, 97, ... raise at the first forward pass unless ``fit_input`` fits them.
 
     Examples
     --------
@@ -147,8 +156,10 @@ class P4MDenseNet(EquivariantClassifier):
         layers_per_block: int = 2,
         compression: float = 0.5,
         group: str = "p4m",
+        fit_input: str = "error",
     ) -> None:
         super().__init__()
+        self.input_grid = InputGrid(type(self).__name__, 32, 32, fit_input)
         if not 0 < compression <= 1:
             raise ValueError(f"compression must lie in (0, 1], but got {compression}")
         space = group_space(group)
@@ -171,8 +182,27 @@ class P4MDenseNet(EquivariantClassifier):
 
 
 @register_model
-def p4m_densenet(weights: str | None = None, **kwargs: Any) -> P4MDenseNet:
-    """The P4M-DenseNet (:class:`P4MDenseNet`); ``weights``: path to its state dict.
+def p4m_densenet(
+    *,
+    num_classes: int = 2,
+    in_channels: int = 3,
+    weights: Weights = None,
+    growth: int = 8,
+    layers_per_block: int = 2,
+    compression: float = 0.5,
+    group: str = "p4m",
+    fit_input: str = "error",
+) -> P4MDenseNet:
+    """The P4M-DenseNet ([`P4MDenseNet`][histomammo.models.densenet_p4m.P4MDenseNet]).
+
+    Parameters
+    ----------
+    num_classes, in_channels : int
+        2 and 3 for PCam.
+    weights : str, path or state dict, optional
+        Read by [`load_weights`][histomammo.models._weights.load_weights].
+    growth, layers_per_block, compression, group, fit_input
+        As [`P4MDenseNet`][histomammo.models.densenet_p4m.P4MDenseNet].
 
     Examples
     --------
@@ -180,4 +210,6 @@ def p4m_densenet(weights: str | None = None, **kwargs: Any) -> P4MDenseNet:
     >>> create_model("p4m_densenet", growth=1, layers_per_block=1).group
     'p4m'
     """
-    return load_weights(P4MDenseNet(**kwargs), weights)
+    model = P4MDenseNet(in_channels, num_classes, growth, layers_per_block, compression, group,
+                        fit_input)
+    return load_weights(model, weights)

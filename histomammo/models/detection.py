@@ -7,27 +7,22 @@ of the paper's annex (144,057,039 in all, 143,834,639 trainable) are asserted by
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
-import torch
-from torch import nn
 from torchvision.models import resnet50
 from torchvision.models.detection import FasterRCNN
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import BackboneWithFPN
 from torchvision.ops import FrozenBatchNorm2d, MultiScaleRoIAlign
 
-from histomammo.errors import CheckpointError
-from histomammo.models._pretrained import read_state_dict
 from histomammo.models._registry import register_model
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = [
     "ANCHOR_SIZES",
     "PAPER_IMAGE_MEAN",
     "PAPER_IMAGE_STD",
-    "calibrate_frozen_batchnorm",
     "fasterrcnn_brecahad",
 ]
 
@@ -46,30 +41,11 @@ _TRAINABLE_BACKBONE_LAYERS = ("layer4", "layer3", "layer2")  # torchvision's def
 
 
 
-
-def _load_into(module: nn.Module, state: Mapping[str, torch.Tensor], path: Any,
-               ignore_prefix: str | None = None) -> None:
-    try:
-        missing, unexpected = module.load_state_dict(state, strict=False)
-    except RuntimeError as err:  # load_state_dict's own failure: tensors of other shapes
-        raise CheckpointError(f"{path}: keys do not match the model: {err}") from err
-    if ignore_prefix is not None:
-        missing = [k for k in missing if not k.startswith(ignore_prefix)]
-        unexpected = [k for k in unexpected if not k.startswith(ignore_prefix)]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: keys do not match the model: missing {missing[:5]} "
-            f"({len(missing)} in all), unexpected {unexpected[:5]} ({len(unexpected)} in all)"
-        )
-
-
-def _backbone(weights_backbone: str | os.PathLike[str] | None) -> BackboneWithFPN:
+def _backbone(weights_backbone: Weights) -> BackboneWithFPN:
     """ResNet-50-FPN with FrozenBatchNorm2d throughout and layers 2-4 trainable."""
     body = resnet50(weights=None, norm_layer=FrozenBatchNorm2d)
-    if weights_backbone is not None:
-        # An ImageNet classifier file also holds "fc.*", which the detector does not use.
-        _load_into(body, read_state_dict(weights_backbone, "ResNet-50"), weights_backbone,
-                   ignore_prefix="fc.")
+    # An ImageNet classifier file also holds "fc.*", which the detector does not use.
+    load_weights(body, weights_backbone, ignore=("fc",), what="ResNet-50")
     for name, parameter in body.named_parameters():
         if not name.startswith(_TRAINABLE_BACKBONE_LAYERS):
             parameter.requires_grad_(False)
@@ -97,83 +73,12 @@ def _normalization(
     return mean, std
 
 
-@torch.no_grad()
-def calibrate_frozen_batchnorm(model: nn.Module, images: Sequence[torch.Tensor]) -> int:
-    """Set every ``FrozenBatchNorm2d`` of ``model`` to the statistics of ``images``, in place.
-
-    A frozen batch norm built without weights is the identity (mean 0, variance 1), which
-    leaves a randomly initialised ResNet-50 unnormalised: activations grow ~50x by
-    ``layer4`` (and ~15x more with the paper's tiny ``image_std``) and the first losses
-    are in the hundreds. The paper's backbone had ImageNet statistics frozen in; without
-    such a file, this estimates them once from a few training images (a data-dependent
-    initialisation, as in LSUV): in one eval-mode forward pass each frozen norm, reached in
-    order, takes the per-channel mean and variance of its input, so it normalises what the
-    already-calibrated layers before it produce. Weights and biases are reset to 1 and 0.
-    Do not call it on a backbone loaded from ``weights_backbone``: that has its own.
-
-    Parameters
-    ----------
-    model : nn.Module
-        E.g. :func:`fasterrcnn_brecahad`; a detector is called as ``model(images)``.
-    images : sequence of Tensor (3, H, W)
-        Float images in [0, 1], as the model takes them.
-
-    Returns
-    -------
-    int
-        The number of frozen norms calibrated.
-
-    Examples
-    --------
-    >>> import torch
-    >>> from torchvision.ops import FrozenBatchNorm2d
-    >>> net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), FrozenBatchNorm2d(4))
-    >>> calibrate_frozen_batchnorm(lambda x: net(torch.stack(x)), [torch.rand(3, 8, 8)])
-    Traceback (most recent call last):
-    ...
-    TypeError: model must be an nn.Module, but got function
-    >>> class Wrap(torch.nn.Module):
-    ...     def __init__(self):
-    ...         super().__init__()
-    ...         self.net = net
-    ...     def forward(self, x):
-    ...         return self.net(torch.stack(x))
-    >>> calibrate_frozen_batchnorm(Wrap(), [torch.rand(3, 8, 8)])
-    1
-    >>> round(float(Wrap()([torch.rand(3, 8, 8)]).detach().std()), 0)
-    1.0
-    """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be an nn.Module, but got {type(model).__name__}")
-    if len(images) == 0:
-        raise ValueError("calibrate_frozen_batchnorm needs at least one image")
-    norms = [m for m in model.modules() if isinstance(m, FrozenBatchNorm2d)]
-
-    def calibrate(module: FrozenBatchNorm2d, inputs: tuple[torch.Tensor]) -> None:
-        x = inputs[0].transpose(0, 1).reshape(inputs[0].shape[1], -1).double()
-        module.running_mean.copy_(x.mean(dim=1))
-        module.running_var.copy_(x.var(dim=1, unbiased=False).clamp_min(module.eps))
-        module.weight.fill_(1.0)
-        module.bias.fill_(0.0)
-
-    handles = [norm.register_forward_pre_hook(calibrate) for norm in norms]
-    was_training = model.training
-    try:
-        model.eval()
-        model(list(images))
-    finally:
-        model.train(was_training)
-        for handle in handles:
-            handle.remove()
-    return len(norms)
-
-
 @register_model
 def fasterrcnn_brecahad(
-    num_classes: int = 2,
-    weights: str | os.PathLike[str] | None = None,
-    weights_backbone: str | os.PathLike[str] | None = None,
     *,
+    num_classes: int = 2,
+    weights: Weights = None,
+    weights_backbone: Weights = None,
     normalization: Literal["paper", "dataset"] = "paper",
     image_mean: Sequence[float] | None = None,
     image_std: Sequence[float] | None = None,
@@ -200,12 +105,15 @@ def fasterrcnn_brecahad(
     ----------
     num_classes : int
         Including the background: 2 for the paper's tumour-cell detector.
-    weights : path or None
-        A state dict of this whole model (e.g. one saved from a trained detector), loaded
-        with ``torch.load(weights_only=True)``. Nothing is ever downloaded.
-    weights_backbone : path or None
+    weights : str, path, state dict or None
+        A state dict (or Trainer checkpoint) of this whole model, e.g. one saved from a
+        trained detector, read by [`load_weights`][histomammo.models._weights.load_weights].
+        Nothing is ever downloaded.
+    weights_backbone : str, path, state dict or None
         A torchvision ResNet-50 state dict (e.g. ImageNet weights the user downloaded);
         ``fc.*`` entries are ignored. The paper's backbone was most likely ImageNet-trained.
+        Without it, [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm]
+        (``method="frozen"``) gives the frozen norms statistics from a few training images.
     normalization : {"paper", "dataset"}
         ``"paper"``: the paper's ``image_mean``/``image_std`` (:data:`PAPER_IMAGE_MEAN`,
         :data:`PAPER_IMAGE_STD`). Those "std" values look like variances (0.004 is far below
@@ -260,6 +168,4 @@ def fasterrcnn_brecahad(
     )
     settings.update(overrides)
     model = FasterRCNN(_backbone(weights_backbone), num_classes=num_classes, **settings)
-    if weights is not None:
-        _load_into(model, read_state_dict(weights, "fasterrcnn_brecahad"), weights)
-    return model
+    return load_weights(model, weights, what="fasterrcnn_brecahad")

@@ -32,9 +32,11 @@ import torch
 from torch import nn
 
 from histomammo.models import _e2cnn_compat
+from histomammo.models._classifier import ClassifierMixin
 from histomammo.models._inference import optimize_exported
+from histomammo.models._input_grid import InputGrid
 from histomammo.models._registry import register_model
-from histomammo.models._weights import load_weights
+from histomammo.models._weights import Weights, load_weights
 
 _e2cnn_compat.apply()
 
@@ -134,42 +136,98 @@ def export_module(module: Any) -> nn.Module:
     return module.export()
 
 
-class EquivariantClassifier(nn.Module):
-    """Base of the e2cnn classifiers: plain tensors in and out, and :meth:`export`.
+#: Buffers of e2cnn's ``R2Conv`` that cache the expanded filter in eval mode: derived from the
+#: weights, present or absent depending on the mode, so never saved and rebuilt after loading.
+_DERIVED_BUFFERS = ("filter", "expanded_bias")
 
-    A subclass sets ``in_type`` (the input's field type), ``features`` (an e2cnn module from
-    ``in_type`` to an equivariant feature map) and ``head`` (a plain module on the feature
-    map's tensor, whose first stage may be an e2cnn invariant map set as ``invariant_map``).
+
+def _derived_keys(model: nn.Module, prefix: str = "") -> list[str]:
+    return [f"{prefix}{name}.{buffer}" for name, module in model.named_modules()
+            if isinstance(module, enn.R2Conv) for buffer in _DERIVED_BUFFERS]
+
+
+def _drop_derived(model: nn.Module, state_dict: dict[str, Any], prefix: str, *_: Any) -> None:
+    """``state_dict`` post-hook and ``load_state_dict`` pre-hook: no filter caches in or out."""
+    for key in _derived_keys(model, prefix):
+        state_dict.pop(key, None)
+
+
+def _rebuild_derived(model: nn.Module, incompatible: Any) -> None:
+    """``load_state_dict`` post-hook: the caches are not missing; rebuild eval-mode ones."""
+    derived = _derived_keys(model)
+    incompatible.missing_keys[:] = [k for k in incompatible.missing_keys
+                                    if not any(k == d or k.endswith("." + d) for d in derived)]
+    for module in model.modules():
+        if isinstance(module, enn.R2Conv) and not module.training:
+            module.train(True)
+            module.train(False)  # e2cnn expands the loaded weights into the cached filter
+
+
+class EquivariantClassifier(ClassifierMixin, nn.Module):
+    """Base of the e2cnn classifiers: plain tensors in and out, timm's classifier methods, :meth:`export`.
+
+    A subclass sets ``input_grid`` (an [`InputGrid`][histomammo.models._input_grid.InputGrid]:
+    the sides on which the logits are exactly invariant), ``in_type`` (the input's field type),
+    ``features`` (an e2cnn module from ``in_type`` to an equivariant feature map),
+    ``invariant_map`` (an e2cnn module or ``None``) and ``head`` (plain torch on the invariant
+    map's tensor, its last layer the classifier).
     """
 
+    input_grid: InputGrid
     in_type: Any
     features: Any
     invariant_map: Any  # an e2cnn module or None; set in __init__ (a class default would hide it)
     head: nn.Module
 
+    def __init__(self) -> None:
+        super().__init__()
+        # a state dict is the same in train and eval mode: e2cnn's eval-mode filter caches are
+        # left out and rebuilt on loading (a checkpoint saved while training loads into a fresh
+        # model, and an eval-mode model loading new weights does not keep a stale filter)
+        self.register_state_dict_post_hook(_drop_derived)
+        self.register_load_state_dict_pre_hook(_drop_derived)
+        self.register_load_state_dict_post_hook(_rebuild_derived)
+
+    @property
+    def classifier_name(self) -> str:
+        return f"head.{len(self.head) - 1}"
+
     def feature_map(self, x: torch.Tensor) -> Any:
         """The equivariant feature map (an e2cnn ``GeometricTensor``) of images ``x``."""
-        return self.features(enn.GeometricTensor(x, self.in_type))
+        return self.features(enn.GeometricTensor(self.input_grid(x), self.in_type))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.feature_map(x)
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The equivariant feature map's tensor ``(N, |G| * fields, h, w)``."""
+        return self.feature_map(x).tensor
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """The invariant map and ``head`` on :meth:`forward_features`' tensor; ``pre_logits``:
+        stop before the last layer."""
         if self.invariant_map is not None:
-            features = self.invariant_map(features)
-        return self.head(features.tensor)
+            x = self.invariant_map(enn.GeometricTensor(x, self.features.out_type)).tensor
+        return self.head[:-1](x) if pre_logits else self.head(x)
+
+    def _export_parts(self) -> list[nn.Module]:
+        parts = [copy.deepcopy(self.input_grid), export_module(self.features)]
+        if self.invariant_map is not None:
+            parts.append(export_module(self.invariant_map))
+        return [*parts, copy.deepcopy(self.head)]
 
     def export(self, optimize: bool = True) -> nn.Module:
         """A plain ``torch.nn`` model computing the same logits, in eval mode.
 
         e2cnn expands each steerable filter into ordinary ``Conv2d`` weights once; the copy
-        shares no parameters with this model, whose train/eval mode is left as it was.
+        shares no parameters with this model, whose train/eval mode is left as it was. The
+        exported model checks (or fits) its input sides as this one does.
 
         Parameters
         ----------
         optimize : bool
             Rewrite e2cnn's export for CPU inference with exact identities
-            (:func:`histomammo.models._inference.optimize_exported`: batch norms folded into
-            convolutions, dropout dropped, pooling moved before ReLUs and 1x1 convolutions,
-            ``channels_last`` activations). ``False`` returns e2cnn's export as it is.
+            ([`optimize_exported`][histomammo.models._inference.optimize_exported]: batch
+            norms folded into convolutions, dropout dropped, pooling moved before ReLUs and 1x1
+            convolutions, ``channels_last`` activations). ``False`` returns e2cnn's export as
+            it is.
 
         Returns
         -------
@@ -177,12 +235,10 @@ class EquivariantClassifier(nn.Module):
             ``(N, C, H, W)`` images in, ``(N, num_classes)`` logits out.
         """
         was_training = self.training
-        parts = [export_module(self.features)]
-        if self.invariant_map is not None:
-            parts.append(export_module(self.invariant_map))
-        parts.append(copy.deepcopy(self.head))
-        self.train(was_training)  # e2cnn's export switches the layers to eval mode
-        exported = nn.Sequential(*parts).eval()
+        try:
+            exported = nn.Sequential(*self._export_parts()).eval()
+        finally:
+            self.train(was_training)  # e2cnn's export switches the layers to eval mode
         return optimize_exported(exported) if optimize else exported
 
 
@@ -208,10 +264,20 @@ class GCNN(EquivariantClassifier):
         (:data:`SEED_FINAL_WIDTHS` is its halved last run).
     head : {"invariant", "flatten"}
     input_size : int
-        Side of the square input; only the flatten head depends on it (96 for PCam). Exact
-        equivariance needs ``input_size - 4`` and ``(input_size - 4) / 2 - 4`` even (96 is).
+        Side of the square input of the flatten head (96 for PCam); the invariant head takes
+        any valid side.
     hidden : int
         Units of the first FC layer (the seed's 1024).
+    fit_input : {"error", "crop", "pad"}
+        For a side that breaks exact invariance
+        ([`InputGrid`][histomammo.models._input_grid.InputGrid]).
+
+    Notes
+    -----
+    Valid input sides: 32, 36, 40, ..., 96, 100, ... (``32 + 4k``: both 2x2 poolings then meet
+    an even side). The logits of a valid square input and of its 90-degree rotations agree to
+    float rounding (P4M: and its mirror images); 94, 95, 97, ... raise at the first forward
+    pass, naming the valid sides, unless ``fit_input`` crops or pads them.
 
     Examples
     --------
@@ -230,8 +296,10 @@ class GCNN(EquivariantClassifier):
         head: str = "invariant",
         input_size: int = 96,
         hidden: int = 1024,
+        fit_input: str = "error",
     ) -> None:
         super().__init__()
+        self.input_grid = InputGrid(type(self).__name__, 32, 4, fit_input)
         if head not in ("invariant", "flatten"):
             raise ValueError(f"head must be 'invariant' or 'flatten', but got {head!r}")
         if len(widths) != 3:
@@ -277,8 +345,29 @@ class GCNN(EquivariantClassifier):
 
 
 @register_model
-def gcnn(group: str = "p4", weights: str | None = None, **kwargs: Any) -> GCNN:
-    """The seed's G-CNN (:class:`GCNN`); ``weights``: path to a state dict of the same model.
+def gcnn(
+    *,
+    num_classes: int = 2,
+    in_channels: int = 3,
+    weights: Weights = None,
+    group: str = "p4",
+    widths: Sequence[int] = SEED_WIDTHS,
+    head: str = "invariant",
+    input_size: int = 96,
+    hidden: int = 1024,
+    fit_input: str = "error",
+) -> GCNN:
+    """The seed's G-CNN ([`GCNN`][histomammo.models.equivariant.GCNN]).
+
+    Parameters
+    ----------
+    num_classes, in_channels : int
+        2 and 3 for PCam.
+    weights : str, path or state dict, optional
+        A state dict or Trainer checkpoint of the same model
+        ([`load_weights`][histomammo.models._weights.load_weights]).
+    group, widths, head, input_size, hidden, fit_input
+        As [`GCNN`][histomammo.models.equivariant.GCNN].
 
     Examples
     --------
@@ -286,4 +375,5 @@ def gcnn(group: str = "p4", weights: str | None = None, **kwargs: Any) -> GCNN:
     >>> create_model("gcnn", group="p4m", widths=(1, 1, 1), hidden=4).head_kind
     'invariant'
     """
-    return load_weights(GCNN(group, **kwargs), weights)
+    model = GCNN(group, in_channels, num_classes, widths, head, input_size, hidden, fit_input)
+    return load_weights(model, weights)

@@ -9,18 +9,18 @@ head is invariant to translations only: its logits change when a patch is rotate
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import torch
 from torch import nn
 
+from histomammo.models._classifier import ClassifierMixin
 from histomammo.models._registry import register_model
-from histomammo.models._weights import load_weights
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = ["PlainCNN", "plain_cnn"]
 
 
-class PlainCNN(nn.Module):
+class PlainCNN(ClassifierMixin, nn.Module):
     """A plain CNN shaped like the seed's G-CNN, with the invariant-style pooled head.
 
     Parameters
@@ -37,6 +37,8 @@ class PlainCNN(nn.Module):
     >>> PlainCNN(channels=(4, 4, 4), hidden=8).eval()(torch.zeros(1, 3, 96, 96)).shape
     torch.Size([1, 2])
     """
+
+    classifier_name = "head.5"
 
     def __init__(
         self,
@@ -62,13 +64,27 @@ class PlainCNN(nn.Module):
             nn.ReLU(inplace=True), nn.Dropout(0.4), nn.Linear(hidden, num_classes),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.head(self.features(x))
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The last stage's feature map ``(N, channels[2], h, w)``."""
+        return self.features(x)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Global average pooling and the FC layers; ``pre_logits``: stop before the last."""
+        return self.head[:-1](x) if pre_logits else self.head(x)
 
 
 @register_model
-def plain_cnn(weights: str | None = None, **kwargs: Any) -> PlainCNN:
-    """The G-CNN's plain twin (:class:`PlainCNN`); ``weights``: path to its state dict.
+def plain_cnn(
+    *,
+    num_classes: int = 2,
+    in_channels: int = 3,
+    weights: Weights = None,
+    channels: Sequence[int] = (384, 768, 1536),
+    hidden: int = 1024,
+) -> PlainCNN:
+    """The G-CNN's plain twin ([`PlainCNN`][histomammo.models.equivariant_baseline.PlainCNN]).
+
+    ``weights``: read by [`load_weights`][histomammo.models._weights.load_weights].
 
     Examples
     --------
@@ -76,4 +92,4 @@ def plain_cnn(weights: str | None = None, **kwargs: Any) -> PlainCNN:
     >>> create_model("plain_cnn", channels=(2, 2, 2), hidden=4).head[-1].out_features
     2
     """
-    return load_weights(PlainCNN(**kwargs), weights)
+    return load_weights(PlainCNN(in_channels, num_classes, channels, hidden), weights)

@@ -11,30 +11,35 @@ In training mode the model returns torchvision's ``InceptionOutputs(logits, aux_
 Without an ImageNet file (nothing is downloaded) the backbone is random, and its BatchNorm
 running statistics are the initial mean 0 and variance 1: in eval mode nothing is normalised,
 the activations grow to about 1e6 by ``Mixed_7c`` and the softmax saturates to exactly 0 or 1
-for every patch (AUC 0.5 whatever the head learnt; measured). :func:`calibrate_batchnorm`
+for every patch (AUC 0.5 whatever the head learnt; measured). [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm]
 estimates those statistics from training patches and then keeps them, which makes a random
 frozen backbone a true fixed (random-feature) extractor: a plumbing check of the seed's
 transfer setting, not a replacement for its ImageNet features.
+
+Like timm's classifiers the model offers ``forward_features`` (the ``Mixed_7c`` map, 8x8 with
+2048 channels at 299x299), ``forward_head``, ``get_classifier`` and ``reset_classifier`` (which
+replaces both ``fc`` and ``AuxLogits.fc``, trainable).
 """
 
 from __future__ import annotations
 
-import itertools
-import os
-from collections.abc import Iterable
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import nn
 from torchvision.models.inception import Inception3
 
-from histomammo.models._pretrained import load_user_weights
+from histomammo.models._classifier import ClassifierMixin, new_classifier
 from histomammo.models._registry import register_model
+from histomammo.models._weights import Weights, load_weights
 
-__all__ = [
-    "IMAGENET_CLASSES", "InceptionV3Transfer", "calibrate_batchnorm", "inception_loss",
-    "inception_v3_transfer",
-]
+__all__ = ["IMAGENET_CLASSES", "InceptionV3Transfer", "inception_loss", "inception_v3_transfer"]
+
+# Inception3's layers from the input to Mixed_7c, in forward order.
+_BODY = ("Conv2d_1a_3x3", "Conv2d_2a_3x3", "Conv2d_2b_3x3", "maxpool1", "Conv2d_3b_1x1",
+         "Conv2d_4a_3x3", "maxpool2", "Mixed_5b", "Mixed_5c", "Mixed_5d", "Mixed_6a", "Mixed_6b",
+         "Mixed_6c", "Mixed_6d", "Mixed_6e", "Mixed_7a", "Mixed_7b", "Mixed_7c")
 
 IMAGENET_CLASSES = 1000
 
@@ -47,7 +52,7 @@ def _frozen_batchnorm_eval(model: nn.Module) -> None:
             module.eval()
 
 
-class InceptionV3Transfer(Inception3):
+class InceptionV3Transfer(ClassifierMixin, Inception3):
     """torchvision's Inception3 whose frozen BatchNorm layers stay in eval mode when training.
 
     The seed called ``model.train()`` on its frozen network, so the BatchNorm running statistics
@@ -60,12 +65,49 @@ class InceptionV3Transfer(Inception3):
     #: batch statistics in training (their running statistics are the initial 0 and 1, which
     #: let the activations of an untrained network explode)
     keep_frozen_batchnorm_eval = False
+    classifier_name = "fc"
 
     def train(self, mode: bool = True) -> InceptionV3Transfer:
         super().train(mode)
         if mode and self.keep_frozen_batchnorm_eval:
             _frozen_batchnorm_eval(self)
         return self
+
+    def forward(self, x: torch.Tensor) -> Any:
+        """torchvision's: ``InceptionOutputs(logits, aux_logits)`` in training, logits in eval."""
+        return Inception3.forward(self, x)
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The ``Mixed_7c`` map ``(N, 2048, h, w)`` (input transform included; no aux head)."""
+        x = self._transform_input(x)
+        for name in _BODY:
+            x = getattr(self, name)(x)
+        return x
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Global average pooling, dropout and ``fc``; ``pre_logits``: the pooled ``(N, 2048)``."""
+        x = torch.flatten(self.dropout(self.avgpool(x)), 1)
+        return x if pre_logits else self.fc(x)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """New ``fc`` and ``AuxLogits.fc`` with ``num_classes`` outputs (trainable)."""
+        super().reset_classifier(num_classes)
+        if self.AuxLogits is not None:
+            self.AuxLogits.fc = new_classifier(self.AuxLogits.fc, num_classes)
+
+    def calibration_branches(self) -> list[tuple[nn.Module, Callable[[torch.Tensor], Any]]]:
+        """The auxiliary classifier, which the forward pass skips in eval mode, runs on
+        ``Mixed_6e``'s output during batch-norm calibration when that is large enough (17x17,
+        from 299x299 input)."""
+        if self.AuxLogits is None:
+            return []
+        aux = self.AuxLogits
+        return [(self.Mixed_6e, lambda out: aux(out) if min(out.shape[-2:]) >= 17 else None)]
+
+    def on_calibrated(self) -> None:
+        """After batch-norm calibration, frozen norms stay in eval mode while training."""
+        self.keep_frozen_batchnorm_eval = True
+        self.train(self.training)
 
 
 def _build(aux_logits: bool) -> InceptionV3Transfer:
@@ -83,8 +125,9 @@ def _replace_classifiers(model: nn.Module, num_classes: int) -> None:
 
 @register_model
 def inception_v3_transfer(
+    *,
     num_classes: int = 2,
-    weights: str | os.PathLike[str] | None = None,
+    weights: Weights = None,
     freeze_backbone: bool = True,
     aux_logits: bool = True,
 ) -> InceptionV3Transfer:
@@ -94,8 +137,9 @@ def inception_v3_transfer(
     ----------
     num_classes : int
         Outputs of both new classifiers (2 for PCam: normal 0, tumour 1).
-    weights : path or None
-        A state dict saved with ``torch.save`` (or a Trainer checkpoint). From an ImageNet
+    weights : str, path, state dict or None
+        A state dict saved with ``torch.save`` (or a Trainer checkpoint), read by
+        [`load_weights`][histomammo.models._weights.load_weights]. From an ImageNet
         one (1000-class ``fc``, e.g. torchvision's ``inception_v3_google`` weights saved by
         you) the backbone is loaded and the new classifiers kept, which is the seed's
         ``pretrained=True``; one of this model (``num_classes`` outputs) loads entirely. ``None``: random initialisation. Nothing is
@@ -104,7 +148,8 @@ def inception_v3_transfer(
         ``requires_grad=False`` on every parameter but the two new classifiers'. With
         ``weights`` given, the frozen BatchNorm layers also stay in eval mode while training
         (a truly fixed feature extractor); a random backbone keeps batch statistics until
-        :func:`calibrate_batchnorm` gives it running statistics (call it before training).
+        [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm] gives it running
+        statistics (call it before training).
     aux_logits : bool
         Keep the auxiliary classifier (the seed did).
 
@@ -121,97 +166,13 @@ def inception_v3_transfer(
     """
     model = _build(aux_logits)
     _replace_classifiers(model, num_classes)
-    if weights is not None:  # an ImageNet file's 1000-way heads are skipped, the rest loaded
-        load_user_weights(model, weights, head=("fc", "AuxLogits"))
+    # an ImageNet file's 1000-way heads are skipped, the rest loaded
+    load_weights(model, weights, head=("fc", "AuxLogits"))
     if freeze_backbone:
         for name, parameter in model.named_parameters():
             parameter.requires_grad = name.startswith(("fc.", "AuxLogits.fc."))
         model.keep_frozen_batchnorm_eval = weights is not None
     return model
-
-
-def _images(batch: Any) -> torch.Tensor:
-    return batch[0] if isinstance(batch, (tuple, list)) else batch
-
-
-def _aux_fits(model: InceptionV3Transfer, images: torch.Tensor) -> bool:
-    # the aux classifier's 5x5 pooling (stride 3) and 5x5 convolution need a 17x17 Mixed_6e
-    # map, which 299x299 inputs give; smaller inputs can only be run in eval mode
-    sides = []
-    hook = model.Mixed_6e.register_forward_hook(
-        lambda module, inputs, output: sides.append(output.shape[-1]))
-    with torch.no_grad():
-        model.eval()(images[:1])
-    hook.remove()
-    return sides[0] >= 17
-
-
-def calibrate_batchnorm(
-    model: InceptionV3Transfer, batches: torch.Tensor | Iterable[Any]
-) -> int:
-    """Set every BatchNorm's running statistics to those of ``batches``, then keep them.
-
-    For a backbone without ImageNet weights (see the module's notes): one pass over the
-    patches, each BatchNorm normalising with its batch's statistics (so each layer sees what
-    the layers before it, already normalised, produce) and accumulating the exact average
-    (``momentum=None``). The auxiliary classifier's two norms are calibrated too when the
-    patches are large enough for it (299x299; it needs a 17x17 map), else left as they are
-    (such inputs cannot train it either). Afterwards the model's frozen
-    BatchNorm layers stay in eval mode while training, as with loaded weights. A data-dependent
-    initialisation of the statistics only: no weight changes. Do not call it on a loaded
-    ImageNet backbone, which has its own statistics.
-
-    Parameters
-    ----------
-    model : InceptionV3Transfer
-    batches : Tensor (N, 3, H, W) or iterable of Tensor or of (images, labels)
-        Patches prepared as for training (:func:`~histomammo.transforms.augment.pcam.inception_transform`);
-        a few dozen suffice.
-
-    Returns
-    -------
-    int
-        The number of BatchNorm layers calibrated: 94 (96 with the auxiliary classifier's).
-
-    Examples
-    --------
-    >>> import torch
-    >>> model = inception_v3_transfer(aux_logits=False)
-    >>> calibrate_batchnorm(model, torch.rand(2, 3, 75, 75))
-    94
-    >>> model.train().Mixed_5b.branch1x1.bn.training
-    False
-    """
-    stream = iter([batches] if isinstance(batches, torch.Tensor) else batches)
-    first = next(stream, None)
-    if first is None:
-        raise ValueError("calibrate_batchnorm needs at least one batch of patches, but got none")
-    aux = model.AuxLogits is not None and _aux_fits(model, _images(first))
-    norms = [m for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)
-             and (aux or not name.startswith("AuxLogits."))]
-    was_training, momenta = model.training, [m.momentum for m in norms]
-    model.eval()  # no dropout; the norms alone use batch statistics
-    for norm in norms:
-        norm.reset_running_stats()
-        norm.momentum = None
-        norm.train()
-
-    def run_aux(module: nn.Module, inputs: Any, output: torch.Tensor) -> None:
-        model.AuxLogits(output)  # for its norms' statistics; Mixed_6e's output unchanged
-
-    hook = model.Mixed_6e.register_forward_hook(run_aux) if aux else None
-    try:
-        with torch.no_grad():
-            for batch in itertools.chain([first], stream):  # lazily: a loader may be long
-                model(_images(batch))
-    finally:
-        if hook is not None:
-            hook.remove()
-    for norm, momentum in zip(norms, momenta, strict=True):
-        norm.momentum = momentum
-    model.keep_frozen_batchnorm_eval = True
-    model.train(was_training)
-    return len(norms)
 
 
 def inception_loss(outputs: Any, targets: torch.Tensor, aux_weight: float = 0.4) -> torch.Tensor:

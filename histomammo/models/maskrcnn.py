@@ -19,8 +19,6 @@ K. He, G. Gkioxari, P. Dollar, R. Girshick, "Mask R-CNN", ICCV 2017.
 
 from __future__ import annotations
 
-import logging
-from pathlib import Path
 from typing import Any
 
 from torch import nn
@@ -29,55 +27,21 @@ from torchvision.models.detection.backbone_utils import resnet_fpn_backbone
 from torchvision.models.detection.mask_rcnn import MaskRCNNPredictor
 from torchvision.ops.misc import FrozenBatchNorm2d
 
-from histomammo.errors import CheckpointError
-from histomammo.models._pretrained import read_state_dict
 from histomammo.models._registry import register_model
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = ["maskrcnn_glas"]
 
-logger = logging.getLogger("histomammo.models.maskrcnn")
-
 # Parts a checkpoint of another task may not fit: replaced, as the fine-tuning tutorial does.
-_TASK_HEADS = ("roi_heads.box_predictor.", "roi_heads.mask_predictor.")
-
-
-def _load_model_weights(model: nn.Module, path: str | Path) -> None:
-    state = read_state_dict(path, "Mask R-CNN")
-    own = model.state_dict()
-    skipped = [key for key, value in state.items()
-               if key.startswith(_TASK_HEADS) and key in own and own[key].shape != value.shape]
-    for key in skipped:
-        del state[key]
-    missing, unexpected = model.load_state_dict(state, strict=False)
-    missing = [key for key in missing if key not in skipped]
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: does not fit a Mask R-CNN ResNet-FPN: {len(missing)} missing keys "
-            f"(e.g. {missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})"
-        )
-    if skipped:
-        logger.info("%s: skipped %d predictor tensors of another class count", path, len(skipped))
-
-
-def _load_backbone_weights(body: nn.Module, path: str | Path) -> None:
-    state = {
-        key: value
-        for key, value in read_state_dict(path, "ResNet-50").items()
-        if not key.startswith("fc.")
-    }
-    missing, unexpected = body.load_state_dict(state, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(
-            f"{path}: does not fit a ResNet backbone: {len(missing)} missing keys (e.g. "
-            f"{missing[:3]}), {len(unexpected)} unexpected (e.g. {unexpected[:3]})"
-        )
+_TASK_HEADS = ("roi_heads.box_predictor", "roi_heads.mask_predictor")
 
 
 @register_model
 def maskrcnn_glas(
+    *,
     num_classes: int = 2,
-    weights: str | Path | None = None,
-    weights_backbone: str | Path | None = None,
+    weights: Weights = None,
+    weights_backbone: Weights = None,
     mask_hidden: int = 256,
     backbone: str = "resnet50",
     trainable_backbone_layers: int | None = None,
@@ -89,10 +53,12 @@ def maskrcnn_glas(
     ----------
     num_classes : int
         Including the background (2: background, gland).
-    weights : str or Path, optional
-        A full model ``state_dict`` file (the paper used COCO-pretrained weights).
-    weights_backbone : str or Path, optional
-        An ImageNet ResNet ``state_dict`` file for the backbone.
+    weights : str, path or state dict, optional
+        A full model state dict or Trainer checkpoint (the paper used COCO-pretrained
+        weights), read by [`load_weights`][histomammo.models._weights.load_weights]; box and
+        mask predictors of another class count are kept as built.
+    weights_backbone : str, path or state dict, optional
+        An ImageNet ResNet state dict for the backbone (its ``fc`` ignored).
     mask_hidden : int
         Hidden channels of the mask predictor (256 in the paper).
     backbone : str
@@ -126,15 +92,13 @@ def maskrcnn_glas(
     norm_layer = FrozenBatchNorm2d if pretrained else nn.BatchNorm2d
     fpn = resnet_fpn_backbone(backbone_name=backbone, weights=None, norm_layer=norm_layer,
                               trainable_layers=5)
-    if weights_backbone is not None and weights is None:
-        _load_backbone_weights(fpn.body, weights_backbone)
+    if weights is None:
+        load_weights(fpn.body, weights_backbone, ignore=("fc",), what="ResNet backbone")
     _freeze_layers(fpn.body, trainable_backbone_layers)
     model = MaskRCNN(fpn, num_classes=num_classes, **kwargs)
     mask_in = model.roi_heads.mask_predictor.conv5_mask.in_channels
     model.roi_heads.mask_predictor = MaskRCNNPredictor(mask_in, mask_hidden, num_classes)
-    if weights is not None:
-        _load_model_weights(model, weights)
-    return model
+    return load_weights(model, weights, head=_TASK_HEADS, what="Mask R-CNN")
 
 
 def _freeze_layers(body: nn.Module, trainable: int) -> None:

@@ -15,14 +15,13 @@ BatchNorm uses PyTorch's defaults (eps 1e-5, momentum 0.1) rather than Keras's (
 
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import nn
 from torchvision.models.resnet import Bottleneck, ResNet
 
-from histomammo.models._pretrained import load_user_weights
+from histomammo.models._classifier import ClassifierMixin
 from histomammo.models._registry import register_model
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = ["GreyResNet", "resnet50_grey", "resnet50_patch", "KERAS_CONV_BIASES"]
 
@@ -45,7 +44,7 @@ def _move_stride_to_1x1(model: ResNet) -> None:
         first.conv1.stride, first.conv2.stride = stride, (1, 1)
 
 
-class GreyResNet(ResNet):
+class GreyResNet(ClassifierMixin, ResNet):
     """ResNet-50 (bottleneck units ``[3, 4, 6, 3]``) with ``in_channels`` input channels.
 
     Module names are torchvision's (``conv1``, ``bn1``, ``layer1`` ... ``layer4``, ``fc``), so
@@ -63,8 +62,11 @@ class GreyResNet(ResNet):
     Notes
     -----
     input ``(N, in_channels, H, W)``; :meth:`forward_features` ``(N, 2048, H/32, W/32)``;
-    output ``(N, num_classes)`` logits. Any input size works (global average pooling).
+    ``forward_head(x, pre_logits=True)`` the pooled ``(N, 2048)``; output ``(N, num_classes)``
+    logits. Any input size works (global average pooling).
     """
+
+    classifier_name = "fc"
 
     feature_channels = 2048
     #: Module prefixes matching Shen et al.'s "top 46 layers" (see the module source).
@@ -90,21 +92,25 @@ class GreyResNet(ResNet):
         """Feature map ``(N, 2048, h, w)`` before global average pooling."""
         return self.conv_body()(x)
 
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Global average pooling, then ``fc`` unless ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
+
 
 def _create_resnet50(num_classes: int, in_channels: int, stride_in_1x1: bool,
-                     weights: str | os.PathLike[str] | None) -> GreyResNet:
+                     weights: Weights) -> GreyResNet:
     model = GreyResNet(num_classes, in_channels, stride_in_1x1)
-    if weights is not None:
-        load_user_weights(model, weights, stem="conv1.weight", head=("fc",))
-    return model
+    return load_weights(model, weights, stem="conv1.weight", head=("fc",))
 
 
 @register_model
 def resnet50_grey(
+    *,
     num_classes: int = 2,
-    stride_in_1x1: bool = True,
-    weights: str | os.PathLike[str] | None = None,
     in_channels: int = 1,
+    weights: Weights = None,
+    stride_in_1x1: bool = True,
 ) -> GreyResNet:
     """The thesis's ``resnet`` / ``reduced_resnet``: 23,505,858 parameters (see module).
 
@@ -112,14 +118,15 @@ def resnet50_grey(
     ----------
     num_classes : int
         2 in the thesis.
-    stride_in_1x1 : bool
-        ``True``: Keras's network (the thesis's); ``False``: torchvision's.
-    weights : str or path, optional
-        A user's file: this model's own state dict, or RGB ImageNet weights (e.g.
-        torchvision's ``resnet50`` saved with ``torch.save(m.state_dict(), path)``), whose
-        stem kernels are summed over RGB and whose 1000-way ``fc`` is not loaded.
     in_channels : int
         1 for mammograms.
+    weights : str, path or state dict, optional
+        A user's file ([`load_weights`][histomammo.models._weights.load_weights]): this
+        model's own state dict or Trainer checkpoint, or RGB ImageNet weights (e.g.
+        torchvision's ``resnet50`` saved with ``torch.save(m.state_dict(), path)``), whose
+        stem kernels are summed over RGB and whose 1000-way ``fc`` is not loaded.
+    stride_in_1x1 : bool
+        ``True``: Keras's network (the thesis's); ``False``: torchvision's.
 
     Examples
     --------
@@ -133,15 +140,17 @@ def resnet50_grey(
 
 @register_model
 def resnet50_patch(
+    *,
     num_classes: int = 5,
     in_channels: int = 1,
-    weights: str | os.PathLike[str] | None = None,
+    weights: Weights = None,
     stride_in_1x1: bool = True,
 ) -> GreyResNet:
     """Shen et al.'s ResNet-50 patch classifier: five patch classes, one input channel.
 
-    ``weights`` as for :func:`resnet50_grey` (the paper compares ImageNet-pretrained with
-    random initialisation; ``None``, the default, is random).
+    Parameters as [`resnet50_grey`][histomammo.models.resnet.resnet50_grey] (the paper
+    compares ImageNet-pretrained with random initialisation; ``weights=None``, the default,
+    is random).
 
     Examples
     --------

@@ -8,13 +8,12 @@ so a torchvision ImageNet state dict loads into it.
 
 from __future__ import annotations
 
-import os
-
 import torch
 from torch import nn
 
-from histomammo.models._pretrained import load_user_weights
+from histomammo.models._classifier import ClassifierMixin
 from histomammo.models._registry import register_model
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = ["VGG16GAP", "vgg16_gap"]
 
@@ -42,7 +41,7 @@ def _vgg_features(in_channels: int, width: float = 1.0) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
-class VGG16GAP(nn.Module):
+class VGG16GAP(ClassifierMixin, nn.Module):
     """VGG16's 13 convolutions, global average pooling and a linear classifier.
 
     Parameters
@@ -58,8 +57,11 @@ class VGG16GAP(nn.Module):
     Notes
     -----
     input ``(N, in_channels, H, W)``; :meth:`forward_features` ``(N, 512, H/32, W/32)``;
-    output ``(N, num_classes)`` logits.
+    ``forward_head(x, pre_logits=True)`` the pooled ``(N, 512)``; output ``(N, num_classes)``
+    logits.
     """
+
+    classifier_name = "fc"
 
     #: Module prefixes matching Shen et al.'s "top 11 layers" (see the module source).
     shen_top_prefixes = _SHEN_TOP_11
@@ -84,15 +86,18 @@ class VGG16GAP(nn.Module):
         """Feature map ``(N, 512, h, w)`` before global average pooling."""
         return self.features(x)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.fc(torch.flatten(self.avgpool(self.features(x)), 1))
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Global average pooling, then ``fc`` unless ``pre_logits``."""
+        x = torch.flatten(self.avgpool(x), 1)
+        return x if pre_logits else self.fc(x)
 
 
 @register_model
 def vgg16_gap(
+    *,
     num_classes: int = 5,
     in_channels: int = 1,
-    weights: str | os.PathLike[str] | None = None,
+    weights: Weights = None,
     width: float = 1.0,
 ) -> VGG16GAP:
     """Shen et al.'s VGG16 patch classifier (14,716,101 parameters for 5 classes, grey).
@@ -103,9 +108,10 @@ def vgg16_gap(
         Patch classes (5).
     in_channels : int
         1 for mammograms.
-    weights : str or path, optional
-        This model's own state dict, or torchvision's ``vgg16`` ImageNet state dict saved
-        by the user (stem kernels summed over RGB; the FC layers, absent here, are ignored).
+    weights : str, path or state dict, optional
+        This model's own state dict or Trainer checkpoint, or torchvision's ``vgg16`` ImageNet
+        state dict saved by the user (stem kernels summed over RGB; the FC layers, absent
+        here, are ignored); read by [`load_weights`][histomammo.models._weights.load_weights].
     width : float
         Filter-count multiplier (1.0: VGG16; see :class:`VGG16GAP`).
 
@@ -117,6 +123,4 @@ def vgg16_gap(
     14716101
     """
     model = VGG16GAP(num_classes, in_channels, width)
-    if weights is not None:
-        load_user_weights(model, weights, stem="features.0.weight", head=("fc", "classifier"))
-    return model
+    return load_weights(model, weights, stem="features.0.weight", head=("fc", "classifier"))

@@ -24,7 +24,8 @@ from histomammo.metrics.detection import (
     rates_vs_threshold,
     suppress_duplicates,
 )
-from histomammo.models.detection import calibrate_frozen_batchnorm, fasterrcnn_brecahad
+from histomammo.models import calibrate_batchnorm
+from histomammo.models.detection import fasterrcnn_brecahad
 
 # CPU-sized heads: fewer sampled RoIs and proposals (the paper's architecture is unchanged)
 _SMALL_HEADS = dict(box_batch_size_per_image=32, rpn_batch_size_per_image=64,
@@ -43,7 +44,7 @@ def _data(tmp_path, split, **kwargs):
 def _detector(calibration_images):
     torch.manual_seed(0)
     model = fasterrcnn_brecahad(min_size=96, max_size=128, **_SMALL_HEADS)
-    calibrate_frozen_batchnorm(model, calibration_images)
+    calibrate_batchnorm(model, calibration_images)
     return model
 
 

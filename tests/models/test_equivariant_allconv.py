@@ -28,7 +28,7 @@ def test_seed_layer_sizes_at_96():
     model = AllGConvNet("p4", widths=(1,) * 6).eval()
     x = enn.GeometricTensor(torch.zeros(1, 3, 96, 96), model.in_type)
     sides = []
-    for module in model.features._modules.values():
+    for module in [*model.features._modules.values(), model.classifier]:
         x = module(x)
         if isinstance(module, enn.R2Conv):
             sides.append(x.tensor.shape[-1])

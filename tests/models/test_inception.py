@@ -6,8 +6,8 @@ import pytest
 import torch
 from torchvision.models.inception import InceptionOutputs
 
-from histomammo.models import create_model
-from histomammo.models.inception import calibrate_batchnorm, inception_loss
+from histomammo.models import calibrate_batchnorm, create_model
+from histomammo.models.inception import inception_loss
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,9 @@ def test_calibration_includes_the_aux_classifier_at_299(model, one_thread):
     torch.manual_seed(0)
     assert calibrate_batchnorm(calibrated, torch.rand(2, 3, 299, 299)) == 96
     assert float(calibrated.AuxLogits.conv0.bn.running_var.mean()) != 1.0
-    assert not calibrated.training
+    # the caller's train mode is restored (a probe of the aux head used to leave it in eval)
+    assert calibrated.training and calibrated.AuxLogits.training
+    assert not calibrated.Mixed_6e.branch1x1.bn.training  # frozen norms now stay in eval
 
 
 @pytest.mark.slow

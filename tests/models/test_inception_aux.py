@@ -17,8 +17,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
 from histomammo.engine.recipes import pcam
-from histomammo.models import create_model
-from histomammo.models.inception import calibrate_batchnorm
+from histomammo.models import calibrate_batchnorm, create_model
 
 SIDE = 299  # the seed's Inception input; the aux head needs it (a 17x17 Mixed_6e map)
 

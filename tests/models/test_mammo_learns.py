@@ -20,7 +20,7 @@ from histomammo.engine.recipes.shen import BatchBalancedCrossEntropy
 from histomammo.engine.recipes.thesis import thesis
 from histomammo.metrics.classification import roc_auc
 from histomammo.models import create_model
-from histomammo.models.patch_to_image import PatchToImageClassifier
+from histomammo.models.whole_image import PatchToImageClassifier
 from histomammo.transforms.patches import lesion_patches
 
 SHAPE = (128, 104)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from histomammo.models import create_model
-from histomammo.models.patch_to_image import PatchToImageClassifier
 from histomammo.models.vgg import VGG16GAP
+from histomammo.models.whole_image import PatchToImageClassifier
 
 SMALL_VGG_TOP = [(8, 1), (8, 1)]
 SMALL_RESNET_TOP = [((8, 8, 32), 1), ((8, 8, 32), 2)]
@@ -121,3 +121,12 @@ def test_exception():
     model = PatchToImageClassifier(patch, top="vgg", top_blocks=SMALL_VGG_TOP)
     with pytest.raises(RuntimeError, match="heatmap=False"):
         model.heatmap(torch.zeros(1, 1, 32, 32))
+
+
+def test_fc_head_follows_the_patch_networks_device():
+    # the flattened size is probed with zeros made on the body's device: on meta a CPU probe
+    # would raise a device mismatch
+    with torch.device("meta"):
+        patch = VGG16GAP(num_classes=5, width=0.125)
+        model = PatchToImageClassifier(patch, head="fc", input_size=(64, 64), fc_hidden=(8,))
+        assert model(torch.empty(2, 1, 64, 64)).shape == (2, 2)

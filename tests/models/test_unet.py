@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from histomammo.models import create_model
-from histomammo.models.unet import UNet
+from histomammo.models.unets import UNet
 
 
 def _expected_parameters(in_ch: int, out_ch: int, base: int, depth: int) -> int:
@@ -26,7 +26,7 @@ def _expected_parameters(in_ch: int, out_ch: int, base: int, depth: int) -> int:
 
 
 def test_parameter_count_of_the_paper_configuration() -> None:
-    model = UNet(in_channels=3, out_channels=1, base_channels=64, depth=4)
+    model = UNet(in_channels=3, num_classes=1, base_channels=64, depth=4)
     count = sum(p.numel() for p in model.parameters())
     assert count == _expected_parameters(3, 1, 64, 4) == 31_032_257
 

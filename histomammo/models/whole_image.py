@@ -24,8 +24,9 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
-from histomammo.models._pretrained import load_user_weights
+from histomammo.models._classifier import ClassifierMixin, new_classifier
 from histomammo.models._registry import create_model, register_model
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = ["PatchToImageClassifier", "patch_to_image", "vgg_block", "resnet_block"]
 
@@ -115,7 +116,7 @@ def _split_patch_net(patch_net: nn.Module) -> tuple[nn.Module, nn.Linear]:
     return patch_net.conv_body(), patch_net.fc
 
 
-class PatchToImageClassifier(nn.Module):
+class PatchToImageClassifier(ClassifierMixin, nn.Module):
     """All-convolutional whole-image classifier built from a (trained) patch classifier.
 
     Parameters
@@ -150,6 +151,14 @@ class PatchToImageClassifier(nn.Module):
         The patch classifier's convolutional part. ``heatmap_conv`` (when used) holds the
         patch classifier's ``fc`` weights. ``top`` holds every new layer, which the first of
         the two training stages trains alone.
+
+    Notes
+    -----
+    :meth:`forward_features`: the map the global pooling sees (``head="conv"``: after the top
+    blocks) or the heatmap (``head="fc"``); ``forward_head(x, pre_logits=True)``: the pooled
+    features (``"conv"``) or the last hidden FC layer's output (``"fc"``, without the
+    shortcut). ``reset_classifier`` replaces the output layer and, with ``head="fc"``, the
+    shortcut's.
 
     Examples
     --------
@@ -207,7 +216,8 @@ class PatchToImageClassifier(nn.Module):
             raise ValueError("head='fc' flattens the heatmap: give input_size=(H, W)")
         with torch.no_grad():
             probe = next(self.body.parameters())
-            zeros = torch.zeros(1, probe.shape[1], *input_size, device=probe.device)
+            zeros = torch.zeros(1, probe.shape[1], *input_size, device=probe.device,
+                                dtype=probe.dtype)
             height, width = self.body(zeros).shape[-2:]
         pool = pool_size or 1
         layers: list[nn.Module] = [nn.MaxPool2d(pool) if pool_size else nn.Identity(),
@@ -229,35 +239,72 @@ class PatchToImageClassifier(nn.Module):
             raise RuntimeError("this classifier was built with heatmap=False")
         return torch.relu(self.heatmap_conv(self.body(x)))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        features = self.heatmap(x) if self.uses_heatmap else self.body(x)
+    @property
+    def classifier_name(self) -> str:
         if self.head_kind == "fc":
-            logits = self.top["fc"](features)
+            return f"top.fc.{len(self.top['fc']) - 1}"
+        return "top.classifier"
+
+    def forward_features(self, x: torch.Tensor) -> torch.Tensor:
+        """The map before the head: top blocks' output (``"conv"``) or heatmap (``"fc"``)."""
+        features = self.heatmap(x) if self.uses_heatmap else self.body(x)
+        return features if self.head_kind == "fc" else self.top["blocks"](features)
+
+    def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
+        """Pooling and the classifier on :meth:`forward_features`' map."""
+        if self.head_kind == "fc":
+            if pre_logits:
+                return self.top["fc"][:-1](x)
+            logits = self.top["fc"](x)
             if "shortcut" in self.top:
-                logits = logits + self.top["shortcut"](features)
+                logits = logits + self.top["shortcut"](x)
             return logits
-        pooled = self.top["pool"](self.top["blocks"](features))
-        return self.top["classifier"](self.top["flatten"](pooled))
+        pooled = self.top["flatten"](self.top["pool"](x))
+        return pooled if pre_logits else self.top["classifier"](pooled)
+
+    def reset_classifier(self, num_classes: int) -> None:
+        """A new output layer with ``num_classes`` outputs (and a new shortcut's, if any)."""
+        super().reset_classifier(num_classes)
+        if self.head_kind == "fc" and "shortcut" in self.top:
+            shortcut = self.top["shortcut"]
+            shortcut[-1] = new_classifier(shortcut[-1], num_classes)
 
 
 @register_model
 def patch_to_image(
     patch_net: nn.Module | str = "resnet50_patch",
-    weights: str | None = None,
-    **kwargs: object,
+    *,
+    num_classes: int = 2,
+    in_channels: int | None = None,
+    weights: Weights = None,
+    top: str | None = None,
+    top_blocks: Sequence | None = None,
+    heatmap: bool = False,
+    head: str = "conv",
+    input_size: tuple[int, int] | None = None,
+    pool_size: int | None = 2,
+    fc_hidden: Sequence[int] = (64,),
+    shortcut: bool = True,
 ) -> PatchToImageClassifier:
-    """Registry entry for :class:`PatchToImageClassifier`.
+    """Registry entry for [`PatchToImageClassifier`][histomammo.models.whole_image.PatchToImageClassifier].
 
     Parameters
     ----------
     patch_net : nn.Module or str
         A trained patch classifier, or a registered name (built untrained, e.g. to load a
         whole-image model's saved ``weights``).
-    weights : str or path, optional
-        A state dict of the whole-image model.
-    **kwargs
-        :class:`PatchToImageClassifier` arguments; ``top`` defaults to the patch network's
-        family.
+    num_classes : int
+        Image-level classes (2).
+    in_channels : int, optional
+        Input channels of a patch network built from its name (its builder's default, 1, when
+        ``None``); a given module keeps its own.
+    weights : str, path or state dict, optional
+        A state dict or Trainer checkpoint of the whole-image model
+        ([`load_weights`][histomammo.models._weights.load_weights]).
+    top : {"resnet", "vgg"}, optional
+        Defaults to the patch network's family.
+    top_blocks, heatmap, head, input_size, pool_size, fc_hidden, shortcut
+        As [`PatchToImageClassifier`][histomammo.models.whole_image.PatchToImageClassifier].
 
     Examples
     --------
@@ -266,9 +313,14 @@ def patch_to_image(
     torch.Size([1, 5, 2, 2])
     """
     if isinstance(patch_net, str):
-        patch_net = create_model(patch_net)
-    kwargs.setdefault("top", "vgg" if hasattr(patch_net, "features") else "resnet")
-    model = PatchToImageClassifier(patch_net, **kwargs)
-    if weights is not None:
-        load_user_weights(model, weights)
-    return model
+        patch_net = create_model(patch_net, **({} if in_channels is None
+                                               else {"in_channels": in_channels}))
+    elif in_channels is not None:
+        raise ValueError("in_channels is only used when patch_net is a registered name; "
+                         f"the given {type(patch_net).__name__} keeps its own")
+    top = top or ("vgg" if hasattr(patch_net, "features") else "resnet")
+    model = PatchToImageClassifier(
+        patch_net, top=top, top_blocks=top_blocks, heatmap=heatmap, head=head,
+        num_classes=num_classes, input_size=input_size, pool_size=pool_size,
+        fc_hidden=fc_hidden, shortcut=shortcut)
+    return load_weights(model, weights)

@@ -4,7 +4,7 @@ Encoder: ``depth`` levels of two zero-padded 3x3 convolutions, each followed by 
 2x2 max pooling; channels double from ``base_channels`` (64) at every level, to 1024 at the
 bottom (32x32 for a 512x512 input). Decoder: a 2x2 transposed convolution halving the
 channels, concatenation with the encoder features of the same level, two padded 3x3
-convolutions with ReLUs. Output: one 3x3 convolution to ``out_channels`` maps.
+convolutions with ReLUs. Output: one 3x3 convolution to ``num_classes`` maps.
 
 The paper ends with "a single 3x3 2D convolution and a ReLU ... using Sigmoid". A ReLU before
 the sigmoid would pin every probability at >= 0.5 (background could never be predicted), so
@@ -19,12 +19,11 @@ segmentation", MICCAI 2015.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 from torch import nn
 
 from histomammo.models._registry import register_model
+from histomammo.models._weights import Weights, load_weights
 
 __all__ = ["UNet", "unet"]
 
@@ -60,7 +59,7 @@ class UNet(nn.Module):
     ----------
     in_channels : int
         Input channels (3 for RGB).
-    out_channels : int
+    num_classes : int
         Output maps (1 for gland vs background).
     base_channels : int
         Channels of the first level (64 in the paper); level ``i`` has ``base * 2**i``.
@@ -70,7 +69,7 @@ class UNet(nn.Module):
 
     Shapes
     ------
-    input ``(B, in_channels, H, W)`` float; output ``(B, out_channels, H, W)`` logits.
+    input ``(B, in_channels, H, W)`` float; output ``(B, num_classes, H, W)`` logits.
     The paper's configuration (3 -> 1, base 64, depth 4) has 31,032,257 parameters.
 
     Examples
@@ -81,10 +80,10 @@ class UNet(nn.Module):
     """
 
     def __init__(
-        self, in_channels: int = 3, out_channels: int = 1, base_channels: int = 64, depth: int = 4
+        self, in_channels: int = 3, num_classes: int = 1, base_channels: int = 64, depth: int = 4
     ) -> None:
         super().__init__()
-        for name, value in (("in_channels", in_channels), ("out_channels", out_channels),
+        for name, value in (("in_channels", in_channels), ("num_classes", num_classes),
                             ("base_channels", base_channels), ("depth", depth)):
             if not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, but got {value!r}")
@@ -99,7 +98,7 @@ class UNet(nn.Module):
         self.decoder = nn.ModuleList(
             [UpBlock(widths[i + 1], widths[i]) for i in reversed(range(depth))]
         )
-        self.head = nn.Conv2d(widths[0], out_channels, 3, padding=1)
+        self.head = nn.Conv2d(widths[0], num_classes, 3, padding=1)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Feature maps at every level, top to bottom then back up (for inspection).
@@ -126,21 +125,32 @@ class UNet(nn.Module):
         return maps
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits ``(B, out_channels, H, W)``; ``torch.sigmoid`` gives probabilities."""
+        """Logits ``(B, num_classes, H, W)``; ``torch.sigmoid`` gives probabilities."""
         return self.head(self.features(x)[-1])
 
 
 @register_model
 def unet(
+    *,
+    num_classes: int = 1,
     in_channels: int = 3,
-    out_channels: int = 1,
+    weights: Weights = None,
     base_channels: int = 64,
     depth: int = 4,
-    weights: str | Path | None = None,
 ) -> UNet:
-    """The GlaS paper's U-Net; ``weights`` is an optional path to a ``state_dict`` file.
+    """The GlaS paper's U-Net ([`UNet`][histomammo.models.unets.UNet]; 31,032,257 parameters).
 
-    Nothing is downloaded: a user's file is loaded with ``torch.load(weights_only=True)``.
+    Parameters
+    ----------
+    num_classes : int
+        Output maps (1: gland vs background, the paper's).
+    in_channels : int
+        3 for RGB.
+    weights : str, path or state dict, optional
+        Loaded by [`load_weights`][histomammo.models._weights.load_weights] (a state dict
+        file or a Trainer checkpoint). Nothing is downloaded.
+    base_channels, depth : int
+        As [`UNet`][histomammo.models.unets.UNet] (64 and 4 in the paper).
 
     Examples
     --------
@@ -148,7 +158,4 @@ def unet(
     >>> create_model("unet", base_channels=4, depth=2).depth
     2
     """
-    model = UNet(in_channels, out_channels, base_channels, depth)
-    if weights is not None:
-        model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    return model
+    return load_weights(UNet(in_channels, num_classes, base_channels, depth), weights)

@@ -1,0 +1,73 @@
+"""Type-checker view of ``histomammo.models``, whose names load lazily (see ``_registry``)."""
+
+from histomammo.models._registry import create_model as create_model
+from histomammo.models._registry import list_models as list_models
+from histomammo.models._registry import register_model as register_model
+from histomammo.models._weights import load_weights as load_weights
+from histomammo.models._weights import read_state_dict as read_state_dict
+from histomammo.models.alexnet import GreyAlexNet as GreyAlexNet
+from histomammo.models.alexnet import alexnet_grey as alexnet_grey
+from histomammo.models.alexnet import alexnet_large as alexnet_large
+from histomammo.models.allconv import AllConvNet as AllConvNet
+from histomammo.models.allconv import all_conv_net as all_conv_net
+from histomammo.models.calibration import calibrate_batchnorm as calibrate_batchnorm
+from histomammo.models.densenet_p4m import P4MDenseNet as P4MDenseNet
+from histomammo.models.densenet_p4m import p4m_densenet as p4m_densenet
+from histomammo.models.detection import fasterrcnn_brecahad as fasterrcnn_brecahad
+from histomammo.models.equivariant import GCNN as GCNN
+from histomammo.models.equivariant import gcnn as gcnn
+from histomammo.models.equivariant_allconv import AllGConvNet as AllGConvNet
+from histomammo.models.equivariant_allconv import all_gconv_net as all_gconv_net
+from histomammo.models.equivariant_baseline import PlainCNN as PlainCNN
+from histomammo.models.equivariant_baseline import plain_cnn as plain_cnn
+from histomammo.models.inception import InceptionV3Transfer as InceptionV3Transfer
+from histomammo.models.inception import inception_loss as inception_loss
+from histomammo.models.inception import inception_v3_transfer as inception_v3_transfer
+from histomammo.models.invariance import invariance_ratio as invariance_ratio
+from histomammo.models.maskrcnn import maskrcnn_glas as maskrcnn_glas
+from histomammo.models.resnet import GreyResNet as GreyResNet
+from histomammo.models.resnet import resnet50_grey as resnet50_grey
+from histomammo.models.resnet import resnet50_patch as resnet50_patch
+from histomammo.models.unets import UNet as UNet
+from histomammo.models.unets import unet as unet
+from histomammo.models.vgg import VGG16GAP as VGG16GAP
+from histomammo.models.vgg import vgg16_gap as vgg16_gap
+from histomammo.models.whole_image import PatchToImageClassifier as PatchToImageClassifier
+from histomammo.models.whole_image import patch_to_image as patch_to_image
+
+__all__ = [
+    "AllConvNet",
+    "AllGConvNet",
+    "GCNN",
+    "GreyAlexNet",
+    "GreyResNet",
+    "InceptionV3Transfer",
+    "P4MDenseNet",
+    "PatchToImageClassifier",
+    "PlainCNN",
+    "UNet",
+    "VGG16GAP",
+    "alexnet_grey",
+    "alexnet_large",
+    "all_conv_net",
+    "all_gconv_net",
+    "calibrate_batchnorm",
+    "create_model",
+    "fasterrcnn_brecahad",
+    "gcnn",
+    "inception_loss",
+    "inception_v3_transfer",
+    "invariance_ratio",
+    "list_models",
+    "load_weights",
+    "maskrcnn_glas",
+    "p4m_densenet",
+    "patch_to_image",
+    "plain_cnn",
+    "read_state_dict",
+    "register_model",
+    "resnet50_grey",
+    "resnet50_patch",
+    "unet",
+    "vgg16_gap",
+]
