@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from histomammo.metrics.glas_leaderboard import rank_against_leaderboard
+from histomammo.systems.glas import rank_against_leaderboard
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
