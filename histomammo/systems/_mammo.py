@@ -41,7 +41,7 @@ def stored_to_unit(pixels: np.ndarray, path: str | os.PathLike[str]) -> np.ndarr
     >>> import tempfile
     >>> from histomammo.datasets.synthetic.dicom import write_dicom
     >>> path = Path(tempfile.mkdtemp()) / "a.dcm"
-    >>> write_dicom(path, np.full((4, 4), 4095, np.uint16), bits_stored=12)
+    >>> _ = write_dicom(path, np.full((4, 4), 4095, np.uint16), bits_stored=12)
     >>> stored_to_unit(np.array([0, 4095], np.int32), path).tolist()
     [0.0, 1.0]
     """

@@ -93,7 +93,7 @@ def evaluate_test(trainer: Trainer, test_data: BreCaHAD, label: int = 1,
     """Predictions on the test patches, figure 4's rates, AP50 and the counts at 0.05.
 
     ``min_distance`` (pixels), when given, first drops duplicate detections of one cell with
-    [`suppress_duplicates`][histomammo.postprocess.suppress_duplicates] (the library's addition; the
+    ``suppress_duplicates`` (the library's addition; the
     paper's raw predictions are kept under ``"raw_predictions"``).
     """
     loader = DataLoader(test_data, batch_size=1, collate_fn=collate_detection)

@@ -57,7 +57,7 @@ def load_inbreast(root: Path, split: str, size: tuple[int, int], *, target: str 
     removal looks for the largest stored value and its Otsu threshold is integer, which a
     display window would move (it blanked ~2% of the breast on windowed INbreast). The
     preprocessed image is then scaled linearly to float32 in [0, 1] by the file's stored
-    range ([`stored_to_unit`][histomammo.systems._mammo.stored_to_unit]), the network's input.
+    range (``stored_to_unit``), the network's input.
     """
     data = INbreast(root, split, label="follow_up", fractions=fractions, seed=seed,
                     views=("CC", "MLO"), pixels="raw")
