@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--min-distance", type=float, help="report the rates after "
-                        "metrics.detection.suppress_duplicates at this many pixels (the "
+                        "postprocess.suppress_duplicates at this many pixels (the "
                         "library's addition: the paper's NMS 0.8 keeps duplicates of a cell)")
     parser.add_argument("--cases", type=int, help="synthetic cases (default 27, --tiny 4)")
     parser.add_argument("--images-per-case", type=int, help="synthetic (default 6, --tiny 3)")

@@ -29,9 +29,14 @@ from histomammo.datasets.glas import GlaS
 from histomammo.datasets.synthetic import make_glas
 from histomammo.engine import Recipe
 from histomammo.metrics.segmentation import count_score, glas_metrics
-from histomammo.models.maskrcnn import maskrcnn_glas, maskrcnn_instances
+from histomammo.models.maskrcnn import maskrcnn_glas
 from histomammo.models.unet import UNet
-from histomammo.postprocess import probabilities_to_instances, remove_small_objects
+from histomammo.plot import plot_segmentation_overlay, save_figure
+from histomammo.postprocess import (
+    maskrcnn_instances,
+    probabilities_to_instances,
+    remove_small_objects,
+)
 from histomammo.systems.glas import (
     METRICS,
     PAPER_TEST_LOSS_AND_COUNT,
@@ -79,9 +84,10 @@ def synthetic_root(args: argparse.Namespace) -> Path:
 
 def unet_predictions(args, root: Path) -> dict[str, list[np.ndarray]]:
     """Train the U-Net (both phases) and return its probabilities per test part."""
-    train = GlaS(root, "train", "semantic", unet_input_transforms(True, size=args.size,
-                                                                  crop_size=args.size))
-    val = GlaS(root, "testA", "semantic", unet_input_transforms(False, size=args.size))
+    train = GlaS(root, "train", target="semantic",
+                 transforms=unet_input_transforms(True, size=args.size, crop_size=args.size))
+    val = GlaS(root, "testA", target="semantic",
+               transforms=unet_input_transforms(False, size=args.size))
     torch.manual_seed(args.seed)
     model = UNet(base_channels=args.base_channels, depth=4 if args.size % 16 == 0 else 3)
     recipe = unet_recipe(epochs=args.unet_epochs)
@@ -101,14 +107,15 @@ def unet_predictions(args, root: Path) -> dict[str, list[np.ndarray]]:
           f"{PAPER_UNET_VAL_LOSS['start']} -> {PAPER_UNET_VAL_LOSS['after_phase1']} -> "
           f"{PAPER_UNET_VAL_LOSS['after_phase2']}")
     model.to("cpu")
-    return {split: predict_unet(model, GlaS(root, split, "semantic", unet_input_transforms(
-        False, size=args.size)), args.size) for split in SPLITS}
+    return {split: predict_unet(model, GlaS(root, split, target="semantic",
+                                            transforms=unet_input_transforms(False, size=args.size)),
+                                args.size) for split in SPLITS}
 
 
 def maskrcnn_predictions(args, root: Path) -> dict[str, list[np.ndarray]]:
     """Train Mask R-CNN and return its instance images per test part."""
     train = GlaS(root, "train", transforms=maskrcnn_input_transforms(True, crop_size=512))
-    side = GlaS(root, "train").records[0].size
+    side = GlaS(root, "train").sample_info(0)["size"]
     torch.manual_seed(args.seed)
     model = maskrcnn_glas(weights=args.maskrcnn_weights, backbone=args.maskrcnn_backbone,
                           min_size=min(side), max_size=max(side))
@@ -129,7 +136,7 @@ def maskrcnn_predictions(args, root: Path) -> dict[str, list[np.ndarray]]:
 
 
 def evaluate(instances: dict[str, list[np.ndarray]], truths: dict[str, list[np.ndarray]]):
-    return {split[-1]: {**glas_metrics(list(zip(instances[split], truths[split], strict=True))),
+    return {split[-1]: {**glas_metrics(instances[split], truths[split]),
                         "count": count_score(instances[split], truths[split])}
             for split in SPLITS}
 
@@ -156,18 +163,18 @@ def print_table(results: dict[str, dict]) -> None:
 
 
 def draw(args, root: Path, predictions: dict[str, dict[str, list[np.ndarray]]], truths) -> None:
-    from histomammo.plot.segmentation import segmentation_overlay
-
     raw = GlaS(root, "testA")
     name = next(iter(predictions))
-    f1 = [glas_metrics([(p, t)])["f1"] for p, t in zip(predictions[name]["testA"],
-                                                      truths["testA"], strict=True)]
+    f1 = [glas_metrics([p], [t])["f1"] for p, t in zip(predictions[name]["testA"],
+                                                       truths["testA"], strict=True)]
     order = np.argsort(f1)
     picks = [int(order[-1]), int(order[len(order) // 2])]
     images = [raw[i][0].permute(1, 2, 0).numpy() for i in picks]
-    segmentation_overlay(images, [truths["testA"][i] for i in picks],
-                         {n: [p["testA"][i] for i in picks] for n, p in predictions.items()},
-                         row_titles=["best", "average"], path=args.out / "figure4.png")
+    figure = plot_segmentation_overlay(
+        images, [truths["testA"][i] for i in picks],
+        {n: [p["testA"][i] for i in picks] for n, p in predictions.items()},
+        row_titles=["best", "average"])
+    save_figure(figure, args.out / "figure4.png", dpi=90)
     print(f"figure 4 written to {args.out / 'figure4.png'}")
 
 

@@ -194,15 +194,16 @@ def main(argv: list[str] | None = None) -> list[dict]:
 
 def draw_figures(rows: list[dict], folder: Path) -> None:
     """``roc.png`` (every run's test ROC) and ``training_<run>.png`` (its validation curves)."""
-    from histomammo.plot import plot_roc, plot_training_curves
+    from histomammo.plot import plot_roc, plot_training_curves, save_figure
 
     folder.mkdir(parents=True, exist_ok=True)
-    plot_roc({row["run"]: {**row["roc"], "auc": row["auc"]} for row in rows},
-             folder / "roc.png", title="test ROC, synthetic PCam")
+    save_figure(plot_roc({row["run"]: {**row["roc"], "auc": row["auc"]} for row in rows},
+                         title="test ROC, synthetic PCam"), folder / "roc.png", tight=True)
     for row in rows:
-        plot_training_curves(row["history"], folder / f"training_{row['run']}.png",
-                             keys=("loss", "val_loss", "val_auc", "val_accuracy"),
-                             title=f"{row['run']}: {row['recipe']}")
+        figure = plot_training_curves(row["history"],
+                                      keys=("loss", "val_loss", "val_auc", "val_accuracy"),
+                                      title=f"{row['run']}: {row['recipe']}")
+        save_figure(figure, folder / f"training_{row['run']}.png", tight=True)
 
 
 if __name__ == "__main__":

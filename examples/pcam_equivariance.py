@@ -60,12 +60,13 @@ def train_and_test(name: str, model: torch.nn.Module, train: DataLoader,
 
 
 def draw_roc(results: dict[str, dict[str, Any]], path: Path) -> None:
-    from histomammo.plot import plot_roc
+    from histomammo.plot import plot_roc, save_figure
 
     path.parent.mkdir(parents=True, exist_ok=True)
     curves = {f"{name}, {angle} deg": {**aucs[f"roc_{angle}"], "auc": aucs[f"auc_{angle}"]}
               for name, aucs in results.items() for angle in (0, 90)}
-    plot_roc(curves, path, title="trained upright, tested upright and turned")
+    save_figure(plot_roc(curves, title="trained upright, tested upright and turned"), path,
+                tight=True)
 
 
 def main(argv: list[str] | None = None) -> dict[str, dict[str, float]]:

@@ -13,7 +13,7 @@ import pytest
 PUBLIC_API: dict[str, set[str]] = {
     "histomammo": {
         "__version__", "datasets", "engine", "errors", "io", "metrics", "models", "plot",
-        "postprocess", "transforms",
+        "postprocess", "systems", "transforms",
     },
     "histomammo.errors": {
         "CheckpointError", "DataFormatError", "HistomammoError", "MissingDependencyError",
@@ -27,7 +27,7 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.io.hdf5": {"H5Array"},
     "histomammo.datasets": {
         "birads", "BreCaHAD", "cbis_ddsm", "CBISDDSM", "collate_detection", "compute_mean_std",
-        "export_image_folder", "GlaS", "GlaSRecord", "INbreast", "inbreast",
+        "export_image_folder", "GlaS", "INbreast", "inbreast", "list_images",
         "make_pcam_from_slides", "mammo_index", "MammoIndex", "MammoRecord", "patient_split",
         "PCam", "read_annotations", "read_glas_annotation", "read_glas_image", "read_grade_csv",
         "screening", "ScreeningArchive", "split_brecahad", "synthetic",
@@ -52,12 +52,10 @@ PUBLIC_API: dict[str, set[str]] = {
         "calibrate_frozen_batchnorm", "create_model", "fasterrcnn_brecahad", "list_models",
         "register_model",
     },
-    "histomammo.metrics.glas_leaderboard": {
-        "GLAS2015_LEADERBOARD", "LeaderboardEntry", "METRICS", "rank_against_leaderboard",
-    },
     "histomammo.postprocess": {
-        "fill_holes", "probabilities_to_instances", "remove_small_objects",
-        "split_weak_connections",
+        "duplicates", "fill_holes", "glas", "instances", "maskrcnn_instances",
+        "probabilities_to_instances", "remove_small_objects", "split_weak_connections",
+        "suppress_duplicates",
     },
     "histomammo.metrics.segmentation": {
         "count_score", "glas_metrics", "object_dice", "object_f1", "object_hausdorff", "pixel_dice",
@@ -77,9 +75,10 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "histomammo.transforms.patches.slide": {"SlidePatches"},
     "histomammo.plot": {
-        "detections", "label_overlay", "leaderboard", "plot_crop_steps", "plot_mammograms",
-        "plot_naive_steps", "plot_patches", "plot_roc", "plot_tissue_mask", "plot_training_curves",
-        "rates_vs_threshold", "segmentation_overlay",
+        "plot_crop_steps", "plot_detections", "plot_label_overlay", "plot_leaderboard",
+        "plot_mammograms", "plot_naive_steps", "plot_patches", "plot_rates_vs_threshold",
+        "plot_roc", "plot_segmentation_overlay", "plot_tissue_mask", "plot_training_curves",
+        "save_figure",
     },
     "histomammo.plot.mammo": {"plot_crop_steps", "plot_mammograms", "plot_naive_steps"},
     "histomammo.plot.tissue": {"plot_patches", "plot_tissue_mask"},
@@ -95,8 +94,9 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "histomammo.metrics": {
         "accuracy", "aggregate_views", "average_precision", "bootstrap_ci", "classification",
-        "detection_counts", "glas_leaderboard", "rates_vs_threshold", "roc_auc", "roc_curve",
-        "segmentation", "sensitivity_specificity", "specificity_at_sensitivity", "suppress_duplicates",
+        "count_score", "detection_counts", "glas_metrics", "object_dice", "object_f1",
+        "object_hausdorff", "pixel_dice", "rates_vs_threshold", "roc_auc", "roc_curve",
+        "segmentation", "sensitivity_specificity", "specificity_at_sensitivity",
         "threshold_at_sensitivity",
     },
     "histomammo.metrics.classification": {
@@ -109,27 +109,10 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.transforms.patches.lesion": {
         "lesion_patches", "LesionPatches", "patch_class", "PATCH_CLASSES",
     },
-    "histomammo.transforms.augment": {
-        "glas_augmentation", "GLAS_MEAN", "GLAS_STD", "IntensityShift", "maskrcnn_input_transforms",
-        "mean_grey", "pcam", "shen", "SubtractMean", "unet_input_transforms",
-    },
-    "histomammo.engine.recipes": {
-        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "brecahad_recipe", "glas",
-        "oversample", "PatchEpoch", "pcam", "shen", "shen_optimizer", "shen_patch_stages",
-        "shen_whole_image_stages", "thesis", "ThesisRecipe",
-    },
-    "histomammo.engine.recipes.thesis": {
-        "oversample", "thesis", "THESIS_EPOCHS", "ThesisRecipe", "VIEW_CHECK_EPOCHS",
-    },
-    "histomammo.engine.recipes.shen": {
-        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "SHEN_IMAGE_BATCH_SIZE",
-        "shen_optimizer", "SHEN_PATCH_BATCH_SIZE", "shen_patch_stages", "shen_whole_image_stages",
-    },
     "histomammo.plot.classification": {"plot_roc", "plot_training_curves"},
-    "histomammo.metrics._published_mammo": {
-        "THESIS_SOURCE", "THESIS_TABLE_6_3", "THESIS_TABLE_6_4",
+    "histomammo.engine": {
+        "callbacks", "checkpoint", "distributed", "fit_recipe", "Recipe", "sampler", "Trainer",
     },
-    "histomammo.engine": {"callbacks", "checkpoint", "distributed", "sampler", "Trainer"},
     "histomammo.engine.trainer": {"Trainer"},
     "histomammo.engine.sampler": {
         "derive_seed", "EVALUATION_STREAM", "ResumableSampler", "SAMPLE_STREAM", "SHUFFLE_STREAM",
@@ -147,14 +130,6 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.engine.checkpoint": {
         "checkpoint_name", "latest_checkpoint", "load_checkpoint", "save_checkpoint",
     },
-    "histomammo.transforms.augment.pcam": {
-        "all_cnn_augment", "IMAGENET_MEAN", "IMAGENET_STD", "inception_run2_augment",
-        "inception_transform", "patch_transform", "RandomPixelDropout",
-    },
-    "histomammo.engine.recipes.pcam": {
-        "adam_variant", "all_cnn", "all_cnn_learning", "gcnn_final", "gcnn_learning", "inception_run1",
-        "inception_run2", "pcam_metrics", "PCamRecipe", "PUBLISHED", "tumour_probability",
-    },
     "histomammo.models.inception": {
         "calibrate_batchnorm", "IMAGENET_CLASSES", "inception_loss", "inception_v3_transfer",
         "InceptionV3Transfer",
@@ -169,26 +144,17 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.models.equivariant_baseline": {"plain_cnn", "PlainCNN"},
     "histomammo.models.densenet_p4m": {"DenseBlock", "p4m_densenet", "P4MDenseNet"},
     "histomammo.datasets.glas": {
-        "GlaS", "GlaSRecord", "read_glas_annotation", "read_glas_image", "read_grade_csv",
+        "GlaS", "read_glas_annotation", "read_glas_image", "read_grade_csv",
     },
     "histomammo.datasets.synthetic.glas": {"draw_glands", "GLAS_COUNTS", "GLAS_SIZES", "make_glas"},
     "histomammo.models.unet": {"UNet", "unet"},
-    "histomammo.models.maskrcnn": {"maskrcnn_glas", "maskrcnn_instances"},
+    "histomammo.models.maskrcnn": {"maskrcnn_glas"},
     "histomammo.transforms.letterbox": {
         "restore_original_size", "square_geometry", "SquareGeometry", "SquareResize",
     },
-    "histomammo.transforms.augment.glas": {
-        "glas_augmentation", "GLAS_MEAN", "GLAS_STD", "maskrcnn_input_transforms",
-        "unet_input_transforms",
-    },
-    "histomammo.engine.recipes.glas": {
-        "detection_collate", "maskrcnn_evaluation_loss", "maskrcnn_optimizer", "MASKRCNN_SCHEDULE",
-        "PAPER_TEST_LOSS_AND_COUNT", "PAPER_UNET_VAL_LOSS", "train_maskrcnn", "train_unet",
-        "unet_loss", "unet_optimizer", "UNET_PHASES", "UNetPhase",
-    },
-    "histomammo.plot.segmentation": {"label_overlay", "segmentation_overlay"},
+    "histomammo.plot.segmentation": {"plot_label_overlay", "plot_segmentation_overlay"},
     "histomammo.datasets.brecahad": {
-        "BreCaHAD", "BRECAHAD_KEYS", "collate_detection", "paper_augmentation", "PAPER_SPLIT",
+        "BreCaHAD", "BRECAHAD_KEYS", "collate_detection", "list_images", "PAPER_SPLIT",
         "read_annotations", "split_brecahad",
     },
     "histomammo.datasets.synthetic.brecahad": {"make_brecahad"},
@@ -196,12 +162,46 @@ PUBLIC_API: dict[str, set[str]] = {
         "ANCHOR_SIZES", "calibrate_frozen_batchnorm", "fasterrcnn_brecahad", "PAPER_IMAGE_MEAN",
         "PAPER_IMAGE_STD",
     },
-    "histomammo.metrics.detection": {
-        "average_precision", "detection_counts", "PAPER_TUMOUR_RECALL", "rates_vs_threshold",
-        "suppress_duplicates",
+    "histomammo.metrics.detection": {"average_precision", "detection_counts", "rates_vs_threshold"},
+    "histomammo.plot.detection": {"plot_detections", "plot_rates_vs_threshold"},
+    "histomammo.postprocess.glas": {
+        "fill_holes", "probabilities_to_instances", "remove_small_objects",
+        "split_weak_connections",
     },
-    "histomammo.engine.recipes.brecahad": {"brecahad_recipe", "PAPER_RECIPE", "PatchEpoch"},
-    "histomammo.plot.detection": {"detections", "rates_vs_threshold"},
+    "histomammo.postprocess.duplicates": {"suppress_duplicates"},
+    "histomammo.postprocess.instances": {"maskrcnn_instances"},
+    "histomammo.systems": {"brecahad", "glas", "pcam", "shen", "thesis"},
+    "histomammo.systems.thesis": {
+        "evaluate_whole_image", "load_inbreast", "marker_ablation_run", "oversample",
+        "plot_view_inputs", "PUBLISHED", "recipe", "THESIS_EPOCHS", "thesis_recipe",
+        "THESIS_SOURCE", "THESIS_TABLE_6_3", "THESIS_TABLE_6_4", "train_whole_image",
+        "VIEW_CHECK_EPOCHS", "whole_image_run",
+    },
+    "histomammo.systems.shen": {
+        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "IntensityShift",
+        "patch_recipe", "patch_to_whole_run", "recipe", "shen_augmentation",
+        "SHEN_IMAGE_BATCH_SIZE", "shen_optimizer", "SHEN_PATCH_BATCH_SIZE", "SubtractMean",
+        "whole_image_recipe",
+    },
+    "histomammo.systems.pcam": {
+        "adam_variant", "all_cnn", "all_cnn_augment", "all_cnn_learning", "gcnn_final",
+        "gcnn_learning", "gcnn_run", "IMAGENET_MEAN", "IMAGENET_STD", "inception_run1",
+        "inception_run2", "inception_run2_augment", "inception_transform", "patch_transform",
+        "pcam_metrics", "PUBLISHED", "RandomPixelDropout", "recipe", "RECIPES",
+        "tumour_probability",
+    },
+    "histomammo.systems.glas": {
+        "GLAS2015_LEADERBOARD", "glas_augmentation", "GLAS_MEAN", "GLAS_STD", "LeaderboardEntry",
+        "maskrcnn_evaluation_loss", "maskrcnn_input_transforms", "maskrcnn_recipe",
+        "MASKRCNN_SCHEDULE", "METRICS", "PAPER_TEST_LOSS_AND_COUNT", "PAPER_UNET_VAL_LOSS",
+        "predict_unet", "rank_against_leaderboard", "recipe", "score_unet", "train_maskrcnn",
+        "train_unet", "unet_input_transforms", "unet_loss", "unet_recipe", "unet_run",
+    },
+    "histomammo.systems.brecahad": {
+        "brecahad_recipe", "build_detector", "detections_caption", "detector_run", "evaluate_test",
+        "load_splits", "paper_augmentation", "PAPER_RECIPE", "PatchEpoch", "PUBLISHED", "recipe",
+        "save_figures", "train",
+    },
 }
 
 

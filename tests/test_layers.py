@@ -10,7 +10,7 @@ from pathlib import Path
 import histomammo
 
 PACKAGE_ROOT = Path(histomammo.__file__).parent
-LEAVES = {"errors", "_atomic", "_lazy", "_deps"}
+LEAVES = {"errors", "_atomic", "_deprecate", "_lazy", "_deps", "_tensors"}
 
 # layer -> the histomammo layers it may import (besides itself and the leaves)
 ALLOWED: dict[str, set[str]] = {
@@ -61,7 +61,8 @@ def _imported_modules(path: Path, module: str) -> set[str]:
     found = set()
     for source, names in _import_statements(path, module):
         found.add(source)
-        found.update(f"{source}.{name}" for name in names)
+        # a dunder (``from histomammo import __version__``) is an attribute, not a module
+        found.update(f"{source}.{name}" for name in names if not name.startswith("__"))
     return {name for name in found if name.startswith("histomammo.")}
 
 

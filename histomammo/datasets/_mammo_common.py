@@ -244,7 +244,7 @@ class MammoDataset(ContractDataset):
 
 
 class RecordDataset(MammoDataset):
-    """A [`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset] over given records (e.g. rows of a [`MammoIndex`][histomammo.datasets.mammo_index.MammoIndex]).
+    """A ``MammoDataset`` over given records (e.g. rows of a [`MammoIndex`][histomammo.datasets.mammo_index.MammoIndex]).
 
     Parameters
     ----------
@@ -255,7 +255,7 @@ class RecordDataset(MammoDataset):
     transforms, transform, target_transform : callable, optional
         As every dataset ([`ContractDataset`][histomammo.datasets._contract.ContractDataset]).
     pixels : {"raw", "display"}
-        The pixel policy ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
+        The pixel policy (``MammoDataset``).
     """
 
     def __init__(self, records: Sequence[MammoRecord], split: str | None = None, *,

@@ -41,7 +41,7 @@ __all__ = [
     "PAPER_SPLIT",
     "BreCaHAD",
     "collate_detection",
-    "paper_augmentation",
+    "list_images",
     "read_annotations",
     "split_brecahad",
 ]
@@ -52,9 +52,29 @@ _PATCHES_PER_IMAGE = {"train": 1, "val": 5, "test": 10}  # the paper's 138, 60 a
 _EVAL_STREAM = 1  # seed stream of the fixed validation/test patch positions
 
 
-def paper_augmentation() -> v2.Transform:
-    """The paper's augmentation: a random horizontal flip ("flipping in x dimension")."""
-    return v2.RandomHorizontalFlip(p=0.5)
+def list_images(root: str | os.PathLike[str], *, strict: bool = False) -> list[str]:
+    """The names (file stems) of a BreCaHAD root's paired images, sorted.
+
+    An image is paired when ``groundTruth/`` holds its ``.json``. An unpaired image or
+    annotation is logged as a warning and left out, as [`BreCaHAD`][histomammo.datasets.BreCaHAD]
+    does; ``strict=True`` raises ``MissingFileError`` instead. The names are what
+    [`split_brecahad`][histomammo.datasets.brecahad.split_brecahad] and ``BreCaHAD(names=...)``
+    take.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from histomammo.datasets.synthetic import make_brecahad
+    >>> root = make_brecahad(tempfile.mkdtemp(), n_cases=2, images_per_case=(1, 1),
+    ...                      size=(64, 80), nuclei=(2, 3), seed=0)
+    >>> list_images(root)
+    ['Case_1-01', 'Case_2-01']
+    """
+    def warn(file: Path, row: int | None, message: str, error: type[Exception]) -> None:
+        logger.warning("%s: %s", file, message)
+
+    pairs = find_pairs(root, on_problem=None if strict else warn)
+    return [name for name, _, _ in pairs]
 
 
 def collate_detection(batch: Sequence[tuple[Any, Any]]) -> tuple[list[Any], list[Any]]:
@@ -80,7 +100,7 @@ class BreCaHAD(ContractDataset):
         same patches.
     transforms : callable, optional
         A ``torchvision.transforms.v2`` transform of ``(image, target)``, e.g.
-        [`paper_augmentation`][histomammo.datasets.brecahad.paper_augmentation]; boxes are
+        ``v2.RandomHorizontalFlip()`` (the paper's augmentation); boxes are
         ``tv_tensors`` so any v2 transform composes. ``v2.SanitizeBoundingBoxes`` always
         runs last.
     transform, target_transform : callable, optional

@@ -62,7 +62,7 @@ class CBISDDSM(MammoDataset):
         image is a ``(1, H, W)`` ``tv_tensors.Image``, the target an int.
     pixels : {"raw", "display"}
         ``"raw"`` (default): the stored 16-bit values, exactly, as int32; ``"display"``: float32 in
-        [0, 1] ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
+        [0, 1] (``MammoDataset``).
     strict : bool
         Raise on the first row-level problem instead of skipping or flagging it.
     images_dir : str or Path, optional

@@ -117,7 +117,7 @@ class GlaS(ContractDataset):
         (U-Net's). ``image_id`` is the sample's index.
     transforms : callable, optional
         ``transforms(image, target) -> (image, target)``, a ``torchvision.transforms.v2``
-        transform (e.g. [`glas_augmentation`][histomammo.transforms.augment.glas_augmentation])
+        transform (e.g. [`glas_augmentation`][histomammo.systems.glas.glas_augmentation])
         that moves image and masks together. After it, empty instance masks are dropped and
         boxes are recomputed from the masks.
     transform, target_transform : callable, optional

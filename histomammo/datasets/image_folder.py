@@ -2,7 +2,7 @@
 
 The seed project exported PCam to ``root/{train,valid,test}/{normal,tumor}/`` so that
 ``torchvision.datasets.ImageFolder`` assigns ``normal`` 0 and ``tumor`` 1 (section 3.3.4),
-because its HDF5 reader was slow. [`PCam`][histomammo.datasets.PCam] needs no export to be
+because its HDF5 reader was slow. [`PCam`][histomammo.datasets.pcam.PCam] needs no export to be
 fast; ``export_image_folder`` is there for tools that want image files.
 """
 

@@ -67,7 +67,7 @@ class INbreast(MammoDataset):
         Folder holding ``INbreast.csv``, ``AllDICOMs/`` and optionally ``AllXML/``.
     split : {"train", "val", "test"}, optional
         Patient-grouped split by the patient hash in the file names
-        ([`patient_split`][histomammo.datasets._mammo_common.patient_split], 80/10/10 by default;
+        (``patient_split``, 80/10/10 by default;
         ``"valid"`` is an alias of ``"val"``). None (default) keeps every image.
     label : {"follow_up", "birads", "malignant"}
         ``"follow_up"``: the thesis's table 4.1 label (1 for BI-RADS 0, 4, 5, 6).
@@ -87,7 +87,7 @@ class INbreast(MammoDataset):
         image is a ``(1, H, W)`` ``tv_tensors.Image``, the target an int.
     pixels : {"raw", "display"}
         ``"raw"`` (default): the stored 14-bit integers, exactly, as int32; ``"display"``: float32
-        in [0, 1] through the file's window ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
+        in [0, 1] through the file's window (``MammoDataset``).
     strict : bool
         Raise on the first bad table row instead of skipping it with a warning.
     fractions : (float, float, float)

@@ -294,7 +294,7 @@ class MammoIndex:
         """A Dataset of the labelled rows matching ``filters`` (those of :meth:`query`).
 
         ``transforms``, ``transform``, ``target_transform`` and ``pixels`` are those of
-        every mammography dataset ([`RecordDataset`][histomammo.datasets._mammo_common.RecordDataset]);
+        every mammography dataset (``RecordDataset``);
         the ``split`` filter, when given, is what ``sample_info`` reports.
 
         Examples

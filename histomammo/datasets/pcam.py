@@ -1,7 +1,7 @@
 """PatchCamelyon (PCam): 96x96 H&E patches of lymph-node sections labelled for metastasis.
 
 [`PCam`][histomammo.datasets.pcam.PCam] reads the published HDF5 files through
-[`H5Array`][histomammo.io.H5Array]: each
+[`H5Array`][histomammo.io.hdf5.H5Array]: each
 file is opened once per process and kept open (the seed project reopened it for every
 item, section 3.2.1, because h5py handles cannot cross processes), so it is fast and safe
 in DataLoader workers under ``fork``, ``spawn`` and ``forkserver``, and a DataLoader

@@ -175,13 +175,13 @@ def make_pcam_from_slides(
     Parameters
     ----------
     slides : sequence of path
-        Tiled pyramidal TIFFs (anything [`histomammo.io.TiffImage`][histomammo.io.TiffImage] opens).
+        Tiled pyramidal TIFFs (anything [`histomammo.io.TiffImage`][histomammo.io.tiff.TiffImage] opens).
     annotation_masks : sequence
         Per slide, its tumour mask as a 2-D array (True/nonzero = tumour), a ``.npy``,
         PNG or TIFF file, at any downsample of level 0 with the slide's aspect ratio; or
         None for a slide without tumour.
     out_root : path
-        Output folder, laid out as [`PCam`][histomammo.datasets.PCam] reads it.
+        Output folder, laid out as [`PCam`][histomammo.datasets.pcam.PCam] reads it.
     level : int
         Pyramid level the 96x96 patches are cut from: PCam's 10x is level 2 of a 40x
         slide whose levels halve.

@@ -73,7 +73,7 @@ class ScreeningArchive(MammoDataset):
     pixels : {"raw", "display"}
         ``"raw"`` (default): the stored integers (MONOCHROME1 mirrored within the stored
         range so dense tissue is bright); ``"display"``: float32 in [0, 1]
-        ([`MammoDataset`][histomammo.datasets._mammo_common.MammoDataset]).
+        (``MammoDataset``).
     strict : bool
         Raise on the first bad table row or unreadable header instead of skipping it.
     fractions : (float, float, float)

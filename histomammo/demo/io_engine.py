@@ -18,7 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from histomammo.engine import Trainer
 from histomammo.io import H5Array
-from histomammo.plot._figure import save_figure
+from histomammo.plot import save_figure
 
 __all__ = ["run"]
 

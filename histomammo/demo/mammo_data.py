@@ -24,18 +24,22 @@ def _pictures(out: Path, seed: int) -> dict[str, Any]:
     import matplotlib.pyplot as plt
 
     from histomammo.datasets.synthetic import screening_mammogram
-    from histomammo.plot import plot_crop_steps, plot_naive_steps
+    from histomammo.plot import plot_crop_steps, plot_naive_steps, save_figure
     from histomammo.transforms.mammo import otsu_crop_stages, preprocess_naive, remove_markers
 
     case = screening_mammogram((1024, 832), np.random.default_rng(seed), laterality="R",
                                view="MLO", malignant=True, grey_marker=True)
     naive = preprocess_naive(case.pixels, laterality="R", factor=2)
-    plt.close(plot_naive_steps(case.pixels, naive, path=out / "naive_steps.png"))
+    figure = plot_naive_steps(case.pixels, naive)
+    save_figure(figure, out / "naive_steps.png", dpi=80, tight=True)
+    plt.close(figure)
     results = {}
     for method in ("saturated", "outside_breast"):
         cleaned = remove_markers(case.pixels, method=method)
         stages = otsu_crop_stages(cleaned)
-        plt.close(plot_crop_steps(case.pixels, stages, cleaned=cleaned, path=out / f"crop_steps_{method}.png"))
+        figure = plot_crop_steps(case.pixels, stages, cleaned=cleaned)
+        save_figure(figure, out / f"crop_steps_{method}.png", dpi=80, tight=True)
+        plt.close(figure)
         outside = ~case.breast_mask
         results[method] = {"box": list(stages.box), "components": len(stages.boxes),
                            "marker_pixels_left": int((cleaned[outside] > 0.3 * cleaned.max()).sum())}
@@ -69,7 +73,7 @@ def _screening(out: Path, seed: int) -> dict[str, Any]:
     from histomammo.datasets.synthetic import make_screening_archive
 
     tree, table = make_screening_archive(out / "screening", n_patients=10, shape=(96, 80), seed=seed)
-    archive = ScreeningArchive(tree, table, index=out / "screening_index.sqlite")
+    archive = ScreeningArchive(tree, diagnoses_csv=table, index=out / "screening_index.sqlite")
     report = archive.report
     return {"diagnoses": report.diagnoses, "same_year": report.same_year,
             "next_year": report.next_year, "several_studies": report.several_studies,

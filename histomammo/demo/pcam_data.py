@@ -21,7 +21,6 @@ from torch.utils.data import DataLoader, Subset
 from histomammo.datasets import PCam, compute_mean_std, export_image_folder, make_pcam_from_slides
 from histomammo.datasets.synthetic import make_pcam, make_slide
 from histomammo.io import TiffImage
-from histomammo.plot._figure import save_figure
 from histomammo.transforms.patches import SlidePatches
 from histomammo.transforms.tissue import tissue_mask
 
@@ -33,20 +32,24 @@ logger = logging.getLogger("histomammo.demo.pcam_data")
 def _patch_part(out: Path, seed: int) -> dict[str, Any]:
     root = make_pcam(out / "pcam", {"train": 128, "valid": 32, "test": 32}, seed=seed,
                      progress=False)
-    train = PCam(root, "train", with_meta=True)
+    train = PCam(root, "train")
     loader = DataLoader(train, batch_size=64, shuffle=True, num_workers=1,
                         generator=torch.Generator().manual_seed(seed))
-    images, labels, meta = next(iter(loader))
+    images, labels = next(iter(loader))
     folder = export_image_folder(Subset(PCam(root, "test"), range(16)), out / "png",
                                  split="test", progress=False)
     mean, std = compute_mean_std(train, batch_size=64, progress=False)
     try:
-        from histomammo.plot import plot_patches
+        import matplotlib.pyplot as plt
 
-        fig = plot_patches([im.permute(1, 2, 0).numpy() for im in images[:16]],
-                           [f"{int(y)} {w[-10:]}" for y, w in zip(labels[:16], meta["wsi"][:16],
-                                                                    strict=True)])
+        from histomammo.plot import plot_patches, save_figure
+
+        shown = [train[i] for i in range(16)]  # with the slide each patch came from
+        titles = [f"{int(label)} {str(train.sample_info(i)['slide'])[-10:]}"
+                  for i, (_, label) in enumerate(shown)]
+        fig = plot_patches([image.permute(1, 2, 0).numpy() for image, _ in shown], titles)
         save_figure(fig, out / "patches.png", dpi=80)
+        plt.close(fig)
     except ImportError:
         logger.info("matplotlib missing: no patches.png")
     return {
@@ -67,10 +70,13 @@ def _slide_part(out: Path, seed: int) -> dict[str, Any]:
         first = patches[0][0]
         thumbnail = image.read_region(0, 0, *image.levels[-1].shape[:2], level=-1)
     try:
-        from histomammo.plot import plot_tissue_mask
+        import matplotlib.pyplot as plt
+
+        from histomammo.plot import plot_tissue_mask, save_figure
 
         fig = plot_tissue_mask(thumbnail, mask.mask, title="saturation >= 0.07 (PCam's rule)")
         save_figure(fig, out / "tissue_mask.png", dpi=80)
+        plt.close(fig)
     except ImportError:
         logger.info("matplotlib missing: no tissue_mask.png")
     made = make_pcam_from_slides([slide.path], [slide.tumour], out / "from_slides", level=2,

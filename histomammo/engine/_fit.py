@@ -52,7 +52,7 @@ def fit_recipe(
     metrics : mapping, optional
         ``Trainer.fit``'s ``metrics`` (recorded as ``val_<name>``).
     collate_fn : callable, optional
-        The loaders' ``collate_fn`` (e.g. [`collate_detection`][histomammo.datasets.collate_detection]).
+        The loaders' ``collate_fn`` (e.g. ``datasets.collate_detection``).
     num_workers : int
     **overrides
         Trainer arguments for every phase (``device``, ``progress``, ``amp``, ...); a

@@ -6,7 +6,7 @@ from histomammo._lazy import attach
 
 __getattr__, __dir__, __all__ = attach(
     __name__,
-    submodules=["classification", "glas_leaderboard", "segmentation"],
+    submodules=["classification", "segmentation"],
     attributes={
         "detection": ["rates_vs_threshold", "average_precision", "detection_counts"],
         "classification": [

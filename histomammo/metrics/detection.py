@@ -34,17 +34,10 @@ import numpy as np
 from histomammo.metrics._convert import to_numpy
 
 __all__ = [
-    "PAPER_TUMOUR_RECALL",
     "average_precision",
     "detection_counts",
     "rates_vs_threshold",
 ]
-
-#: The seed paper's headline (``seeds/brecahad_faster_rcnn.txt``, section 3 and figure 4):
-#: 99.02% of the malignant (tumour) cells of the 120 test patches detected at the lowest
-#: score threshold. Its matching rule is not stated; see "Matching rule" above.
-PAPER_TUMOUR_RECALL: float = 0.9902
-
 
 def _array(value: Any, shape_tail: tuple[int, ...], what: str) -> np.ndarray:
     arr = to_numpy(value, what, np.float64)

@@ -2,7 +2,7 @@
 
 Every function draws into ``ax`` when given (a sequence of axes for figures of several
 panels) and otherwise makes a new pyplot figure, which a notebook shows inline; it returns the
-figure and never writes a file: save it with [`save_figure`][histomammo.plot.save_figure]
+figure and never writes a file: save it with ``save_figure``
 (atomic). The backend is left to the user: the library never switches it.
 matplotlib (the ``plot`` extra) is imported inside the functions, so importing this package
 costs nothing.

@@ -1,4 +1,4 @@
-"""Figures and axes for the ``plot_*`` functions, and [`save_figure`][histomammo.plot.save_figure]:
+"""Figures and axes for the ``plot_*`` functions, and ``save_figure``:
 every picture the library writes goes through one atomic save."""
 
 from __future__ import annotations

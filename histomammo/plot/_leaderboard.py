@@ -10,10 +10,8 @@ from histomammo.plot._figure import new_axes
 
 __all__ = ["plot_leaderboard"]
 
-# the table's columns: (metric, test part), as the rows' "scores" and "ranks" are keyed
-_COLUMNS = tuple((metric, part) for metric in ("f1", "object_dice", "object_hausdorff")
-                 for part in ("A", "B"))
-_HEADERS = ("F1 A", "F1 B", "Dice A", "Dice B", "Hausdorff A", "Hausdorff B")
+# column headers of the challenge's metrics; another metric keeps its own name
+_SHORT = {"f1": "F1", "object_dice": "Dice", "object_hausdorff": "Hausdorff"}
 
 
 def _cell(score: float, rank: int, hausdorff: bool) -> str:
@@ -35,7 +33,8 @@ def plot_leaderboard(
     table : sequence of dict
         The rows ``rank_against_leaderboard`` returns: ``"name"``, ``"scores"`` and
         ``"ranks"`` keyed by ``(metric, part)`` (metric ``"f1"``, ``"object_dice"`` or
-        ``"object_hausdorff"``, part ``"A"`` or ``"B"``), ``"sum_of_ranks"``,
+        ``"object_hausdorff"``, part ``"A"`` or ``"B"``; the columns are the first row's
+        ``"ranks"`` keys, in their order), ``"sum_of_ranks"``,
         ``"position"``, ``"is_user"`` and ``"official"``.
     title : str, optional
         Figure title.
@@ -58,10 +57,13 @@ def plot_leaderboard(
     """
     figure, ax, created = new_axes(ax, (11, 0.3 * (len(table) + 2)))
     ax.axis("off")
+    # the columns are the rows' own: (metric, part) in the order of the first row's ranks
+    columns = list(table[0]["ranks"]) if table else []
+    headers = [f"{_SHORT.get(metric, metric)} {part}" for metric, part in columns]
     cells = [
         [
             _cell(row["scores"][c], row["ranks"][c], c[0] == "object_hausdorff")
-            for c in _COLUMNS
+            for c in columns
         ]
         + [str(row["sum_of_ranks"]), str(row["position"])]
         for row in table
@@ -69,14 +71,14 @@ def plot_leaderboard(
     drawn = ax.table(
         cellText=cells,
         rowLabels=[row["name"] for row in table],
-        colLabels=[*_HEADERS, "Sum of ranks", "Position"],
+        colLabels=[*headers, "Sum of ranks", "Position"],
         cellLoc="center",
         bbox=(0.14, 0.0, 0.86, 1.0),  # room on the left for the row labels
     )
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(9)
     for i, row in enumerate(table, start=1):
-        for j in range(-1, len(_HEADERS) + 2):
+        for j in range(-1, len(headers) + 2):
             cell = drawn[i, j]
             if row["is_user"]:
                 cell.set_facecolor("#ffe9a8")

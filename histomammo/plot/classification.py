@@ -35,7 +35,7 @@ def plot_roc(
     Returns
     -------
     matplotlib.figure.Figure
-        The figure drawn into (save it with [`save_figure`][histomammo.plot.save_figure]).
+        The figure drawn into (save it with ``save_figure``).
 
     Examples
     --------

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from histomammo.metrics._convert import to_numpy
+from histomammo._tensors import to_numpy
 from histomammo.plot._figure import new_axes
 
 __all__ = ["plot_detections", "plot_rates_vs_threshold"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from histomammo.metrics._convert import to_numpy
+from histomammo._tensors import to_numpy
 from histomammo.plot._figure import panel_axes
 
 __all__ = ["plot_crop_steps", "plot_mammograms", "plot_naive_steps"]

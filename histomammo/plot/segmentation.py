@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 from skimage.segmentation import find_boundaries
 
-from histomammo.metrics._convert import to_numpy
+from histomammo._tensors import to_numpy
 from histomammo.plot._figure import new_axes, panel_axes
 
 __all__ = ["plot_label_overlay", "plot_segmentation_overlay"]

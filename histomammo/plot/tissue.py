@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from histomammo.metrics._convert import to_numpy
+from histomammo._tensors import to_numpy
 from histomammo.plot._figure import new_axes, panel_axes
 
 __all__ = ["plot_patches", "plot_tissue_mask"]

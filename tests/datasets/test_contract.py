@@ -33,7 +33,6 @@ from histomammo.datasets.synthetic import (
 )
 
 
-
 def _histology(image: Any) -> None:
     """Histology: RGB uint8 as stored."""
     assert image.dtype == torch.uint8 and image.shape[0] == 3

@@ -16,7 +16,7 @@ from histomammo.datasets import collate_detection
 from histomammo.datasets.glas import GlaS, read_glas_annotation, read_grade_csv
 from histomammo.datasets.synthetic import make_glas
 from histomammo.errors import DataFormatError, MissingFileError
-from histomammo.transforms.augment.glas import glas_augmentation
+from histomammo.systems.glas import glas_augmentation
 
 COUNTS = {"train": 11, "testA": 2, "testB": 1}
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from histomammo.metrics.glas_leaderboard import rank_against_leaderboard
+from histomammo.systems.glas import rank_against_leaderboard
 
 matplotlib = pytest.importorskip("matplotlib")
 matplotlib.use("Agg")
@@ -20,5 +20,8 @@ def test_smoke(tmp_path):
     user_row = 1 + [row["is_user"] for row in table].index(True)
     assert drawn[user_row, 0].get_text().get_fontweight() == "bold"
     assert drawn[user_row, 4].get_text().get_text().startswith("inf")
+    # the columns come from the rows (plot does not import systems' METRICS)
+    assert [drawn[0, j].get_text().get_text() for j in range(6)] == [
+        "F1 A", "F1 B", "Dice A", "Dice B", "Hausdorff A", "Hausdorff B"]
     fig.savefig(tmp_path / "table.png")
     assert (tmp_path / "table.png").stat().st_size > 0

@@ -1,4 +1,4 @@
-"""Tests of histomammo.transforms.augment.glas: the paper's paired augmentation and inputs."""
+"""Tests of histomammo.systems.glas: the paper's paired augmentation and inputs."""
 
 from __future__ import annotations
 

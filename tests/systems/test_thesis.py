@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
@@ -9,7 +10,14 @@ from torch.utils.data import DataLoader, TensorDataset
 from histomammo.engine import Trainer
 from histomammo.engine._rng import capture_rng_state, restore_rng_state
 from histomammo.engine.callbacks import Callback
-from histomammo.systems.thesis import THESIS_EPOCHS, oversample, recipe, thesis_recipe
+from histomammo.systems.thesis import (
+    THESIS_EPOCHS,
+    THESIS_TABLE_6_3,
+    THESIS_TABLE_6_4,
+    oversample,
+    recipe,
+    thesis_recipe,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -79,3 +87,13 @@ def test_oversampled_training_resumes_exactly_mid_epoch(tmp_path):
     resumed.fit(loader, epochs=3)
     for key, value in reference.model.state_dict().items():
         assert torch.equal(resumed.model.state_dict()[key], value), key
+
+
+def test_published_tables_are_the_thesis():
+    assert THESIS_TABLE_6_3[("resnet", 40)]["test_auc"] == 0.76
+    assert THESIS_TABLE_6_3[("alexnet", 80)]["test_threshold_accuracy"] == 0.317
+    assert THESIS_TABLE_6_4["resnet"]["mean"] == {"auc": 0.79, "specificity": 0.331}
+    # the baseline of table 6.4 is table 6.3's test AUC and test specificity
+    for network, epochs in (("alexnet", 80), ("alexnet_large", 80), ("reduced_resnet", 40)):
+        assert np.isclose(THESIS_TABLE_6_4[network]["baseline"]["auc"],
+                          THESIS_TABLE_6_3[(network, epochs)]["test_auc"])

@@ -5,11 +5,11 @@ use). All randomness comes from a seed or a ``numpy.random.Generator`` the calle
 and every file goes through ``histomammo._atomic.atomic_write``, so an interrupted run
 never leaves half a file.
 
-Mammography (DICOM), [`dicom`][histomammo.datasets.synthetic.dicom]
+Mammography (DICOM), ``dicom``
     ``synthetic_mammogram`` draws a breast-shaped image; ``write_dicom`` stores an
     image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
 
-Mammography datasets, [`mammo`][histomammo.datasets.synthetic.mammo] and ``mammo_*``
+Mammography datasets, ``mammo`` and ``mammo_*``
     ``screening_mammogram`` adds skin line, calcifications, burned-in markers and a
     spiculated mass; ``make_inbreast``, ``make_cbis_ddsm`` and
     ``make_screening_archive`` write the INbreast, CBIS-DDSM and screening-archive layouts.

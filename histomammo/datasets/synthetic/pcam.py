@@ -2,7 +2,7 @@
 
 ``make_pcam`` writes ``camelyonpatch_level_2_split_{split}_{x,y}.h5`` and
 ``camelyonpatch_level_2_split_{split}_meta.csv`` for the splits asked for, as the real set
-has them, so that [`histomammo.datasets.PCam`][histomammo.datasets.PCam], ``torchvision.datasets.PCAM`` and
+has them, so that [`histomammo.datasets.PCam`][histomammo.datasets.pcam.PCam], ``torchvision.datasets.PCAM`` and
 one's own code read them unchanged.
 """
 

@@ -11,18 +11,30 @@ cells in H&E patches, scored by the true-positive and false-discovery rates per 
   [`evaluate_test`][histomammo.systems.brecahad.evaluate_test],
   [`save_figures`][histomammo.systems.brecahad.save_figures],
   [`detector_run`][histomammo.systems.brecahad.detector_run];
-- published numbers: [`PUBLISHED`][histomammo.systems.brecahad.PUBLISHED] (99.02% of the
+- published numbers: ``PUBLISHED`` (99.02% of the
   tumour cells found at the lowest threshold).
 """
 
-from histomammo._lazy import attach
-
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "_recipe": ["PAPER_RECIPE", "PUBLISHED", "PatchEpoch", "brecahad_recipe",
-                    "paper_augmentation", "recipe"],
-        "_workflow": ["build_detector", "detections_caption", "detector_run", "evaluate_test",
-                      "load_splits", "save_figures", "train"],
-    },
+# eager: importing a paper's module is asking for it (``import histomammo`` still loads
+# no system), and static imports let the API docs and editors see every name
+from histomammo.systems.brecahad._recipe import (
+    PAPER_RECIPE,
+    PUBLISHED,
+    PatchEpoch,
+    brecahad_recipe,
+    paper_augmentation,
+    recipe,
 )
+from histomammo.systems.brecahad._workflow import (
+    build_detector,
+    detections_caption,
+    detector_run,
+    evaluate_test,
+    load_splits,
+    save_figures,
+    train,
+)
+
+__all__ = ["brecahad_recipe", "build_detector", "detections_caption", "detector_run",
+           "evaluate_test", "load_splits", "paper_augmentation", "PAPER_RECIPE", "PatchEpoch",
+           "PUBLISHED", "recipe", "save_figures", "train"]

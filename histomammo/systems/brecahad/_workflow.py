@@ -20,19 +20,14 @@ from typing import Any
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
+from torchvision.transforms import v2
 
-from histomammo.datasets import BreCaHAD, collate_detection, split_brecahad
-from histomammo.datasets._brecahad_files import find_pairs
+from histomammo.datasets import BreCaHAD, collate_detection, list_images, split_brecahad
 from histomammo.engine import Trainer
 from histomammo.engine.callbacks import BestCheckpoint
-from histomammo.metrics.detection import (
-    average_precision,
-    detection_counts,
-    rates_vs_threshold,
-    suppress_duplicates,
-)
+from histomammo.metrics.detection import average_precision, detection_counts, rates_vs_threshold
 from histomammo.models.detection import calibrate_frozen_batchnorm, fasterrcnn_brecahad
-from histomammo.plot._figure import save_figure
+from histomammo.postprocess import suppress_duplicates
 from histomammo.systems.brecahad._recipe import PUBLISHED, brecahad_recipe, paper_augmentation
 
 __all__ = ["build_detector", "detections_caption", "detector_run", "evaluate_test",
@@ -43,10 +38,17 @@ logger = logging.getLogger("histomammo.systems.brecahad")
 
 def load_splits(root: str | os.PathLike[str], *, seed: int = 0, group_by_case: bool = True,
                 **options: Any) -> dict[str, BreCaHAD]:
-    """Train (with the paper's flip), validation and test datasets of one BreCaHAD root."""
-    names = split_brecahad([name for name, _, _ in find_pairs(root)], seed, group_by_case)
+    """Train (with the paper's flip), validation and test datasets of one BreCaHAD root.
+
+    The datasets yield uint8 images as stored; each split here converts them to float32 in
+    [0, 1] (``v2.ToDtype(torch.float32, scale=True)``, after the flip), what torchvision's
+    detector takes.
+    """
+    names = split_brecahad(list_images(root), seed, group_by_case)
+    to_float = v2.ToDtype(torch.float32, scale=True)
     return {split: BreCaHAD(root, split, names=names[split], seed=seed,
-                            transforms=paper_augmentation() if split == "train" else None,
+                            transforms=v2.Compose([paper_augmentation(), to_float])
+                            if split == "train" else to_float,
                             **options)
             for split in ("train", "val", "test")}
 
@@ -91,7 +93,7 @@ def evaluate_test(trainer: Trainer, test_data: BreCaHAD, label: int = 1,
     """Predictions on the test patches, figure 4's rates, AP50 and the counts at 0.05.
 
     ``min_distance`` (pixels), when given, first drops duplicate detections of one cell with
-    :func:`~histomammo.metrics.detection.suppress_duplicates` (the library's addition; the
+    ``suppress_duplicates`` (the library's addition; the
     paper's raw predictions are kept under ``"raw_predictions"``).
     """
     loader = DataLoader(test_data, batch_size=1, collate_fn=collate_detection)
@@ -122,6 +124,7 @@ def save_figures(out: Path, history: Sequence[dict[str, Any]], evaluation: dict[
     import matplotlib.pyplot as plt
 
     from histomammo import plot
+    from histomammo.plot import save_figure
 
     fig, ax = plt.subplots(figsize=(5, 3.2))
     epochs = [row["epoch"] + 1 for row in history]
@@ -131,20 +134,23 @@ def save_figures(out: Path, history: Sequence[dict[str, Any]], evaluation: dict[
     ax.legend()
     fig.tight_layout()
     save_figure(fig, out / "losses.png", dpi=90)
+    plt.close(fig)  # only the figures made here
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    plot.rates_vs_threshold(evaluation["rates"], ax=ax,
-                            published_tpr=PUBLISHED["tpr_lowest_threshold"])
+    plot.plot_rates_vs_threshold(evaluation["rates"], ax=ax,
+                                 published_tpr=PUBLISHED["tpr_lowest_threshold"])
     fig.tight_layout()
     save_figure(fig, out / "rates.png", dpi=90)
+    plt.close(fig)  # only the figures made here
     counts = [len(t["boxes"]) for t in evaluation["targets"]]
     index = int(np.argmax(counts))
     threshold, title = detections_caption(evaluation["predictions"][index], len(history))
     fig, ax = plt.subplots(figsize=(6, 4.6))
-    plot.detections(test_data[index][0], evaluation["targets"][index],
-                    evaluation["predictions"][index], threshold=threshold, ax=ax, title=title)
+    plot.plot_detections(test_data[index][0], evaluation["targets"][index],
+                         evaluation["predictions"][index], threshold=threshold, ax=ax,
+                         title=title)
     fig.tight_layout()
     save_figure(fig, out / "detections.png", dpi=90)
-    plt.close("all")
+    plt.close(fig)  # only the figures made here
     return ["losses.png", "rates.png", "detections.png"]
 
 

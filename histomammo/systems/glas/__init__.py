@@ -14,23 +14,43 @@ segmentation on the GlaS@MICCAI 2015 release, ranked on the challenge's table.
   [`predict_unet`][histomammo.systems.glas.predict_unet],
   [`score_unet`][histomammo.systems.glas.score_unet], [`unet_run`][histomammo.systems.glas.unet_run];
 - published numbers: the challenge table
-  ([`GLAS2015_LEADERBOARD`][histomammo.systems.glas.GLAS2015_LEADERBOARD],
+  (``GLAS2015_LEADERBOARD``,
   [`rank_against_leaderboard`][histomammo.systems.glas.rank_against_leaderboard]) and the
   paper's losses and count scores.
 """
 
-from histomammo._lazy import attach
-
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "_recipe": ["MASKRCNN_SCHEDULE", "recipe", "unet_recipe", "unet_loss", "train_unet",
-                    "maskrcnn_recipe", "maskrcnn_evaluation_loss", "train_maskrcnn"],
-        "_augment": ["GLAS_MEAN", "GLAS_STD", "glas_augmentation", "maskrcnn_input_transforms",
-                     "unet_input_transforms"],
-        "_leaderboard": ["PAPER_TEST_LOSS_AND_COUNT", "PAPER_UNET_VAL_LOSS",
-                         "GLAS2015_LEADERBOARD", "METRICS", "LeaderboardEntry",
-                         "rank_against_leaderboard"],
-        "_workflow": ["predict_unet", "score_unet", "unet_run"],
-    },
+# eager: importing a paper's module is asking for it (``import histomammo`` still loads
+# no system), and static imports let the API docs and editors see every name
+from histomammo.systems.glas._augment import (
+    GLAS_MEAN,
+    GLAS_STD,
+    glas_augmentation,
+    maskrcnn_input_transforms,
+    unet_input_transforms,
 )
+from histomammo.systems.glas._leaderboard import (
+    GLAS2015_LEADERBOARD,
+    METRICS,
+    PAPER_TEST_LOSS_AND_COUNT,
+    PAPER_UNET_VAL_LOSS,
+    LeaderboardEntry,
+    rank_against_leaderboard,
+)
+from histomammo.systems.glas._recipe import (
+    MASKRCNN_SCHEDULE,
+    maskrcnn_evaluation_loss,
+    maskrcnn_recipe,
+    recipe,
+    train_maskrcnn,
+    train_unet,
+    unet_loss,
+    unet_recipe,
+)
+from histomammo.systems.glas._workflow import predict_unet, score_unet, unet_run
+
+__all__ = ["GLAS2015_LEADERBOARD", "glas_augmentation", "GLAS_MEAN", "GLAS_STD",
+           "LeaderboardEntry", "maskrcnn_evaluation_loss", "maskrcnn_input_transforms",
+           "maskrcnn_recipe", "MASKRCNN_SCHEDULE", "METRICS", "PAPER_TEST_LOSS_AND_COUNT",
+           "PAPER_UNET_VAL_LOSS", "predict_unet", "rank_against_leaderboard", "recipe", "score_unet",
+           "train_maskrcnn", "train_unet", "unet_input_transforms", "unet_loss", "unet_recipe",
+           "unet_run"]

@@ -111,7 +111,7 @@ def train_unet(
         A [`UNet`][histomammo.models.unet.UNet] (logits out).
     train_set, val_set : Dataset
         ``(image float (3, S, S), {"mask": (S, S)} ...)`` samples, e.g.
-        [`GlaS`][histomammo.datasets.GlaS] ``(target="semantic")`` with
+        [`GlaS`][histomammo.datasets.glas.GlaS] ``(target="semantic")`` with
         [`unet_input_transforms`][histomammo.systems.glas.unet_input_transforms].
     recipe : Recipe, optional
         [`unet_recipe`][histomammo.systems.glas.unet_recipe] by default (the paper's).

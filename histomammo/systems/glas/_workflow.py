@@ -47,7 +47,7 @@ def predict_unet(model: torch.nn.Module, data: GlaS, size: int) -> list[np.ndarr
         for index in range(len(data)):
             image, _ = data[index]
             logits = model(image[None].to(next(model.parameters()).device))[0, 0].float().cpu()
-            geometry = square_geometry(data.records[index].size, size)
+            geometry = square_geometry(data.sample_info(index)["size"], size)
             probabilities.append(restore_original_size(torch.sigmoid(logits), geometry).numpy())
     return probabilities
 
@@ -57,8 +57,8 @@ def score_unet(probabilities: list[np.ndarray], data: GlaS) -> dict[str, Any]:
     probabilities thresholded at 0.5 (8-connected components as glands), and each image's F1."""
     truths = [data.labels(i) for i in range(len(data))]
     masks = [p > 0.5 for p in probabilities]  # 8-connected components are the instances
-    metrics = glas_metrics(list(zip(masks, truths, strict=True)))
-    per_image = [glas_metrics([(m, t)])["f1"] for m, t in zip(masks, truths, strict=True)]
+    metrics = glas_metrics(masks, truths)
+    per_image = [glas_metrics([m], [t])["f1"] for m, t in zip(masks, truths, strict=True)]
     return {
         "f1": round(metrics["f1"], 3),
         "object_dice": round(metrics["object_dice"], 3),
@@ -83,8 +83,8 @@ def unet_run(out: Path, seed: int = 0, *, size: int = SIZE, epochs: int = 15,
     out = Path(out)
     root = make_glas(out / "glas", counts={"train": 16, "testA": 6, "testB": 4},
                      size=(size, size), seed=seed)
-    train = GlaS(root, "train", "semantic", unet_input_transforms(True, size=size,
-                                                                   crop_size=size))
+    train = GlaS(root, "train", target="semantic",
+                 transforms=unet_input_transforms(True, size=size, crop_size=size))
     torch.manual_seed(seed)
     model = UNet(base_channels=8, depth=3)
     if channels_last:
@@ -100,7 +100,8 @@ def unet_run(out: Path, seed: int = 0, *, size: int = SIZE, epochs: int = 15,
         torch.set_num_threads(threads)
     results: dict[str, Any] = {"history": [round(row["loss"], 4) for row in history]}
     for split in ("testA", "testB"):
-        data = GlaS(root, split, "semantic", unet_input_transforms(False, size=size))
+        data = GlaS(root, split, target="semantic",
+                    transforms=unet_input_transforms(False, size=size))
         probabilities = predict_unet(model, data, size)
         scores = score_unet(probabilities, data)
         order = np.argsort(scores.pop("per_image_f1"))
@@ -113,12 +114,16 @@ def unet_run(out: Path, seed: int = 0, *, size: int = SIZE, epochs: int = 15,
 
 def _draw(out: Path, data: GlaS, probabilities: list[np.ndarray], picks: list[int]) -> None:
     try:
-        from histomammo.plot.segmentation import segmentation_overlay
+        import matplotlib.pyplot as plt
 
-        raw = GlaS(data.root, data.split, "semantic")
+        from histomammo.plot import plot_segmentation_overlay, save_figure
+
+        raw = GlaS(data.root, data.split, target="semantic")
         images = [raw[i][0].permute(1, 2, 0).numpy() for i in picks]
-        segmentation_overlay(images, [data.labels(i) for i in picks],
-                             {"U-Net": [probabilities[i] > 0.5 for i in picks]},
-                             row_titles=["best", "worst"], path=out / "predictions.png")
+        figure = plot_segmentation_overlay(images, [data.labels(i) for i in picks],
+                                           {"U-Net": [probabilities[i] > 0.5 for i in picks]},
+                                           row_titles=["best", "worst"])
+        save_figure(figure, out / "predictions.png", dpi=90)
+        plt.close(figure)
     except ImportError:
         logger.info("matplotlib not installed: no predictions.png")

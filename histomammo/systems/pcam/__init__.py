@@ -12,20 +12,37 @@ P4/P4M G-CNNs on 96x96 PCam patches, scored by the tumour probability.
   [`inception_run2_augment`][histomammo.systems.pcam.inception_run2_augment],
   [`all_cnn_augment`][histomammo.systems.pcam.all_cnn_augment];
 - workflow: [`gcnn_run`][histomammo.systems.pcam.gcnn_run];
-- published numbers: [`PUBLISHED`][histomammo.systems.pcam.PUBLISHED].
+- published numbers: ``PUBLISHED``.
 """
 
-from histomammo._lazy import attach
-
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "_recipe": ["RECIPES", "recipe", "adam_variant", "all_cnn", "all_cnn_learning",
-                    "gcnn_final", "gcnn_learning", "inception_run1", "inception_run2",
-                    "pcam_metrics", "tumour_probability"],
-        "_augment": ["IMAGENET_MEAN", "IMAGENET_STD", "RandomPixelDropout", "all_cnn_augment",
-                     "inception_run2_augment", "inception_transform", "patch_transform"],
-        "_published": ["PUBLISHED"],
-        "_workflow": ["gcnn_run"],
-    },
+# eager: importing a paper's module is asking for it (``import histomammo`` still loads
+# no system), and static imports let the API docs and editors see every name
+from histomammo.systems.pcam._augment import (
+    IMAGENET_MEAN,
+    IMAGENET_STD,
+    RandomPixelDropout,
+    all_cnn_augment,
+    inception_run2_augment,
+    inception_transform,
+    patch_transform,
 )
+from histomammo.systems.pcam._published import PUBLISHED
+from histomammo.systems.pcam._recipe import (
+    RECIPES,
+    adam_variant,
+    all_cnn,
+    all_cnn_learning,
+    gcnn_final,
+    gcnn_learning,
+    inception_run1,
+    inception_run2,
+    pcam_metrics,
+    recipe,
+    tumour_probability,
+)
+from histomammo.systems.pcam._workflow import gcnn_run
+
+__all__ = ["adam_variant", "all_cnn", "all_cnn_augment", "all_cnn_learning", "gcnn_final",
+           "gcnn_learning", "gcnn_run", "IMAGENET_MEAN", "IMAGENET_STD", "inception_run1",
+           "inception_run2", "inception_run2_augment", "inception_transform", "patch_transform",
+           "pcam_metrics", "PUBLISHED", "RandomPixelDropout", "recipe", "RECIPES", "tumour_probability"]

@@ -14,15 +14,21 @@ The seed's text gives the methods only (no table of results), so there are no pu
 numbers to compare with here.
 """
 
-from histomammo._lazy import attach
-
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "_recipe": ["recipe", "patch_recipe", "whole_image_recipe", "shen_optimizer",
-                    "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy",
-                    "SHEN_PATCH_BATCH_SIZE", "SHEN_IMAGE_BATCH_SIZE"],
-        "_augment": ["shen_augmentation", "IntensityShift", "SubtractMean"],
-        "_workflow": ["patch_to_whole_run"],
-    },
+# eager: importing a paper's module is asking for it (``import histomammo`` still loads
+# no system), and static imports let the API docs and editors see every name
+from histomammo.systems.shen._augment import IntensityShift, SubtractMean, shen_augmentation
+from histomammo.systems.shen._recipe import (
+    SHEN_IMAGE_BATCH_SIZE,
+    SHEN_PATCH_BATCH_SIZE,
+    BatchBalancedCrossEntropy,
+    batch_balanced_cross_entropy,
+    patch_recipe,
+    recipe,
+    shen_optimizer,
+    whole_image_recipe,
 )
+from histomammo.systems.shen._workflow import patch_to_whole_run
+
+__all__ = ["batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "IntensityShift",
+           "patch_recipe", "patch_to_whole_run", "recipe", "shen_augmentation", "SHEN_IMAGE_BATCH_SIZE",
+           "shen_optimizer", "SHEN_PATCH_BATCH_SIZE", "SubtractMean", "whole_image_recipe"]

@@ -58,7 +58,7 @@ class IntensityShift(v2.Transform):
 
 class SubtractMean(v2.Transform):
     """Subtract a fixed mean grey value (the training images' mean from
-    [`compute_mean_std`][histomammo.datasets.compute_mean_std]).
+    [`compute_mean_std`][histomammo.datasets.stats.compute_mean_std]).
 
     Examples
     --------
@@ -91,7 +91,7 @@ def shen_augmentation(
     mean : float, optional
         Training-set mean grey on the images' own scale, subtracted last:
         ``compute_mean_std(train_images, scale=False)[0].item()`` for grey images
-        ([`compute_mean_std`][histomammo.datasets.compute_mean_std]).
+        ([`compute_mean_std`][histomammo.datasets.stats.compute_mean_std]).
         For validation and test use :class:`SubtractMean` alone.
     max_shift : float
         Intensity shift bound in pixel values (20).

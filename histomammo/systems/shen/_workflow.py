@@ -23,7 +23,7 @@ from histomammo.metrics.classification import roc_auc, roc_curve
 from histomammo.models import create_model
 from histomammo.models.patch_to_image import PatchToImageClassifier
 from histomammo.plot import plot_roc, plot_training_curves
-from histomammo.systems._mammo import predict_scores, synthetic_root
+from histomammo.systems._mammo import predict_scores, save_closed, stored_to_unit, synthetic_root
 from histomammo.systems.shen._recipe import patch_recipe, whole_image_recipe
 from histomammo.transforms.patches import lesion_patches, patch_class
 
@@ -34,18 +34,22 @@ def _patch_set(data: CBISDDSM, size: int, rng: np.random.Generator) -> tuple[tor
     patches, labels = [], []
     for index, record in enumerate(data.records):
         image = data[index][0][0].numpy()
-        classes = [patch_class(a["type"], a["pathology"]) for a in record.extra["abnormalities"]]
-        cut = lesion_patches(image, data.roi_masks(index), classes, n_per_roi=10,
+        # a mis-sized ROI mask of the release (flagged in data.problems) cannot place a
+        # patch: its abnormality is left out
+        kept = [(mask, patch_class(a["type"], a["pathology"])) for mask, a
+                in zip(data.roi_masks(index), record.extra["abnormalities"], strict=True)
+                if mask.shape == image.shape]
+        cut = lesion_patches(image, [m for m, _ in kept], [c for _, c in kept], n_per_roi=10,
                              n_background=10, size=size, rng=rng)
-        patches.append(cut.patches)
+        patches.append(stored_to_unit(cut.patches, record.path))
         labels.append(cut.labels)
     return torch.from_numpy(np.concatenate(patches))[:, None], torch.from_numpy(
         np.concatenate(labels))
 
 
 def _images(data: CBISDDSM) -> tuple[torch.Tensor, torch.Tensor]:
-    x = torch.stack([data[i][0] for i in range(len(data))]).float()
-    return x, torch.tensor([r.label for r in data.records])
+    x = np.stack([stored_to_unit(data[i][0].numpy(), r.path) for i, r in enumerate(data.records)])
+    return torch.from_numpy(x), torch.tensor([r.label for r in data.records])
 
 
 def _fit(model: torch.nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.Tensor, seed: int,
@@ -75,7 +79,9 @@ def patch_to_whole_run(out: Path, seed: int = 0, *, root: Path | None = None,
         root = make_cbis_ddsm(synthetic_root(out, "cbis_ddsm"), n_patients=n_patients,
                               shape=shape, seed=seed, test_fraction=0.4)
     rng = np.random.default_rng(seed)
-    train, test = CBISDDSM(root, "both", "train"), CBISDDSM(root, "both", "test")
+    # stored values scaled by their range, as the paper's 16-bit PNGs of the DICOMs were
+    train, test = (CBISDDSM(root, split, abnormality="both", pixels="raw")
+                   for split in ("train", "test"))
     patches, classes = _patch_set(train, patch_size, rng)
     mean = float(patches.mean())
     torch.manual_seed(seed)
@@ -95,8 +101,9 @@ def patch_to_whole_run(out: Path, seed: int = 0, *, root: Path | None = None,
         name = "with heatmap" if heatmap else "without heatmap"
         results[name] = {"test_auc": roc_auc(scores, y_test)}
         curves[name] = {**roc_curve(scores, y_test), "auc": results[name]["test_auc"]}
-    plot_roc(curves, out / "roc_patch_to_whole.png", title="whole-image classifier (test)")
-    plot_training_curves(patch_history, out / "patch_training.png", keys=("loss",))
+    save_closed(plot_roc(curves, title="whole-image classifier (test)"),
+                out / "roc_patch_to_whole.png")
+    save_closed(plot_training_curves(patch_history, keys=("loss",)), out / "patch_training.png")
     return results
 
 

@@ -30,7 +30,14 @@ from histomammo.metrics.classification import (
 )
 from histomammo.models import create_model
 from histomammo.plot import plot_mammograms, plot_roc, plot_training_curves
-from histomammo.systems._mammo import accuracy_metric, auc_metric, predict_scores, synthetic_root
+from histomammo.systems._mammo import (
+    accuracy_metric,
+    auc_metric,
+    predict_scores,
+    save_closed,
+    stored_to_unit,
+    synthetic_root,
+)
 from histomammo.systems.thesis._recipe import thesis_recipe
 from histomammo.transforms.mammo import preprocess_crop, preprocess_naive
 
@@ -44,8 +51,16 @@ def load_inbreast(root: Path, split: str, size: tuple[int, int], *, target: str 
     """Preprocessed INbreast split as tensors: ``x (N,1,H,W)``, ``y``, ``breast``, ``patient``.
 
     ``remove_markers=False`` skips the preprocessing's marker removal (the marker ablation).
+    The CC and MLO views only (the thesis's; INbreast's one ``FB`` image is left out).
+
+    The thesis preprocessing runs on the stored integers (``pixels="raw"``): its marker
+    removal looks for the largest stored value and its Otsu threshold is integer, which a
+    display window would move (it blanked ~2% of the breast on windowed INbreast). The
+    preprocessed image is then scaled linearly to float32 in [0, 1] by the file's stored
+    range (``stored_to_unit``), the network's input.
     """
-    data = INbreast(root, label="follow_up", split=split, fractions=fractions, seed=seed)
+    data = INbreast(root, split, label="follow_up", fractions=fractions, seed=seed,
+                    views=("CC", "MLO"), pixels="raw")
     method = "saturated" if remove_markers else None
     images, labels = [], []
     for index, record in enumerate(data.records):
@@ -56,7 +71,7 @@ def load_inbreast(root: Path, split: str, size: tuple[int, int], *, target: str 
             image = preprocess_naive(pixels, laterality=record.laterality, out_shape=size,
                                      factor=max(1, pixels.shape[0] // size[0]),
                                      marker_method=method)
-        images.append(image.astype(np.float32))
+        images.append(stored_to_unit(image, record.path))
         labels.append(record.view == "MLO" if target == "view" else record.label)
     return {"x": torch.from_numpy(np.stack(images))[:, None],
             "y": torch.tensor(labels, dtype=torch.int64),
@@ -99,15 +114,15 @@ def evaluate_whole_image(model: torch.nn.Module, val: dict, test: dict, *, n_boo
     row = specificity_at_sensitivity(val_s, val["y"], test_s, test["y"])
 
     def specificity(scores, labels):
-        return sensitivity_specificity(scores, labels, row["threshold"])[1]
+        return sensitivity_specificity(scores, labels, row["threshold"])["specificity"]
 
     intervals = {name: bootstrap_ci(fn, test_s, test["y"].numpy(), n=n_boot, seed=seed,
                                     groups=test["patient"])
                  for name, fn in (("test_auc", roc_auc), ("test_specificity", specificity))}
     views = {}
     for how in ("min", "max", "mean"):
-        v = aggregate_views(val_s, val["breast"], how, labels=val["y"])
-        t = aggregate_views(test_s, test["breast"], how, labels=test["y"])
+        v = aggregate_views(val_s, val["breast"], how, targets=val["y"])
+        t = aggregate_views(test_s, test["breast"], how, targets=test["y"])
         views[how] = specificity_at_sensitivity(v["scores"], v["labels"], t["scores"],
                                                 t["labels"])
     return {"table_6_3": row, "table_6_4": views, "ci": intervals,
@@ -144,15 +159,16 @@ def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
                                        size=size, epochs=epochs, out=out, optimizer=optimizer,
                                        seed=seed, batch_size=batch_size, **model_kwargs)
     if target == "view":
-        plot_training_curves(history, out / "training.png",
-                             keys=("loss", "val_loss", "val_accuracy"))
+        save_closed(plot_training_curves(history, keys=("loss", "val_loss", "val_accuracy")),
+                    out / "training.png")
         return {"history": history, "test_accuracy": accuracy(
             predict_scores(model, splits["test"]["x"]), splits["test"]["y"].numpy())}
-    plot_training_curves(history, out / "training.png", keys=("loss", "val_loss", "val_auc"))
+    save_closed(plot_training_curves(history, keys=("loss", "val_loss", "val_auc")),
+                out / "training.png")
     results = evaluate_whole_image(model, splits["val"], splits["test"], seed=seed)
-    plot_roc({"test": results.pop("roc")}, out / "roc.png",
-             operating_points={"validation threshold": (
-                 results["table_6_3"]["test_specificity"], results["table_6_3"]["test_sensitivity"])})
+    operating = (results["table_6_3"]["test_specificity"], results["table_6_3"]["test_sensitivity"])
+    save_closed(plot_roc({"test": results.pop("roc")},
+                         operating_points={"validation threshold": operating}), out / "roc.png")
     return {"history": history, **results}
 
 
@@ -162,9 +178,7 @@ def plot_view_inputs(split: dict, path: Path, per_view: int = 2) -> None:
     panels = [(f"{name} ({split['breast'][i].split('/')[-1]})", split["x"][i, 0].numpy())
               for value, name in ((0, "CC"), (1, "MLO"))
               for i in np.flatnonzero(labels == value)[:per_view]]
-    import matplotlib.pyplot as plt  # plot_mammograms made sure it is there
-
-    plt.close(plot_mammograms(panels, path=path, panel_height=2.0))
+    save_closed(plot_mammograms(panels, panel_height=2.0), path, dpi=80)
 
 
 def marker_ablation_run(out: Path, seed: int = 0, *, n_patients: int = 200, size=(128, 104),

@@ -14,8 +14,9 @@ from histomammo.datasets.glas import GlaS
 from histomammo.datasets.synthetic import make_glas
 from histomammo.engine import Recipe
 from histomammo.metrics.segmentation import glas_metrics
-from histomammo.models.maskrcnn import maskrcnn_glas, maskrcnn_instances
+from histomammo.models.maskrcnn import maskrcnn_glas
 from histomammo.models.unet import UNet
+from histomammo.postprocess import maskrcnn_instances
 from histomammo.systems.glas import (
     MASKRCNN_SCHEDULE,
     PAPER_UNET_VAL_LOSS,
@@ -83,22 +84,25 @@ def test_learns(tmp_path: Path, one_thread) -> None:
     """A reduced U-Net trained for seconds segments held-out synthetic glands: F1 >= 0.6."""
     root = make_glas(tmp_path, counts={"train": 16, "testA": 6, "testB": 1}, size=(96, 96),
                      seed=0)
-    train = GlaS(root, "train", "semantic", unet_input_transforms(True, size=96, crop_size=96))
-    test = GlaS(root, "testA", "semantic", unet_input_transforms(False, size=96))
+    train = GlaS(root, "train", target="semantic",
+                 transforms=unet_input_transforms(True, size=96, crop_size=96))
+    test = GlaS(root, "testA", target="semantic",
+                transforms=unet_input_transforms(False, size=96))
     torch.manual_seed(0)
     model = UNet(base_channels=8, depth=3)
 
     def pooled_f1() -> float:
         model.eval()
-        pairs = []
+        masks, truths = [], []
         with torch.no_grad():
             for index in range(len(test)):
                 image, _ = test[index]
-                geometry = square_geometry(test.records[index].size, 96)
+                geometry = square_geometry(test.sample_info(index)["size"], 96)
                 probability = restore_original_size(torch.sigmoid(model(image[None]))[0, 0],
                                                     geometry)
-                pairs.append((probability.numpy() > 0.5, test.labels(index)))
-        return glas_metrics(pairs)["f1"]
+                masks.append(probability.numpy() > 0.5)
+                truths.append(test.labels(index))
+        return glas_metrics(masks, truths)["f1"]
 
     before = pooled_f1()
     # the paper's recipe, reduced: one Adam phase at a higher rate for 15 epochs
@@ -144,9 +148,8 @@ def test_maskrcnn_learns(tmp_path: Path, one_thread) -> None:
                    device="cpu", progress=False)
     model.eval()
     with torch.no_grad():
-        pairs = [(maskrcnn_instances(model([test[i][0]])[0]).numpy(), test.labels(i))
-                 for i in range(len(test))]
-    assert glas_metrics(pairs)["f1"] >= 0.6
+        preds = [maskrcnn_instances(model([test[i][0]])[0]).numpy() for i in range(len(test))]
+    assert glas_metrics(preds, [test.labels(i) for i in range(len(test))])["f1"] >= 0.6
 
 
 def test_losses_follow_their_tensors_device() -> None:

@@ -67,3 +67,20 @@ def test_detections_caption_says_why_no_box_is_drawn():
     assert title.startswith("no prediction reached 0.05 after 1 epoch(s) (best score 0.040)")
     threshold, title = detections_caption({"scores": torch.zeros(0)}, 3)
     assert title.startswith("no prediction after 3 epoch(s)") and threshold == 0.05
+
+
+def test_load_splits_gives_the_detector_float_input(tmp_path):
+    """BreCaHAD yields uint8 as stored; the workflow's splits convert after the flip."""
+    from histomammo.datasets.synthetic import make_brecahad
+    from histomammo.systems.brecahad import load_splits
+
+    root = make_brecahad(tmp_path, n_cases=3, images_per_case=(2, 1, 1), size=(96, 128),
+                         nuclei=(3, 4), seed=0)
+    data = load_splits(root, patch_size=(48, 64), image_size=(96, 128))
+    assert sorted(n for d in data.values() for n in d.names) == [
+        "Case_1-01", "Case_1-02", "Case_2-01", "Case_3-01"]
+    for split, dataset in data.items():
+        image, target = dataset[0]
+        assert image.dtype == torch.float32, split
+        assert 0.0 <= float(image.min()) and float(image.max()) <= 1.0 and float(image.max()) > 0.1
+        assert target["boxes"].dtype == torch.float32
