@@ -272,9 +272,9 @@ def make_glas(
         and a space before every value (the values, patients and grades are the same).
     stain : str or (3, 2) array, optional
         Re-stain every image with these stain vectors (a name from
-        [`SYNTHETIC_STAINS`][histomammo.datasets.synthetic.SYNTHETIC_STAINS] or a matrix whose
+        ``histomammo.datasets.synthetic.SYNTHETIC_STAINS`` or a matrix whose
         columns are haematoxylin and eosin) just before it is written, through
-        [`restain`][histomammo.datasets.synthetic.restain]; ``None`` (the default) writes the
+        ``histomammo.datasets.synthetic.restain``; ``None`` (the default) writes the
         writer's own colours, byte for byte as without the option.
 
     Returns

@@ -151,9 +151,9 @@ def make_pcam(
         Show a progress bar.
     stain : str or (3, 2) array, optional
         Re-stain every image with these stain vectors (a name from
-        [`SYNTHETIC_STAINS`][histomammo.datasets.synthetic.SYNTHETIC_STAINS] or a matrix whose
+        ``histomammo.datasets.synthetic.SYNTHETIC_STAINS`` or a matrix whose
         columns are haematoxylin and eosin) just before it is written, through
-        [`restain`][histomammo.datasets.synthetic.restain]; ``None`` (the default) writes the
+        ``histomammo.datasets.synthetic.restain``; ``None`` (the default) writes the
         writer's own colours, byte for byte as without the option.
 
     Returns
