@@ -1,0 +1,17 @@
+"""Whole-slide inference: any classifier, segmenter or detector over a gigapixel slide.
+
+:func:`classify_slide` (a :class:`Heatmap` of patch probabilities), :func:`segment_slide`
+(blended per-pixel probabilities, in memory or written tile by tile to ``.zarr`` / ``.tif``),
+:func:`detect_slide` (boxes merged across tile borders; :func:`write_geojson` for QuPath) and
+:func:`predict_slides` (many slides, resumable, sharded across ``torchrun`` ranks).
+"""
+
+from histomammo._lazy import attach
+
+__getattr__, __dir__, __all__ = attach(
+    __name__,
+    attributes={
+        "_source": ["MPP_TOLERANCE", "slide_mpp"],
+        "heatmap": ["Heatmap", "classify_slide"],
+    },
+)
