@@ -13,5 +13,7 @@ __getattr__, __dir__, __all__ = attach(
     attributes={
         "_source": ["MPP_TOLERANCE", "slide_mpp"],
         "heatmap": ["Heatmap", "classify_slide"],
+        "segment": ["segment_slide", "tile_weights"],
+        "_sinks": ["OutputExistsError"],
     },
 )

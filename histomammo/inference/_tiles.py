@@ -135,7 +135,7 @@ def check_output(output: Any, expected: tuple[Any, ...], what: str, name: str) -
     shape = tuple(output.shape) if isinstance(output, torch.Tensor) else None
     if shape is None or len(shape) != len(expected) or any(
             e is not None and e != s for e, s in zip(expected, shape, strict=True)):
-        shown = tuple("classes" if e is None else e for e in expected)
+        shown = "(" + ", ".join("classes" if e is None else str(e) for e in expected) + ")"
         got = shape if shape is not None else type(output).__name__
         raise DataFormatError(f"{name}: the model returned {got} for a batch of tiles; "
                               f"{what} expects {shown} logits")

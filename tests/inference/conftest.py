@@ -55,3 +55,9 @@ def mpp_slide(tmp_path_factory):
 @pytest.fixture
 def classifier():
     return TinyClassifier().eval()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread(one_thread):
+    """Small convolutions on the shared 2-core machine run fastest on one thread."""
+    yield
