@@ -15,5 +15,6 @@ __getattr__, __dir__, __all__ = attach(
         "heatmap": ["Heatmap", "classify_slide"],
         "segment": ["segment_slide", "tile_weights"],
         "_sinks": ["OutputExistsError"],
+        "detect": ["detect_slide", "write_geojson"],
     },
 )
