@@ -16,5 +16,6 @@ __getattr__, __dir__, __all__ = attach(
         "segment": ["segment_slide", "tile_weights"],
         "_sinks": ["OutputExistsError"],
         "detect": ["detect_slide", "write_geojson"],
+        "predict": ["predict_slides"],
     },
 )

@@ -73,7 +73,7 @@ class StoreSink:
             self.group = self.zarr.open_group(self.partial, mode="r+")
 
     def ensure(self, channels: int, attrs: dict[str, Any]) -> None:
-        if self.group is not None:
+        if self.group is not None and "0" in self.group:
             return
         self.group = self.zarr.open_group(self.partial, mode="w")
         self.group.attrs.update(attrs)
@@ -89,6 +89,7 @@ class StoreSink:
 
     def finish(self) -> Path:
         levels = _build_pyramid(self.group)
+        _remove_leftovers(self.partial)
         if self.out.suffix == ".zarr":
             self.group.attrs["levels"] = levels
             (self.partial / "progress.json").unlink()
@@ -98,6 +99,13 @@ class StoreSink:
             _write_tiff(self.group, levels, self.out)
             shutil.rmtree(self.partial)
         return self.out
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Temporary files a killed run left: zarr's ``*.<hex>.partial`` and ours ``.*.tmp``."""
+    for path in [*folder.rglob("*.partial"), *folder.rglob(".*.tmp")]:
+        if path.is_file():
+            path.unlink()
 
 
 def open_sink(out: Any, shape: tuple[int, int], resume: bool) -> ArraySink | StoreSink:

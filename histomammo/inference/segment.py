@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
@@ -207,6 +208,9 @@ def segment_slide(
     if not 0 <= overlap < patch_size:
         raise ValueError(f"overlap must lie in [0, patch_size={patch_size}), got {overlap}")
     if out is not None and Path(out).exists() and resume:
+        leftover = Path(out).with_name(Path(out).name + ".partial")
+        if leftover.exists():  # killed between writing a .tif and removing its store
+            shutil.rmtree(leftover)
         return Path(out)
     source = open_source(slide, level, mpp)
     check_fits(source, (patch_size, patch_size))
