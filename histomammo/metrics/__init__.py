@@ -7,6 +7,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     submodules=["classification", "glas_leaderboard", "segmentation"],
     attributes={
+        "_froc": ["FROC_FP_RATES", "evaluation_mask", "froc", "heatmap_to_detections", "slide_auc"],
         "detection": [
             "rates_vs_threshold", "average_precision", "detection_counts", "suppress_duplicates",
         ],
