@@ -49,11 +49,11 @@ def keep_tissue(corners: np.ndarray, size: tuple[int, int], source: SlideSource,
 
 
 def default_input(pixels: np.ndarray) -> torch.Tensor:
-    """``(h, w, C)`` pixels as the ``(C, h, w)`` float32 the model sees without a transform.
+    """``(h, w, C)`` pixels as the contiguous ``(C, h, w)`` float32 the model sees without a transform.
 
     Integer slides are divided by their dtype's maximum (255 for uint8), floats kept.
     """
-    tensor = torch.from_numpy(np.ascontiguousarray(pixels)).permute(2, 0, 1)
+    tensor = torch.from_numpy(np.ascontiguousarray(pixels.transpose(2, 0, 1)))
     if pixels.dtype.kind in "ui":
         return tensor.to(torch.float32) / float(np.iinfo(pixels.dtype).max)
     return tensor.to(torch.float32)

@@ -13,8 +13,8 @@ from histomammo.io import TiffImage
 
 def _direct(model, image, level, corners, size, chunk):
     """Softmax of the model over patches read straight from the file, ``chunk`` at a time."""
-    patches = [torch.from_numpy(image.read_region(int(t), int(x), size, size, level))
-               .permute(2, 0, 1).float() / 255 for t, x in corners]
+    patches = [torch.from_numpy(image.read_region(int(t), int(x), size, size, level)
+                                .transpose(2, 0, 1).copy()).float() / 255 for t, x in corners]
     out = []
     with torch.no_grad():
         for i in range(0, len(patches), chunk):
