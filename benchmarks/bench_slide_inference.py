@@ -77,9 +77,16 @@ class PixelFCN(nn.Module):
         return self.body(x)
 
 
+LAYOUT = {"channels_last": False}  # set by a contender name ending in "_nhwc"
+
+
 def build(kind: str) -> nn.Module:
+    """The seeded model; channels-last (NHWC) weights for the ``*_nhwc`` runs."""
     torch.manual_seed(0)
-    return (PatchCNN() if kind == "classify" else PixelFCN()).eval()
+    model = (PatchCNN() if kind == "classify" else PixelFCN()).eval()
+    if LAYOUT["channels_last"]:
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def _peak_mb() -> float:
@@ -268,7 +275,8 @@ CONTENDERS = {f.__name__: f for f in (histomammo_classify, monai_classify, tiato
 
 def _worker(name: str, args: list[str]) -> None:
     torch.set_num_threads(1)
-    run = CONTENDERS[name](*args)  # imports, model, input array: not timed
+    LAYOUT["channels_last"] = name.endswith("_nhwc")
+    run = CONTENDERS[name.removesuffix("_nhwc")](*args)  # imports, model, input: not timed
     start = time.perf_counter()
     tiles = run()
     seconds = time.perf_counter() - start
@@ -277,6 +285,7 @@ def _worker(name: str, args: list[str]) -> None:
 
 # ---------------------------------------------------------------- driver
 def _spawn(name: str, args: list[str], python: str = sys.executable) -> dict:
+    """One contender in its own process: ``{"name", "tiles", "seconds", "peak_mb"}``."""
     env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
     done = subprocess.run([python, str(HERE), "worker", name, *args], capture_output=True,
                           text=True, env=env)
@@ -309,14 +318,17 @@ def speed(args: argparse.Namespace) -> None:
     slide = make_slide(folder / "bench.tif", (args.side, args.side), tile=256, levels=3,
                        layout="pages", seed=0).path
     print(f"slide {args.side}x{args.side}, load: {os.getloadavg()} (a shared machine)")
-    rows = [_spawn(n, [str(slide)]) for n in ("histomammo_classify", "monai_classify",
-                                             "histomammo_segment", "monai_segment")]
-    if args.tiatoolbox:
-        rows += [_spawn(n, [str(slide)], args.tiatoolbox)
-                 for n in ("tiatoolbox_classify", "tiatoolbox_segment")]
+    rows = []
+    for layout in ("", "_nhwc"):  # the models as built (NCHW), then channels-last for everyone
+        rows += [_spawn(n + layout, [str(slide)]) for n in (
+            "histomammo_classify", "monai_classify", "histomammo_segment", "monai_segment")]
+        if args.tiatoolbox:
+            rows += [_spawn(n + layout, [str(slide)], args.tiatoolbox)
+                     for n in ("tiatoolbox_classify", "tiatoolbox_segment")]
     print(f"load after: {os.getloadavg()}")
-    _report(rows, [("histomammo_classify", ["monai_classify", "tiatoolbox_classify"]),
-                   ("histomammo_segment", ["monai_segment", "tiatoolbox_segment"])])
+    _report(rows, [(f"histomammo_{task}{layout}",
+                    [f"monai_{task}{layout}", f"tiatoolbox_{task}{layout}"])
+                   for layout in ("", "_nhwc") for task in ("classify", "segment")])
 
 
 def memory(args: argparse.Namespace) -> None:

@@ -151,7 +151,7 @@ def segment_part(out: Path, args: argparse.Namespace) -> None:
     optimiser = torch.optim.Adam(model.parameters(), lr=3e-3)
     x = torch.from_numpy(train_image.transpose(2, 0, 1).copy()).float()[None] / 255
     y = torch.from_numpy((train_mask > 0).astype(np.float32))[None, None]
-    for _ in range(60 if not args.quick else 20):
+    for _ in range(150 if not args.quick else 40):
         top, left = rng.integers(0, 512 - 256, 2)
         logits = model(x[..., top : top + 256, left : left + 256])
         loss = torch.nn.functional.binary_cross_entropy_with_logits(

@@ -14,7 +14,8 @@ from histomammo.errors import DataFormatError
 from histomammo.inference._source import SlideSource
 from histomammo.transforms.tissue import TissueMask
 
-__all__ = ["TileBatches", "grid_starts", "keep_tissue", "model_device", "run_model", "stripes"]
+__all__ = ["TileBatches", "channels_last", "grid_starts", "keep_tissue", "model_device", "run_model",
+           "stripes"]
 
 
 def grid_starts(length: int, patch: int, step: int, *, flush: bool) -> np.ndarray:
@@ -112,15 +113,32 @@ def model_device(model: torch.nn.Module, device: str | torch.device | None) -> t
     return device
 
 
-def run_model(model: torch.nn.Module, batch: Any, device: torch.device, amp: bool) -> Any:
+def channels_last(model: torch.nn.Module) -> bool:
+    """Whether the model's convolution weights are stored channels-last (NHWC).
+
+    A model put there with ``model.to(memory_format=torch.channels_last)`` then gets its
+    batches in the same layout, which oneDNN and cuDNN run 2-3x faster for many CNNs.
+    """
+    for parameter in model.parameters():
+        if parameter.ndim == 4 and parameter.shape[1] > 1 and parameter.shape[2:].numel() > 1:
+            return (parameter.is_contiguous(memory_format=torch.channels_last)
+                    and not parameter.is_contiguous())
+    return False
+
+
+def run_model(model: torch.nn.Module, batch: Any, device: torch.device, amp: bool,
+              nhwc: bool = False) -> Any:
     """The model's output on ``batch`` (moved to ``device``) without gradients.
 
-    ``amp`` runs under :func:`torch.autocast`: float16 on CUDA, bfloat16 elsewhere.
+    ``amp`` runs under :func:`torch.autocast`: float16 on CUDA, bfloat16 elsewhere; ``nhwc``
+    hands a 4-D batch over in channels-last layout (see [`channels_last`][histomammo.inference._tiles.channels_last]).
     """
     if isinstance(batch, list):
         batch = [b.to(device, non_blocking=True) for b in batch]
     else:
         batch = batch.to(device, non_blocking=True)
+        if nhwc and batch.ndim == 4:
+            batch = batch.contiguous(memory_format=torch.channels_last)
     dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
     autocast = torch.autocast(device.type, dtype=dtype) if amp else contextlib.nullcontext()
     with torch.inference_mode(), autocast:

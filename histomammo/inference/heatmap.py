@@ -19,6 +19,7 @@ from histomammo.errors import DataFormatError
 from histomammo.inference._source import SlideSource, open_source
 from histomammo.inference._tiles import (
     TileBatches,
+    channels_last,
     check_output,
     grid_starts,
     iterate_batches,
@@ -179,7 +180,9 @@ def classify_slide(
     ----------
     model : torch.nn.Module
         Takes ``(N, C, patch_size, patch_size)`` and returns ``(N, classes)`` logits; put in
-        eval mode here.
+        eval mode here. A model in channels-last layout
+        (``model.to(memory_format=torch.channels_last)``, often 2-3x faster on CPU) gets its
+        batches channels-last too.
     slide : histomammo.io.TiffImage or numpy.ndarray
         A pyramidal TIFF, or a 2-D / 3-D array (HW or HWC).
     patch_size : int
@@ -273,11 +276,11 @@ def _classify(model: torch.nn.Module, batches: TileBatches, device: torch.device
               num_workers: int, progress: bool, any_tissue: bool) -> np.ndarray:
     """``(N, classes)`` float32 probabilities of every tile (one tile's to learn C if none)."""
     chunks = []
-    name = batches.source.name
+    name, nhwc = batches.source.name, channels_last(model)
     with tqdm(total=len(batches.corners), desc="classify_slide", unit="patch",
               disable=not progress or not any_tissue) as bar:
         for _, batch in iterate_batches(batches, num_workers, bar=bar):
-            logits = check_output(run_model(model, batch, device, amp), (len(batch), None),
+            logits = check_output(run_model(model, batch, device, amp, nhwc), (len(batch), None),
                                   "classify_slide", name)
             chunks.append(probabilities(logits).cpu().numpy())
     return np.concatenate(chunks).astype(np.float32, copy=False)

@@ -25,6 +25,7 @@ from histomammo.inference._sinks import CHUNK, open_sink
 from histomammo.inference._source import SlideSource, open_source
 from histomammo.inference._tiles import (
     TileBatches,
+    channels_last,
     check_output,
     grid_starts,
     iterate_batches,
@@ -226,8 +227,10 @@ def segment_slide(
         sides = (y > 0, y + patch_size < source.shape[0], x > 0, x + patch_size < source.shape[1])
         return tile_weights(patch_size, overlap, blend, sides)
 
+    nhwc = channels_last(model)
+
     def run(batch: torch.Tensor) -> np.ndarray:
-        logits = check_output(run_model(model, batch, device, amp),
+        logits = check_output(run_model(model, batch, device, amp, nhwc),
                               (len(batch), None, patch_size, patch_size), "segment_slide",
                               source.name)
         probs = probabilities(logits).cpu().numpy()

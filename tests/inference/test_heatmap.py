@@ -115,3 +115,34 @@ def test_exception(image, mpp_slide, classifier):
     with pytest.warns(UserWarning, match="no patch holds enough tissue"):
         empty = classify_slide(classifier, blank, patch_size=32, progress=False)
     assert empty.probabilities.shape == (2, 2, 2) and np.isnan(empty.probabilities).all()
+
+
+def test_transform_device_amp(image, classifier):
+    plain = classify_slide(classifier, image, patch_size=64, level=1, tissue=None,
+                           progress=False).probabilities
+    seen = []
+
+    def transform(tile):
+        seen.append((type(tile).__name__, tile.dtype, tuple(tile.shape)))
+        return tile.float() / 255
+
+    transformed = classify_slide(classifier, image, patch_size=64, level=1, tissue=None,
+                                 transform=transform, device="cpu", progress=False)
+    assert seen[0] == ("Image", torch.uint8, (3, 64, 64))
+    np.testing.assert_allclose(transformed.probabilities, plain, rtol=0, atol=1e-6)
+    autocast = classify_slide(classifier, image, patch_size=64, level=1, tissue=None, amp=True,
+                              progress=False).probabilities  # bfloat16 on the CPU
+    assert autocast.dtype == np.float32
+    np.testing.assert_allclose(autocast, plain, rtol=0, atol=0.05)
+
+
+def test_channels_last_model(image, classifier):
+    from histomammo.inference._tiles import channels_last
+
+    plain = classify_slide(classifier, image, patch_size=64, level=1, tissue=None,
+                           progress=False).probabilities
+    assert not channels_last(classifier)
+    nhwc = classifier.to(memory_format=torch.channels_last)
+    assert channels_last(nhwc)
+    fast = classify_slide(nhwc, image, patch_size=64, level=1, tissue=None, progress=False)
+    np.testing.assert_allclose(fast.probabilities, plain, rtol=0, atol=1e-6)
