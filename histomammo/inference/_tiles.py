@@ -91,12 +91,17 @@ class TileBatches(torch.utils.data.Dataset):
         return torch.stack(tiles) if self.stack else tiles
 
 
+def _as_is(batch: Any) -> Any:
+    """The batch a TileBatches item already is (a module function: picklable under spawn)."""
+    return batch
+
+
 def iterate_batches(batches: TileBatches, num_workers: int, first: int = 0,
                     bar: Any = None) -> Iterator[tuple[int, Any]]:
     """``(first tile index, batch)`` for batches ``first, first + 1, ...`` in order."""
     subset = torch.utils.data.Subset(batches, range(first, len(batches)))
     loader = torch.utils.data.DataLoader(subset, batch_size=None, num_workers=num_workers,
-                                         collate_fn=lambda batch: batch)
+                                         collate_fn=_as_is)
     for offset, batch in enumerate(loader):
         yield (first + offset) * batches.batch_size, batch
         if bar is not None:
