@@ -1,9 +1,9 @@
 """Whole-slide inference: any classifier, segmenter or detector over a gigapixel slide.
 
-:func:`classify_slide` (a :class:`Heatmap` of patch probabilities), :func:`segment_slide`
+``classify_slide`` (a ``Heatmap`` of patch probabilities), ``segment_slide``
 (blended per-pixel probabilities, in memory or written tile by tile to ``.zarr`` / ``.tif``),
-:func:`detect_slide` (boxes merged across tile borders; :func:`write_geojson` for QuPath) and
-:func:`predict_slides` (many slides, resumable, sharded across ``torchrun`` ranks).
+``detect_slide`` (boxes merged across tile borders; ``write_geojson`` for QuPath) and
+``predict_slides`` (many slides, resumable, sharded across ``torchrun`` ranks).
 """
 
 from histomammo._lazy import attach

@@ -1,10 +1,10 @@
 """The pixels a whole-slide prediction reads: one level of a TIFF pyramid, a resampled level, or an array.
 
-:class:`SlideSource` hides where pixels come from. A :class:`histomammo.io.TiffImage` is read
+``SlideSource`` hides where pixels come from. A [`TiffImage`][histomammo.io.TiffImage] is read
 one region at a time (only the TIFF tiles a region needs are decoded, and recently decoded
-blocks are kept, see :class:`BlockCache`); a 2-D or 3-D numpy array is sliced. The *working
+blocks are kept, see ``BlockCache``); a 2-D or 3-D numpy array is sliced. The *working
 grid* is the pixel grid the model sees: a pyramid level, or (``mpp=`` between levels) a level
-resampled by area averaging. Every coordinate in this package is ``(row, column)``; level-0
+averaged down by adaptive average pooling. Every coordinate in this package is ``(row, column)``; level-0
 coordinates are working coordinates times :attr:`SlideSource.downsample`.
 """
 
@@ -171,8 +171,9 @@ class SlideSource:
         """``(height, width, C)`` pixels of the working grid (inside it), the slide's dtype.
 
         A resampled grid (``scale`` > 1) reads the level region under the box and averages
-        it down with :func:`torch.nn.functional.adaptive_avg_pool2d` (area averaging); the
-        result is rounded back to an integer dtype.
+        it down with ``torch.nn.functional.adaptive_avg_pool2d`` (each output pixel the mean
+        of the level pixels its window overlaps); the result is rounded back to an integer
+        dtype.
         """
         if self.scale == 1.0:
             return self._read_level(top, left, height, width)

@@ -135,7 +135,7 @@ def run_model(model: torch.nn.Module, batch: Any, device: torch.device, amp: boo
               nhwc: bool = False) -> Any:
     """The model's output on ``batch`` (moved to ``device``) without gradients.
 
-    ``amp`` runs under :func:`torch.autocast`: float16 on CUDA, bfloat16 elsewhere; ``nhwc``
+    ``amp`` runs under ``torch.autocast``: float16 on CUDA, bfloat16 elsewhere; ``nhwc``
     hands a 4-D batch over in channels-last layout (see [`channels_last`][histomammo.inference._tiles.channels_last]).
     """
     if isinstance(batch, list):

@@ -1,4 +1,4 @@
-"""Patch classification over a whole slide: :func:`classify_slide` and its :class:`Heatmap`."""
+"""Patch classification over a whole slide: ``classify_slide`` and its ``Heatmap``."""
 
 from __future__ import annotations
 
@@ -193,7 +193,8 @@ def classify_slide(
         Pyramid level to read.
     mpp : float, optional
         Microns per pixel wanted instead of ``level``: the level within 10% relative
-        (:data:`MPP_TOLERANCE`) is read, else the coarsest finer level is area-averaged down.
+        ([`MPP_TOLERANCE`][histomammo.inference.MPP_TOLERANCE]) is read, else the coarsest finer
+        level is averaged down (adaptive average pooling).
     tissue : {"otsu", None}, numpy.ndarray or TissueMask
         Patches with less than ``min_tissue`` tissue are skipped (NaN in the heatmap).
     min_tissue : float
@@ -206,7 +207,7 @@ def classify_slide(
     device : str or torch.device, optional
         Where the model runs (it is moved there); by default where its parameters are.
     amp : bool
-        Run under :func:`torch.autocast` (float16 on CUDA, bfloat16 on CPU).
+        Run under ``torch.autocast`` (float16 on CUDA, bfloat16 on CPU).
     progress : bool
         Show a progress bar.
 

@@ -2,7 +2,7 @@
 
 Tiles of ``patch_size`` overlap by ``overlap`` pixels and cover the slide (the last row and
 column of tiles end flush with its edge). They are visited in vertical stripes
-(:data:`~histomammo.inference._sinks.CHUNK`-aligned, about 4096 pixels wide when writing to
+(aligned to the 512-pixel chunks, 4096 pixels wide when writing to
 disk), top to bottom, and a stripe's rows are written as soon as no later tile touches them:
 memory holds one stripe's ``patch_size + 512`` rows whatever the slide's size. Tiles that
 straddle two stripes are run once for each (about 1/9 more model calls at ``overlap=64``).

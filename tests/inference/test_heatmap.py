@@ -146,3 +146,19 @@ def test_channels_last_model(image, classifier):
     assert channels_last(nhwc)
     fast = classify_slide(nhwc, image, patch_size=64, level=1, tissue=None, progress=False)
     np.testing.assert_allclose(fast.probabilities, plain, rtol=0, atol=1e-6)
+
+
+def test_resampling_is_area_average(mpp_slide):
+    from histomammo.inference._source import open_source
+
+    with TiffImage(mpp_slide) as image:
+        source = open_source(image, mpp=0.75)  # level 1 (0.5 um/px) averaged 1.5x down
+        assert (source.level, source.scale, source.shape) == (1, 1.5, (170, 170))
+        got = source.read(10, 20, 8, 8)
+        region = image.read_region(15, 30, 12, 12, level=1).astype(np.float32)
+        corner = source.read(0, 0, 2, 2)[0, 0]  # working pixel (0, 0): level pixels 0..1
+        first = image.read_region(0, 0, 2, 2, level=1).mean((0, 1))
+    expected = torch.nn.functional.adaptive_avg_pool2d(
+        torch.from_numpy(region).permute(2, 0, 1), (8, 8)).permute(1, 2, 0).numpy()
+    assert got.dtype == np.uint8 and np.array_equal(got, np.rint(expected).astype(np.uint8))
+    assert np.array_equal(corner, np.rint(first))
