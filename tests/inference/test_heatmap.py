@@ -162,3 +162,16 @@ def test_resampling_is_area_average(mpp_slide):
         torch.from_numpy(region).permute(2, 0, 1), (8, 8)).permute(1, 2, 0).numpy()
     assert got.dtype == np.uint8 and np.array_equal(got, np.rint(expected).astype(np.uint8))
     assert np.array_equal(corner, np.rint(first))
+
+
+def test_grayscale_otsu():
+    """A mammogram-like image: the bright breast on a dark background is the tissue."""
+    yy, xx = np.mgrid[:256, :256]
+    image = np.where(((yy - 128) / 100) ** 2 + (xx / 150) ** 2 < 1, 3000, 200).astype(np.uint16)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.AdaptiveAvgPool2d(1),
+                                torch.nn.Flatten(), torch.nn.Linear(4, 2))
+    heatmap = classify_slide(model, image, patch_size=32, tissue="otsu", progress=False)
+    kept = np.isfinite(heatmap.probabilities[..., 0])
+    centres = heatmap.positions[..., 0] + 16, heatmap.positions[..., 1] + 16
+    inside = ((centres[0] - 128) / 100) ** 2 + (centres[1] / 150) ** 2 < 1
+    assert kept[inside].mean() > 0.9 and kept[~inside].mean() < 0.2
