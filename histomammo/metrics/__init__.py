@@ -8,6 +8,7 @@ __getattr__, __dir__, __all__ = attach(
     __name__,
     submodules=["classification", "segmentation"],
     attributes={
+        "_froc": ["FROC_FP_RATES", "evaluation_mask", "froc", "heatmap_to_detections", "slide_auc"],
         "detection": ["rates_vs_threshold", "average_precision", "detection_counts"],
         "classification": [
             "roc_curve", "roc_auc", "accuracy", "sensitivity_specificity",
