@@ -12,7 +12,7 @@ from histomammo._lazy import attach
 __version__ = "0.1.0.dev0"
 
 __getattr__, __dir__, _lazy_all = attach(
-    __name__, submodules=["datasets", "engine", "errors", "io", "metrics", "models", "plot", "postprocess", "systems", "transforms"]
+    __name__, submodules=["datasets", "engine", "errors", "inference", "io", "metrics", "models", "plot", "postprocess", "systems", "transforms"]
 )
 __all__ = ["__version__", *_lazy_all]
 del attach
