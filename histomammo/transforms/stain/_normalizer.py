@@ -150,10 +150,8 @@ class StainNormalizer:
         pixels = batch.pixels
         step = max(1, CHUNK_PIXELS // (pixels.shape[-2] * pixels.shape[-1] or 1))
         parts = [self._normalise(chunk) for chunk in pixels.split(step)]
-        out = parts[0][0] if len(parts) == 1 else torch.cat([part for part, _ in parts])
-        ok = parts[0][1] if len(parts) == 1 else torch.cat([flags for _, flags in parts])
-        warn_skipped(ok, f"less than {self.min_tissue:.0%} tissue or one colour")
-        return batch.restore(out)
+        warn_skipped(torch.cat([ok for _, ok in parts]), f"less than {self.min_tissue:.0%} tissue or one colour")
+        return batch.restore([out for out, _ in parts])  # each chunk back to uint8 before joining
 
     __call__ = transform
 
