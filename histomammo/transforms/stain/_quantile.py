@@ -47,7 +47,8 @@ def quantile(values: torch.Tensor, q: float | Sequence[float], mask: torch.Tenso
     positions = [last.to(values.dtype) * one for one in qs]
     lows = [position.floor().long().clamp_max(n - 1) for position in positions]
     highs = [torch.minimum(low + 1, last) for low in lows]
-    pairs = _selected(values, mask, lows, highs, count) if values.device.type == "cpu" else None
+    on_cpu = values.device.type == "cpu" and values.dtype in (torch.float32, torch.float64)
+    pairs = _selected(values, mask, lows, highs, count) if on_cpu else None
     results = []
     for i, (one, position, low, high) in enumerate(zip(qs, positions, lows, highs, strict=True)):
         below, above = _elsewhere(values, mask, one, low, high, last) if pairs is None else pairs[i]
