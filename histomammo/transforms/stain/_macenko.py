@@ -48,7 +48,7 @@ def macenko_batch(od: torch.Tensor, mask: torch.Tensor, alpha: float,
     plane = torch.cat([torch.where(first.sum(1, keepdim=True) < 0, -first, first), plane[:, :, 1:]], -1)
     projected = plane.transpose(1, 2) @ od
     angle = torch.atan2(projected[:, 1], projected[:, 0])
-    extremes = torch.stack([quantile(angle, alpha / 100, mask), quantile(angle, 1 - alpha / 100, mask)], -1)
+    extremes = quantile(angle, (alpha / 100, 1 - alpha / 100), mask)  # (N, 2)
     directions = torch.stack([torch.cos(extremes), torch.sin(extremes)], 1)  # (N, 2, 2)
     return order_stains(plane @ directions)
 

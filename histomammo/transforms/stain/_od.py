@@ -84,7 +84,8 @@ def as_batch(images: Any, dtype: torch.dtype | None = None) -> Batch:
 
     uint8 is read on 0-255, floating point on [0, 1]; ``restore`` returns a result of the
     input's kind, shape, dtype and device (uint8 rounded, floats clipped to [0, 1]), reusing
-    the memory of the 0-255 tensor it is given (never pass it ``pixels`` itself).
+    the memory of the 0-255 tensor it is given (never pass it ``pixels`` itself), or of each
+    of a list of consecutive chunks of the batch, each converted before they are joined.
     """
     is_numpy = isinstance(images, np.ndarray)
     tensor = torch.from_numpy(np.ascontiguousarray(images)) if is_numpy else images
@@ -101,12 +102,15 @@ def as_batch(images: Any, dtype: torch.dtype | None = None) -> Batch:
     pixels = tensor.to(work) if integer else tensor.to(work) * 255.0
     pixels = pixels[None] if single else pixels
 
-    def restore(out: torch.Tensor) -> Any:  # works in place on ``out``, a tensor of its caller's
-        out = out[0] if single else out
+    def convert(out: torch.Tensor) -> torch.Tensor:
         if integer:
-            out = out.round_().clamp_(0, 255).to(tensor.dtype)
-        else:
-            out = out.div_(255.0).clamp_(0, 1).to(tensor.dtype)
+            return out.round_().clamp_(0, 255).to(tensor.dtype)
+        return out.div_(255.0).clamp_(0, 1).to(tensor.dtype)
+
+    def restore(out: torch.Tensor | list[torch.Tensor]) -> Any:  # in place on ``out``, its caller's
+        parts = [convert(part) for part in (out if isinstance(out, list) else [out])]
+        out = parts[0] if len(parts) == 1 else torch.cat(parts)
+        out = out[0] if single else out
         if is_numpy:
             return np.ascontiguousarray(out.movedim(-3, -1).numpy())
         return out

@@ -111,6 +111,25 @@ def test_tiles_without_tissue_pass_through(ihc, method, caplog):
 
 
 @pytest.mark.parametrize("method", METHODS)
+def test_chunks_of_a_batch_equal_one_pass(ihc, method, monkeypatch, caplog):
+    """Large batches go through in chunks of whole images: same output, one warning per call."""
+    from histomammo.transforms.stain import _normalizer
+
+    tiles = patches(ihc)
+    tiles[3] = 255  # no tissue, in the first chunk
+    tiles[10] = 255  # and in another
+    fitted = normalizer(method).fit(synthetic_he())
+    whole = fitted.transform(tiles)
+    monkeypatch.setattr(_normalizer, "CHUNK_PIXELS", 3 * 64 * 64)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="histomammo.transforms.stain"):
+        chunked = fitted.transform(tiles)
+    np.testing.assert_array_equal(chunked, whole)
+    assert [r.getMessage() for r in caplog.records] == [
+        "2 of 17 image(s) returned unchanged: less than 1% tissue or one colour"]
+
+
+@pytest.mark.parametrize("method", METHODS)
 def test_fit_raises_on_empty_target(method):
     with pytest.raises(DataFormatError, match="tissue"):
         normalizer(method).fit(np.full((32, 32, 3), 255, np.uint8))

@@ -31,3 +31,31 @@ def test_sorted_rows_use_the_fallback_exactly():
     values[0, 1::2] = torch.arange(1 << 16, dtype=torch.float64)
     expected = np.percentile(values.numpy(), [1, 99], axis=1)[:, 0]
     assert [float(quantile(values, q)[0]) for q in (0.01, 0.99)] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("length", [7, 9216, 1 << 17])
+@pytest.mark.parametrize("q", [0.0, 0.01, 0.99, 1.0])
+def test_torch_selection_of_other_devices_matches_numpy(monkeypatch, length, q):
+    """Off the CPU, short rows go through ``topk`` and long ones the sample-bracketed selection."""
+    from histomammo.transforms.stain import _quantile
+
+    monkeypatch.setattr(_quantile, "_selected", lambda *args: None)
+    rng = np.random.default_rng(1)
+    values = np.round(rng.normal(size=(3, length)) * 20)
+    mask = rng.random(values.shape) < [[1.0], [0.3], [0.0]]
+    out = quantile(torch.from_numpy(values), q, torch.from_numpy(mask)).numpy()
+    expected = [np.percentile(v[m], 100 * q) if m.any() else 0.0 for v, m in zip(values, mask, strict=True)]
+    np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("length", [9216, 300_000])
+def test_several_quantiles_at_once(length):
+    rng = np.random.default_rng(2)
+    values = torch.from_numpy(rng.normal(size=(4, length)).astype(np.float32))
+    mask = torch.from_numpy(rng.random((4, length)) < 0.5)
+    both = quantile(values, (0.99, 0.01, 0.5), mask)
+    assert both.shape == (4, 3)
+    for i, q in enumerate((0.99, 0.01, 0.5)):
+        torch.testing.assert_close(both[:, i], quantile(values, q, mask), rtol=0, atol=0)
+    expected = [np.percentile(v[m], [99, 1, 50]) for v, m in zip(values.numpy(), mask.numpy(), strict=True)]
+    np.testing.assert_allclose(both.numpy(), expected, rtol=0, atol=1e-5)
