@@ -26,8 +26,8 @@ def loss(logits, target):  # one gland channel against the binary mask
 
 
 model = unet(num_classes=1, base_channels=8, depth=3)
-trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=3e-3), loss, seed=0, progress=False)
-trainer.fit(DataLoader(train, batch_size=4, shuffle=True), epochs=15)
+trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=1e-2), loss, seed=0, progress=False)
+trainer.fit(DataLoader(train, batch_size=4, shuffle=True), epochs=40)
 
 test = GlaS(root, "test", target="semantic")
 model.eval()

@@ -32,7 +32,7 @@ def private_imports(source: str, filename: str = "<example>") -> list[str]:
 
 
 def test_examples_import_public_names_only():
-    scripts = sorted(EXAMPLES.glob("*.py"))
+    scripts = sorted(EXAMPLES.rglob("*.py"))
     assert scripts, f"no examples in {EXAMPLES}"
     bad = {path.name: private_imports(path.read_text(), str(path)) for path in scripts}
     assert {name: found for name, found in bad.items() if found} == {}
