@@ -58,7 +58,7 @@ def build_detector(
     calibration_images: int = 4, **model_options: Any,
 ) -> torch.nn.Module:
     """The paper's Faster R-CNN; without backbone weights its frozen norms are calibrated
-    on a few training patches (see [`calibrate_batchnorm`][histomammo.models.calibrate_batchnorm])."""
+    on a few training patches (see [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm])."""
     model = fasterrcnn_brecahad(weights_backbone=weights_backbone, **model_options)
     if weights_backbone is None:
         count = min(calibration_images, len(train_data))
