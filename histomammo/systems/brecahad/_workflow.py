@@ -3,10 +3,10 @@
 It writes a small synthetic BreCaHAD (exact layout), samples patches with boxes, builds
 [`fasterrcnn_brecahad`][histomammo.models.detection.fasterrcnn_brecahad] at a CPU-sized input,
 trains it briefly with the paper's recipe through :class:`~histomammo.engine.Trainer`
-(validation loss each epoch, best-validation snapshot), evaluates the rates against the score threshold on the test
-patches and draws the paper's figures. ``examples/brecahad_detection.py`` runs the same
-pipeline at full size; [`detector_run`][histomammo.systems.brecahad.detector_run] is the demo
-stage ``brecahad``.
+(validation loss each epoch, best-validation snapshot), evaluates the rates against the score
+threshold on the test patches and draws the paper's figures. ``examples/brecahad_detection.py``
+runs the same pipeline at full size; [`detector_run`][histomammo.systems.brecahad.detector_run]
+is the demo stage ``brecahad``.
 """
 
 from __future__ import annotations
