@@ -14,6 +14,9 @@ On a CPU the defaults shrink what is expensive (patches, widths, Inception's inp
 parameters, the G-CNN's 96/192/384 fields, the recipes' 24 / 100 epochs unless --epochs.
 ``--gcnn-widths`` / ``--gcnn-hidden`` size the two G-CNN runs alone (``--size 96
 --gcnn-widths 48,96,192 --gcnn-hidden 1024``: the seed's final G-CNN, section 3.3.4, on a CPU).
+The equivariant models take the sides on which their output is exactly invariant: the G-CNN
+32 + 4k (48 and 96 are), the P4M-DenseNet 32 + 32k, so at the CPU default of 48 its patches
+are zero-padded to 64 (``fit_input="pad"``; 96 enters as is).
 Without ImageNet weights (``--inception-weights FILE``; nothing is downloaded) the Inception
 backbone is random: its BatchNorm statistics are then estimated from 64 training patches
 (``calibrate_batchnorm``; uncalibrated, every patch gets the same score) and its rows are a
@@ -47,8 +50,7 @@ from histomammo.datasets import PCam
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
 from histomammo.metrics.classification import roc_curve
-from histomammo.models import create_model
-from histomammo.models.inception import calibrate_batchnorm
+from histomammo.models import calibrate_batchnorm, create_model
 from histomammo.systems import pcam as augment
 from histomammo.systems import pcam as recipes
 
@@ -95,8 +97,9 @@ def runs(args: argparse.Namespace) -> dict[str, tuple[Callable[[], Any], Callabl
                              recipes.gcnn_final, plain, plain),
         "gcnn_learning_recipe": (lambda: create_model("gcnn", group="p4", **gcnn_kwargs),
                                  recipes.gcnn_learning, plain, plain),
-        "p4m_densenet": (lambda: create_model("p4m_densenet", **({} if args.full else
-                                                                 {"growth": 4})),
+        # exactly invariant on sides 32 + 32k only: a 48 px patch is zero-padded to 64
+        "p4m_densenet": (lambda: create_model("p4m_densenet", fit_input="pad",
+                                              **({} if args.full else {"growth": 4})),
                          recipes.gcnn_learning, plain, plain),
     }
 

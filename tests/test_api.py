@@ -38,8 +38,9 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets.pcam": {"decompress", "PCam"},
     "histomammo.datasets.synthetic": {
         "draw_glands", "make_brecahad", "make_cbis_ddsm", "make_glas", "make_inbreast", "make_pcam",
-        "make_screening_archive", "make_slide", "screening_mammogram", "synthetic_mammogram",
-        "SyntheticMammogram", "SyntheticSlide", "write_dicom",
+        "make_screening_archive", "make_slide", "restain", "screening_mammogram",
+        "synthetic_mammogram", "SyntheticMammogram", "SyntheticSlide", "SYNTHETIC_STAINS",
+        "write_dicom",
     },
     "histomammo.datasets.birads": {"birads_category", "BIRADS_SCORES", "follow_up", "parse_birads"},
     "histomammo.datasets.inbreast": {"INbreast", "Roi"},
@@ -48,10 +49,6 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.datasets.screening": {"MatchReport", "ScreeningArchive"},
     "histomammo.datasets.synthetic.pcam": {"make_pcam"},
     "histomammo.datasets.synthetic.pcam_slides": {"make_slide", "SyntheticSlide"},
-    "histomammo.models": {
-        "calibrate_frozen_batchnorm", "create_model", "fasterrcnn_brecahad", "list_models",
-        "register_model",
-    },
     "histomammo.postprocess": {
         "duplicates", "fill_holes", "glas", "instances", "maskrcnn_instances",
         "probabilities_to_instances", "remove_small_objects", "split_weak_connections",
@@ -62,7 +59,12 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "histomammo.transforms": {
         "mammo", "restore_original_size", "square_geometry", "SquareGeometry", "SquareResize",
-        "tissue",
+        "stain", "tissue",
+    },
+    "histomammo.transforms.stain": {
+        "channel_statistics", "CRC_LAB_STATISTICS", "hed_jitter", "HEDJitter",
+        "macenko_stain_matrix", "MIN_TISSUE_FRACTION", "NormalizeStain", "od_to_rgb",
+        "RandStainNA", "rgb_to_od", "StainNormalizer", "StainStatistics", "vahadane_stain_matrix",
     },
     "histomammo.transforms.mammo": {
         "area_resize", "breast_mask", "CropResult", "CropStages", "downscale_area", "DownscaleArea",
@@ -82,6 +84,31 @@ PUBLIC_API: dict[str, set[str]] = {
     },
     "histomammo.plot.mammo": {"plot_crop_steps", "plot_mammograms", "plot_naive_steps"},
     "histomammo.plot.tissue": {"plot_patches", "plot_tissue_mask"},
+    "histomammo.models": {
+        "alexnet_grey", "alexnet_large", "all_conv_net", "all_gconv_net", "AllConvNet",
+        "AllGConvNet", "calibrate_batchnorm", "create_model", "fasterrcnn_brecahad", "GCNN", "gcnn",
+        "GreyAlexNet", "GreyResNet", "inception_loss", "inception_v3_transfer",
+        "InceptionV3Transfer", "invariance_ratio", "list_models", "load_weights", "maskrcnn_glas",
+        "p4m_densenet", "P4MDenseNet", "patch_to_image", "PatchToImageClassifier", "plain_cnn",
+        "PlainCNN", "read_state_dict", "register_model", "resnet50_grey", "resnet50_patch", "UNet",
+        "unet", "vgg16_gap", "VGG16GAP",
+    },
+    "histomammo.models.detection": {
+        "ANCHOR_SIZES", "fasterrcnn_brecahad", "PAPER_IMAGE_MEAN", "PAPER_IMAGE_STD",
+    },
+    "histomammo.models.inception": {
+        "IMAGENET_CLASSES", "inception_loss", "inception_v3_transfer", "InceptionV3Transfer",
+    },
+    "histomammo.models.whole_image": {
+        "patch_to_image", "PatchToImageClassifier", "resnet_block", "vgg_block",
+    },
+    "histomammo.models.unets": {"UNet", "unet"},
+    "histomammo.models.calibration": {"calibrate_batchnorm", "CALIBRATION_METHODS"},
+    "histomammo.models.invariance": {"group_transforms", "invariance_ratio"},
+    "histomammo.models.equivariant_allconv": {
+        "all_gconv_net", "all_gconv_parameters", "AllGConvNet", "available_memory",
+        "BUILD_BYTES_PER_WEIGHT", "FieldMean",
+    },
     "histomammo.models.alexnet": {
         "alexnet_grey", "alexnet_large", "conv_output_size", "GreyAlexNet",
     },
@@ -89,9 +116,6 @@ PUBLIC_API: dict[str, set[str]] = {
         "GreyResNet", "KERAS_CONV_BIASES", "resnet50_grey", "resnet50_patch",
     },
     "histomammo.models.vgg": {"vgg16_gap", "VGG16GAP"},
-    "histomammo.models.patch_to_image": {
-        "patch_to_image", "PatchToImageClassifier", "resnet_block", "vgg_block",
-    },
     "histomammo.metrics": {
         "accuracy", "aggregate_views", "average_precision", "bootstrap_ci", "classification",
         "count_score", "detection_counts", "glas_metrics", "object_dice", "object_f1",
@@ -130,24 +154,18 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.engine.checkpoint": {
         "checkpoint_name", "latest_checkpoint", "load_checkpoint", "save_checkpoint",
     },
-    "histomammo.models.inception": {
-        "calibrate_batchnorm", "IMAGENET_CLASSES", "inception_loss", "inception_v3_transfer",
-        "InceptionV3Transfer",
-    },
     "histomammo.models.allconv": {"ALL_CNN_LAYERS", "ALL_CNN_WIDTHS", "all_conv_net", "AllConvNet"},
     "histomammo.models.equivariant": {
         "conv_relu", "EquivariantClassifier", "export_module", "GCNN", "gcnn", "group_space",
         "GroupMaxPool", "GROUPS", "PointwiseLeakyReLU", "regular", "SEED_FINAL_WIDTHS",
         "SEED_WIDTHS",
     },
-    "histomammo.models.equivariant_allconv": {"all_gconv_net", "AllGConvNet", "FieldMean"},
     "histomammo.models.equivariant_baseline": {"plain_cnn", "PlainCNN"},
     "histomammo.models.densenet_p4m": {"DenseBlock", "p4m_densenet", "P4MDenseNet"},
     "histomammo.datasets.glas": {
         "GlaS", "read_glas_annotation", "read_glas_image", "read_grade_csv",
     },
     "histomammo.datasets.synthetic.glas": {"draw_glands", "GLAS_COUNTS", "GLAS_SIZES", "make_glas"},
-    "histomammo.models.unet": {"UNet", "unet"},
     "histomammo.models.maskrcnn": {"maskrcnn_glas"},
     "histomammo.transforms.letterbox": {
         "restore_original_size", "square_geometry", "SquareGeometry", "SquareResize",
@@ -158,10 +176,6 @@ PUBLIC_API: dict[str, set[str]] = {
         "read_annotations", "split_brecahad",
     },
     "histomammo.datasets.synthetic.brecahad": {"make_brecahad"},
-    "histomammo.models.detection": {
-        "ANCHOR_SIZES", "calibrate_frozen_batchnorm", "fasterrcnn_brecahad", "PAPER_IMAGE_MEAN",
-        "PAPER_IMAGE_STD",
-    },
     "histomammo.metrics.detection": {"average_precision", "detection_counts", "rates_vs_threshold"},
     "histomammo.plot.detection": {"plot_detections", "plot_rates_vs_threshold"},
     "histomammo.postprocess.glas": {

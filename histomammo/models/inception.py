@@ -3,10 +3,11 @@
 torchvision's Inception v3 with both classifiers replaced, ``fc`` and ``AuxLogits.fc``
 (section 3.2.2.3), and every other parameter frozen (the seed fine-tuned only the new layers: a
 full fine-tune took an hour per epoch on its GPU). Inputs are 299x299 RGB normalised with the
-ImageNet statistics: :func:`histomammo.transforms.augment.pcam.inception_transform`.
+ImageNet statistics: [`inception_transform`][histomammo.systems.pcam.inception_transform].
 
 In training mode the model returns torchvision's ``InceptionOutputs(logits, aux_logits)``;
-:func:`inception_loss` turns that into one loss. In eval mode it returns the logits.
+[`inception_loss`][histomammo.models.inception.inception_loss] turns that into one loss. In
+eval mode it returns the logits.
 
 Without an ImageNet file (nothing is downloaded) the backbone is random, and its BatchNorm
 running statistics are the initial mean 0 and variance 1: in eval mode nothing is normalised,

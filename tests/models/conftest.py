@@ -23,7 +23,7 @@ def inception_patches():
     import torch
 
     from histomammo.datasets import PCam
-    from histomammo.transforms.augment.pcam import inception_transform
+    from histomammo.systems.pcam import inception_transform
 
     def patches(root, split, size):
         dataset = PCam(root, split, transform=inception_transform(size))

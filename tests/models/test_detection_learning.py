@@ -13,23 +13,26 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
+from torchvision.transforms import v2
 
-from histomammo.datasets.brecahad import BreCaHAD, collate_detection, paper_augmentation
+from histomammo.datasets.brecahad import BreCaHAD, collate_detection
 from histomammo.datasets.synthetic import make_brecahad
-from histomammo.demo.brecahad import evaluate_test, save_figures
 from histomammo.engine import Trainer
-from histomammo.engine.recipes.brecahad import brecahad_recipe
-from histomammo.metrics.detection import (
-    detection_counts,
-    rates_vs_threshold,
-    suppress_duplicates,
+from histomammo.metrics.detection import detection_counts, rates_vs_threshold
+from histomammo.models import calibrate_batchnorm, fasterrcnn_brecahad
+from histomammo.postprocess import suppress_duplicates
+from histomammo.systems.brecahad import (
+    brecahad_recipe,
+    evaluate_test,
+    paper_augmentation,
+    save_figures,
 )
-from histomammo.models import calibrate_batchnorm
-from histomammo.models.detection import fasterrcnn_brecahad
 
 # CPU-sized heads: fewer sampled RoIs and proposals (the paper's architecture is unchanged)
 _SMALL_HEADS = dict(box_batch_size_per_image=32, rpn_batch_size_per_image=64,
                     rpn_pre_nms_top_n_test=300, rpn_post_nms_top_n_test=100)
+# BreCaHAD yields uint8 as stored; torchvision's detector takes float32 in [0, 1]
+_TO_FLOAT = v2.ToDtype(torch.float32, scale=True)
 
 
 def _data(tmp_path, split, **kwargs):
@@ -38,7 +41,7 @@ def _data(tmp_path, split, **kwargs):
         make_brecahad(root, n_cases=6, images_per_case=2, size=(192, 256), nuclei=(10, 14),
                       seed=3)
     return BreCaHAD(root, split, patch_size=(96, 128), image_size=None,
-                    group_by_case=False, **kwargs)
+                    group_by_case=False, transforms=_TO_FLOAT, **kwargs)
 
 
 def _detector(calibration_images):
@@ -54,8 +57,7 @@ def test_learns_a_patch_and_evaluates(tmp_path):
     patch = torch.utils.data.Subset(data, [index])
     loader = DataLoader(patch, batch_size=1, collate_fn=collate_detection)
     model = _detector([data[index][0]])
-    recipe = brecahad_recipe(model)
-    trainer = Trainer(model, recipe["optimizer"], None, device="cpu", progress=False)
+    trainer = Trainer.from_recipe(model, brecahad_recipe(), device="cpu", progress=False)
     before = trainer.evaluate(loader)["loss"]
     history = trainer.fit(loader, epochs=3)
     after = trainer.evaluate(loader, metrics={"recall": lambda out, tgt: detection_counts(
@@ -83,10 +85,10 @@ def _learning_data(tmp_path):
     root = make_brecahad(tmp_path / "learning", n_cases=20, images_per_case=2,
                          size=(192, 256), nuclei=(16, 14), seed=3)
     options = dict(patch_size=(96, 128), image_size=(192, 256), group_by_case=False)
-    return (BreCaHAD(root, "train", samples_per_image=1, transforms=paper_augmentation(),
-                     **options),
-            BreCaHAD(root, "val", samples_per_image=2, **options),
-            BreCaHAD(root, "test", **options))
+    return (BreCaHAD(root, "train", samples_per_image=1,
+                     transforms=v2.Compose([paper_augmentation(), _TO_FLOAT]), **options),
+            BreCaHAD(root, "val", samples_per_image=2, transforms=_TO_FLOAT, **options),
+            BreCaHAD(root, "test", transforms=_TO_FLOAT, **options))
 
 
 @pytest.mark.slow
@@ -100,7 +102,7 @@ def test_reaches_tumour_recall(tmp_path):
     boxes meet the 32 px anchors of FPN level "1"). The model keeps every setting of the
     paper, ``box_nms_thresh=0.8`` included.
 
-    The rates are measured after :func:`suppress_duplicates` (one detection per 16 px, half
+    The rates are measured after ``suppress_duplicates`` (one detection per 16 px, half
     the box side; two synthetic tumour centres are at least 21 px apart). Diagnosis: each
     tumour nucleus is reported several times, by boxes a few pixels apart or nested, which
     the paper's NMS at IoU 0.8 keeps and its foreground IoU of 0.9 never trains against.
@@ -112,9 +114,8 @@ def test_reaches_tumour_recall(tmp_path):
     """
     train, val, test = _learning_data(tmp_path)
     model = _detector([train[i][0] for i in range(4)])
-    recipe = brecahad_recipe(model, [train], lr=1e-4)  # a short CPU run: 5x the paper's rate
-    trainer = Trainer(model, recipe["optimizer"], None, scheduler=recipe["scheduler"],
-                      callbacks=recipe["callbacks"], device="cpu", progress=False)
+    recipe = brecahad_recipe([train], lr=1e-4)  # a short CPU run: 5x the paper's rate
+    trainer = Trainer.from_recipe(model, recipe, device="cpu", progress=False)
     loader = DataLoader(train, batch_size=1, shuffle=True, collate_fn=collate_detection)
     test_loader = DataLoader(test, batch_size=2, collate_fn=collate_detection)
     targets = [test[i][1] for i in range(len(test))]

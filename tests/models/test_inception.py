@@ -70,7 +70,7 @@ def test_random_frozen_backbone_learns_once_batchnorm_is_calibrated(tmp_path, on
 
     from histomammo.datasets.synthetic import make_pcam
     from histomammo.engine import Trainer
-    from histomammo.engine.recipes import pcam
+    from histomammo.systems import pcam
 
     root = make_pcam(tmp_path, {"train": 128, "test": 128}, splits=["train", "test"], seed=1,
                      progress=False)
@@ -86,7 +86,7 @@ def test_random_frozen_backbone_learns_once_batchnorm_is_calibrated(tmp_path, on
     with torch.no_grad():
         model(x_train)
     recipe = pcam.adam_variant(pcam.inception_run1, model.fc, epochs=20)
-    trainer = Trainer(model.fc, **recipe.trainer_kwargs(), device="cpu", progress=False, seed=0)
+    trainer = Trainer.from_recipe(model.fc, recipe, device="cpu", progress=False, seed=0)
     trainer.fit(DataLoader(TensorDataset(features["x"], y_train), batch_size=32, shuffle=True),
                 recipe.epochs)
     with torch.no_grad():
@@ -118,7 +118,7 @@ def test_fine_tuning_a_random_backbone_learns(tmp_path, one_thread, inception_pa
 
     from histomammo.datasets.synthetic import make_pcam
     from histomammo.engine import Trainer
-    from histomammo.engine.recipes import pcam
+    from histomammo.systems import pcam
 
     root = make_pcam(tmp_path, {"train": 128, "test": 128}, splits=["train", "test"], seed=0,
                      progress=False)
@@ -128,7 +128,7 @@ def test_fine_tuning_a_random_backbone_learns(tmp_path, one_thread, inception_pa
     model = create_model("inception_v3_transfer", freeze_backbone=False, aux_logits=False)
     calibrate_batchnorm(model, x_train[:64])
     recipe = pcam.adam_variant(pcam.inception_run1, model, epochs=4, lr=1e-4)
-    trainer = Trainer(model, **recipe.trainer_kwargs(), device="cpu", progress=False, seed=0)
+    trainer = Trainer.from_recipe(model, recipe, device="cpu", progress=False, seed=0)
     trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=32, shuffle=True),
                 recipe.epochs)
     scores = trainer.evaluate(DataLoader(TensorDataset(x_test, y_test), batch_size=64),

@@ -1,7 +1,7 @@
 """Inception v3 fine-tuned at 299x299 with the auxiliary classifier on (seed section 3.2.2.3).
 
 At 299x299 the training-mode output is ``InceptionOutputs(logits, aux_logits)``; the recipe's
-loss (:func:`~histomammo.models.inception.inception_loss`, aux weight 0.4) combines the two, and
+loss (``histomammo.models.inception_loss``, aux weight 0.4) combines the two, and
 the engine's ``Trainer`` hands it that tuple unchanged. These tests check that the aux head is
 really trained through the Trainer: its gradients, its weights and its own held-out scores.
 """
@@ -16,8 +16,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
-from histomammo.engine.recipes import pcam
 from histomammo.models import calibrate_batchnorm, create_model
+from histomammo.systems import pcam
 
 SIDE = 299  # the seed's Inception input; the aux head needs it (a 17x17 Mixed_6e map)
 
@@ -42,7 +42,7 @@ def test_one_trainer_step_at_299_trains_both_heads(tmp_path, one_thread_own_rng,
     for name, weight in heads.items():
         weight.register_hook(lambda grad, name=name: grads.__setitem__(name, grad.clone()))
     recipe = _fine_tune_recipe(model, epochs=1)
-    trainer = Trainer(model, **recipe.trainer_kwargs(), device="cpu", progress=False, seed=0)
+    trainer = Trainer.from_recipe(model, recipe, device="cpu", progress=False, seed=0)
     history = trainer.fit(DataLoader(TensorDataset(images, labels), batch_size=2),
                           recipe.epochs)
     assert trainer.global_step == 1 and math.isfinite(history[0]["loss"])
@@ -72,7 +72,7 @@ def test_fine_tuning_at_299_with_the_aux_head_learns(tmp_path, one_thread_own_rn
                                                  batch_size=32)) == 96
     aux_before = {name: p.detach().clone() for name, p in model.AuxLogits.named_parameters()}
     recipe = _fine_tune_recipe(model, epochs=3)
-    trainer = Trainer(model, **recipe.trainer_kwargs(), device="cpu", progress=False, seed=0)
+    trainer = Trainer.from_recipe(model, recipe, device="cpu", progress=False, seed=0)
     history = trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=16,
                                      shuffle=True), recipe.epochs)
     losses = [row["loss"] for row in history]

@@ -16,11 +16,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from histomammo.datasets.synthetic import screening_mammogram
 from histomammo.engine import Trainer
-from histomammo.engine.recipes.shen import BatchBalancedCrossEntropy
-from histomammo.engine.recipes.thesis import thesis
 from histomammo.metrics.classification import roc_auc
-from histomammo.models import create_model
-from histomammo.models.whole_image import PatchToImageClassifier
+from histomammo.models import PatchToImageClassifier, create_model
+from histomammo.systems.shen import BatchBalancedCrossEntropy
+from histomammo.systems.thesis import thesis_recipe
 from histomammo.transforms.patches import lesion_patches
 
 SHAPE = (128, 104)
@@ -60,9 +59,9 @@ def test_small_alexnet_learns_whole_mammograms(tmp_path):
     model = create_model("alexnet_grey", input_size=SHAPE, width=0.25, fc_size=256,
                          dropout=0.0)  # no dropout: 160 images and 16 epochs
     before = _val_auc(model, x_val, y_val)
-    recipe = thesis(model, epochs=16)
-    trainer = Trainer(model, recipe.optimizer, recipe.loss_fn, device="cpu", progress=False,
-                      checkpoint_dir=tmp_path, callbacks=recipe.callbacks)
+    recipe = thesis_recipe("alexnet", epochs=16)
+    trainer = Trainer.from_recipe(model, recipe, device="cpu", progress=False,
+                                  checkpoint_dir=tmp_path)
     trainer.fit(DataLoader(TensorDataset(x_train, y_train), batch_size=4, shuffle=True),
                 epochs=recipe.epochs, val_loader=DataLoader(TensorDataset(x_val, y_val),
                                                             batch_size=40))

@@ -18,8 +18,8 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from histomammo.datasets.synthetic import screening_mammogram
 from histomammo.engine import Trainer
-from histomammo.engine.recipes.thesis import thesis
 from histomammo.models import create_model
+from histomammo.systems.thesis import thesis_recipe
 from histomammo.transforms.mammo import preprocess_crop, preprocess_naive
 
 SHAPE = (192, 160)  # synthetic full field; the network sees SIZE
@@ -56,11 +56,11 @@ def _train(x, y, optimizer, batch_size, epochs=1, seed=0):
     torch.manual_seed(seed)
     model = create_model("alexnet_grey", input_size=tuple(x.shape[-2:]), width=0.25,
                          fc_size=256)
-    recipe = thesis(model, network="view_check", epochs=epochs)
-    if optimizer == "adam":
-        recipe.optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    trainer = Trainer(model, recipe.optimizer, recipe.loss_fn, device="cpu", seed=seed,
-                      progress=False)
+    recipe = thesis_recipe("view_check", epochs=epochs,
+                           optimizer="adam" if optimizer == "adam" else "sgd")
+    # no validation set here: the recipe's best-validation-loss snapshot is left out
+    trainer = Trainer.from_recipe(model, recipe, callbacks=[], device="cpu", seed=seed,
+                                  progress=False)
     trainer.fit(DataLoader(TensorDataset(x, y), batch_size=batch_size, shuffle=True),
                 epochs=recipe.epochs)
     return model

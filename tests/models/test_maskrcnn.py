@@ -12,7 +12,8 @@ from torchvision.ops.misc import FrozenBatchNorm2d
 
 from histomammo.errors import CheckpointError, MissingFileError
 from histomammo.models import create_model
-from histomammo.models.maskrcnn import maskrcnn_glas, maskrcnn_instances
+from histomammo.models.maskrcnn import maskrcnn_glas
+from histomammo.postprocess import maskrcnn_instances
 
 
 @pytest.fixture(scope="module")
@@ -90,15 +91,3 @@ def test_forward_train_and_eval() -> None:
         output = model([torch.rand(3, 64, 64)])[0]
     labels = maskrcnn_instances(output, score_threshold=0.0)
     assert labels.shape == (64, 64) and labels.dtype == torch.int32
-
-
-def test_instances_from_outputs() -> None:
-    masks = torch.zeros(3, 1, 6, 6)
-    masks[0, 0, :3] = 0.9
-    masks[1, 0, 2:] = 0.7
-    masks[2, 0] = 0.95
-    out = {"masks": masks, "scores": torch.tensor([0.9, 0.8, 0.3])}
-    labels = maskrcnn_instances(out, score_threshold=0.5)
-    assert labels[:3].eq(1).all() and labels[3:].eq(2).all()  # the better one keeps row 2
-    with pytest.raises(ValueError, match="masks"):
-        maskrcnn_instances({"masks": torch.zeros(2, 6, 6), "scores": torch.zeros(2)})

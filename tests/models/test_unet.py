@@ -1,4 +1,4 @@
-"""Tests of histomammo.models.unet: section 5.2 of the GlaS seed paper, shapes and size."""
+"""Tests of histomammo.models.unets: section 5.2 of the GlaS seed paper, shapes and size."""
 
 from __future__ import annotations
 

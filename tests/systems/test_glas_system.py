@@ -14,8 +14,8 @@ from histomammo.datasets.glas import GlaS
 from histomammo.datasets.synthetic import make_glas
 from histomammo.engine import Recipe
 from histomammo.metrics.segmentation import glas_metrics
+from histomammo.models import UNet
 from histomammo.models.maskrcnn import maskrcnn_glas
-from histomammo.models.unet import UNet
 from histomammo.postprocess import maskrcnn_instances
 from histomammo.systems.glas import (
     MASKRCNN_SCHEDULE,

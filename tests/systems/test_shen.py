@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
-from histomammo.models.patch_to_image import PatchToImageClassifier
+from histomammo.models import PatchToImageClassifier
 from histomammo.models.resnet import resnet50_patch
 from histomammo.models.vgg import vgg16_gap
 from histomammo.systems.shen import (

@@ -1,12 +1,12 @@
 """The BreCaHAD workflow: the seed paper's tumour-cell detector, end to end.
 
 It writes a small synthetic BreCaHAD (exact layout), samples patches with boxes, builds
-:func:`~histomammo.models.fasterrcnn_brecahad` at a CPU-sized input, trains it briefly with
-the paper's recipe through :class:`~histomammo.engine.Trainer` (validation loss each epoch,
-best-validation snapshot), evaluates the rates against the score threshold on the test
-patches and draws the paper's figures. ``examples/brecahad_detection.py`` runs the same
-pipeline at full size; [`detector_run`][histomammo.systems.brecahad.detector_run] is the demo
-stage ``brecahad``.
+[`fasterrcnn_brecahad`][histomammo.models.detection.fasterrcnn_brecahad] at a CPU-sized input,
+trains it briefly with the paper's recipe through :class:`~histomammo.engine.Trainer`
+(validation loss each epoch, best-validation snapshot), evaluates the rates against the score
+threshold on the test patches and draws the paper's figures. ``examples/brecahad_detection.py``
+runs the same pipeline at full size; [`detector_run`][histomammo.systems.brecahad.detector_run]
+is the demo stage ``brecahad``.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from histomammo.datasets import BreCaHAD, collate_detection, list_images, split_
 from histomammo.engine import Trainer
 from histomammo.engine.callbacks import BestCheckpoint
 from histomammo.metrics.detection import average_precision, detection_counts, rates_vs_threshold
-from histomammo.models.detection import calibrate_frozen_batchnorm, fasterrcnn_brecahad
+from histomammo.models import calibrate_batchnorm, fasterrcnn_brecahad
 from histomammo.postprocess import suppress_duplicates
 from histomammo.systems.brecahad._recipe import PUBLISHED, brecahad_recipe, paper_augmentation
 
@@ -58,11 +58,11 @@ def build_detector(
     calibration_images: int = 4, **model_options: Any,
 ) -> torch.nn.Module:
     """The paper's Faster R-CNN; without backbone weights its frozen norms are calibrated
-    on a few training patches (see :func:`~histomammo.models.calibrate_frozen_batchnorm`)."""
+    on a few training patches (see [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm])."""
     model = fasterrcnn_brecahad(weights_backbone=weights_backbone, **model_options)
     if weights_backbone is None:
         count = min(calibration_images, len(train_data))
-        calibrate_frozen_batchnorm(model, [train_data[i][0] for i in range(count)])
+        calibrate_batchnorm(model, [train_data[i][0] for i in range(count)])
     return model
 
 

@@ -1,6 +1,6 @@
 """Training recipes of the GlaS seed paper: U-Net (section 5.3) and Mask R-CNN (section 6.3).
 
-U-Net, two phases on BCE (here ``BCEWithLogitsLoss``, as :class:`~histomammo.models.unet.UNet`
+U-Net, two phases on BCE (here ``BCEWithLogitsLoss``, as [`UNet`][histomammo.models.UNet]
 returns logits), batch 6, normalised images:
 
 1. SGD, learning rate 0.1, L2 1e-5, 900 epochs (validation loss 0.69 -> 0.42 in the paper);
@@ -108,7 +108,7 @@ def train_unet(
     Parameters
     ----------
     model : nn.Module
-        A [`UNet`][histomammo.models.unet.UNet] (logits out).
+        A [`UNet`][histomammo.models.UNet] (logits out).
     train_set, val_set : Dataset
         ``(image float (3, S, S), {"mask": (S, S)} ...)`` samples, e.g.
         [`GlaS`][histomammo.datasets.glas.GlaS] ``(target="semantic")`` with

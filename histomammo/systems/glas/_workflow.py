@@ -24,7 +24,7 @@ from histomammo.datasets.glas import GlaS
 from histomammo.datasets.synthetic.glas import make_glas
 from histomammo.engine import Recipe
 from histomammo.metrics.segmentation import count_score, glas_metrics
-from histomammo.models.unet import UNet
+from histomammo.models import UNet
 from histomammo.systems.glas._augment import unet_input_transforms
 from histomammo.systems.glas._recipe import train_unet, unet_loss
 from histomammo.transforms.letterbox import restore_original_size, square_geometry

@@ -56,7 +56,7 @@ def inception_run1(model: nn.Module, epochs: int = 24) -> Recipe:
 
     Weight decay 0.9 is what the seed used; it is unusually large (1e-4 to 4e-5 are common):
     the decay term dominates the frozen-backbone classifier's gradient. Kept as published.
-    The loss is :func:`~histomammo.models.inception.inception_loss` (aux weight 0.4).
+    The loss is [`inception_loss`][histomammo.models.inception.inception_loss] (aux weight 0.4).
     """
     optimizer = partial(torch.optim.RMSprop, lr=0.1, momentum=0.9, eps=1.0, weight_decay=0.9)
     return _recipe("inception run 1", optimizer, _STEP_LR_4, "epoch", _inception_loss(), epochs)
@@ -124,7 +124,7 @@ def all_cnn_learning(
     The network is the seed's: ``model``'s layers are unchanged and at eval time dropout is
     the identity either way. This function sets ``p`` of every ``nn.Dropout`` in ``model``
     to ``dropout_scale`` times the rate that dropout had when this function first saw it
-    (the seed's rates stay in :data:`~histomammo.models.allconv.ALL_CNN_LAYERS`; a freshly
+    (the seed's rates stay in ``histomammo.models.allconv.ALL_CNN_LAYERS``; a freshly
     built model has them), so calling it again on the same model, for a second run or
     with another scale, does not compound. Loss, batch size and augmentation set are the
     seed's.

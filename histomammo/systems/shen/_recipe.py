@@ -16,7 +16,7 @@ pooling, all of res5, all of res4f, and the weightless add + activation closing 
 torchvision's ``layer3.5``, ``layer4`` and ``fc``; the top 11 of its VGG16 (dense, global
 pooling, block5_pool, block5_conv3..1, block4_pool, block4_conv3..1, block3_pool) are the
 convolutions ``features.17/19/21/24/26/28`` and ``fc``. Each model carries its cut as
-``shen_top_prefixes`` (:mod:`histomammo.models.resnet`, :mod:`histomammo.models.vgg`).
+``shen_top_prefixes`` ([`models.resnet`][histomammo.models.resnet], [`models.vgg`][histomammo.models.vgg]).
 """
 
 from __future__ import annotations

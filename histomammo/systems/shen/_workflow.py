@@ -20,8 +20,7 @@ from histomammo.datasets import CBISDDSM
 from histomammo.datasets.synthetic import make_cbis_ddsm
 from histomammo.engine import Recipe, Trainer
 from histomammo.metrics.classification import roc_auc, roc_curve
-from histomammo.models import create_model
-from histomammo.models.patch_to_image import PatchToImageClassifier
+from histomammo.models import PatchToImageClassifier, create_model
 from histomammo.plot import plot_roc, plot_training_curves
 from histomammo.systems._mammo import predict_scores, save_closed, stored_to_unit, synthetic_root
 from histomammo.systems.shen._recipe import patch_recipe, whole_image_recipe
