@@ -12,8 +12,12 @@ import pytest
 
 PUBLIC_API: dict[str, set[str]] = {
     "histomammo": {
-        "__version__", "datasets", "engine", "errors", "io", "metrics", "models", "plot",
-        "postprocess", "systems", "transforms",
+        "__version__", "datasets", "engine", "errors", "inference", "io", "metrics", "models",
+        "plot", "postprocess", "systems", "transforms",
+    },
+    "histomammo.inference": {
+        "Heatmap", "MPP_TOLERANCE", "OutputExistsError", "classify_slide", "detect_slide",
+        "predict_slides", "segment_slide", "slide_mpp", "tile_weights", "write_geojson",
     },
     "histomammo.errors": {
         "CheckpointError", "DataFormatError", "HistomammoError", "MissingDependencyError",
@@ -118,7 +122,8 @@ PUBLIC_API: dict[str, set[str]] = {
     "histomammo.models.vgg": {"vgg16_gap", "VGG16GAP"},
     "histomammo.metrics": {
         "accuracy", "aggregate_views", "average_precision", "bootstrap_ci", "classification",
-        "count_score", "detection_counts", "glas_metrics", "object_dice", "object_f1",
+        "count_score", "detection_counts", "evaluation_mask", "froc", "FROC_FP_RATES",
+        "glas_metrics", "heatmap_to_detections", "slide_auc", "object_dice", "object_f1",
         "object_hausdorff", "pixel_dice", "rates_vs_threshold", "roc_auc", "roc_curve",
         "segmentation", "sensitivity_specificity", "specificity_at_sensitivity",
         "threshold_at_sensitivity",

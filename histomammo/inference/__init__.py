@@ -6,16 +6,16 @@
 ``predict_slides`` (many slides, resumable, sharded across ``torchrun`` ranks).
 """
 
-from histomammo._lazy import attach
+# Imported eagerly (the package itself loads only when ``histomammo.inference`` is first used),
+# so that type checkers and the API docs see every name.
+from histomammo.inference._sinks import OutputExistsError
+from histomammo.inference._source import MPP_TOLERANCE, slide_mpp
+from histomammo.inference.detect import detect_slide, write_geojson
+from histomammo.inference.heatmap import Heatmap, classify_slide
+from histomammo.inference.predict import predict_slides
+from histomammo.inference.segment import segment_slide, tile_weights
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "_source": ["MPP_TOLERANCE", "slide_mpp"],
-        "heatmap": ["Heatmap", "classify_slide"],
-        "segment": ["segment_slide", "tile_weights"],
-        "_sinks": ["OutputExistsError"],
-        "detect": ["detect_slide", "write_geojson"],
-        "predict": ["predict_slides"],
-    },
-)
+__all__ = [
+    "Heatmap", "MPP_TOLERANCE", "OutputExistsError", "classify_slide", "detect_slide",
+    "predict_slides", "segment_slide", "slide_mpp", "tile_weights", "write_geojson",
+]

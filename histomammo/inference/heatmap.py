@@ -193,7 +193,7 @@ def classify_slide(
         Pyramid level to read.
     mpp : float, optional
         Microns per pixel wanted instead of ``level``: the level within 10% relative
-        ([`MPP_TOLERANCE`][histomammo.inference.MPP_TOLERANCE]) is read, else the coarsest finer
+        (`MPP_TOLERANCE`) is read, else the coarsest finer
         level is averaged down (adaptive average pooling).
     tissue : {"otsu", None}, numpy.ndarray or TissueMask
         Patches with less than ``min_tissue`` tissue are skipped (NaN in the heatmap).

@@ -198,7 +198,9 @@ def batch_balanced_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) ->
     True
     """
     per_sample = F.cross_entropy(logits, targets, reduction="none")
-    counts = torch.bincount(targets, minlength=logits.shape[1]).to(per_sample.dtype)
+    # a comparison, not bincount: it runs on every device (meta included) and is deterministic
+    classes = torch.arange(logits.shape[1], device=targets.device)
+    counts = (targets[:, None] == classes).sum(0).to(per_sample.dtype)
     present = (counts > 0).sum()
     weights = 1.0 / (present * counts[targets])
     return (weights * per_sample).sum()
