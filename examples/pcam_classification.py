@@ -138,7 +138,7 @@ def train_resume_test(name: str, spec: tuple, root: Path, out: Path, epochs: int
         history = trainer.fit(train, target, val_loader=valid, metrics=recipes.pcam_metrics())
         print(f"  {name}: {stage} to epoch {len(history)}, val AUC {history[-1]['val_auc']:.3f}")
     test = DataLoader(loaders["test"], batch_size=recipe.eval_batch_size)
-    roc = {"roc": lambda out, y: roc_curve(recipes.tumour_probability(out), y)}
+    roc = {"roc": roc_curve}  # (N, 2) logits are scored by their softmax
     scores = trainer.evaluate(test, metrics={**recipes.pcam_metrics(), **roc})
     return {"run": name, "recipe": recipe.name, "accuracy": 100 * scores["accuracy"],
             "auc": scores["auc"], "parameters": sum(p.numel() for p in model.parameters()),

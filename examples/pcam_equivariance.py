@@ -31,7 +31,7 @@ from histomammo.engine import Trainer
 from histomammo.metrics.classification import roc_curve
 from histomammo.models.equivariant import GCNN
 from histomammo.models.equivariant_baseline import PlainCNN
-from histomammo.systems.pcam import gcnn_learning, patch_transform, pcam_metrics, tumour_probability
+from histomammo.systems.pcam import gcnn_learning, patch_transform, pcam_metrics
 
 
 class Turn:
@@ -51,7 +51,7 @@ def train_and_test(name: str, model: torch.nn.Module, train: DataLoader,
     trainer = Trainer.from_recipe(model, recipe, device="auto", seed=0,
                       checkpoint_dir=out / name, progress=False)
     trainer.fit(train, recipe.epochs)
-    metrics = {**pcam_metrics(), "roc": lambda o, y: roc_curve(tumour_probability(o), y)}
+    metrics = {**pcam_metrics(), "roc": roc_curve}  # (N, 2) logits: scored by their softmax
     results: dict[str, Any] = {}
     for k, test in enumerate(tests):
         scores = trainer.evaluate(test, metrics=metrics)

@@ -207,7 +207,6 @@ PUBLIC_API: dict[str, set[str]] = {
         "gcnn_learning", "gcnn_run", "IMAGENET_MEAN", "IMAGENET_STD", "inception_run1",
         "inception_run2", "inception_run2_augment", "inception_transform", "patch_transform",
         "pcam_metrics", "PUBLISHED", "RandomPixelDropout", "recipe", "RECIPES",
-        "tumour_probability",
     },
     "histomammo.systems.glas": {
         "GLAS2015_LEADERBOARD", "glas_augmentation", "GLAS_MEAN", "GLAS_STD", "LeaderboardEntry",

@@ -70,6 +70,32 @@ def test_score_is_the_tumour_probability_not_the_max():
     assert roc_auc(torch.softmax(logits, 1).max(1).values, labels) == 0.5
 
 
+def test_docs_engine_example_gives_the_recipes_auc():
+    """docs/engine.md's ``Trainer(..., metrics={"auc": roc_auc})`` and the PCam recipe's metric
+    give the same AUC on a trained two-logit model's outputs (issue 20: the engine example once
+    scored column 1 of the logits)."""
+    from torch.utils.data import DataLoader, TensorDataset
+
+    from histomammo.engine import Trainer
+    from histomammo.metrics import roc_auc
+
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(96, 8, generator=generator)
+    y = (x[:, 0] + 0.7 * torch.randn(96, generator=generator) > 0).long()
+    model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+    trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=1e-2),
+                      torch.nn.CrossEntropyLoss(), seed=0, progress=False)
+    loader = DataLoader(TensorDataset(x, y), batch_size=32)
+    trainer.fit(loader, epochs=5)
+    docs = trainer.evaluate(loader, metrics={"auc": roc_auc})["auc"]
+    recipe = trainer.evaluate(loader, metrics=pcam.pcam_metrics())["auc"]
+    with torch.no_grad():
+        logits = model(x)
+    column_one = roc_auc(logits[:, 1].numpy(), y.numpy())  # the old, wrong reading
+    assert docs == recipe == roc_auc(torch.softmax(logits, 1)[:, 1].numpy(), y.numpy())
+    assert abs(docs - column_one) > 1e-3
+
+
 def test_published_numbers():
     table = {row["model"]: row for row in pcam.PUBLISHED}
     assert table["Inception v3 transfer, run 1"]["accuracy"] == 81.49

@@ -5,8 +5,7 @@ P4/P4M G-CNNs on 96x96 PCam patches, scored by the tumour probability.
   ``"inception_run2"``, ``"all_cnn"``, ``"all_cnn_learning"``, ``"gcnn_final"``,
   ``"gcnn_learning"``), each also a function, and
   [`adam_variant`][histomammo.systems.pcam.adam_variant];
-- evaluation: [`pcam_metrics`][histomammo.systems.pcam.pcam_metrics],
-  [`tumour_probability`][histomammo.systems.pcam.tumour_probability];
+- evaluation: [`pcam_metrics`][histomammo.systems.pcam.pcam_metrics];
 - input pipelines and augmentations: [`patch_transform`][histomammo.systems.pcam.patch_transform],
   [`inception_transform`][histomammo.systems.pcam.inception_transform],
   [`inception_run2_augment`][histomammo.systems.pcam.inception_run2_augment],
@@ -38,11 +37,10 @@ from histomammo.systems.pcam._recipe import (
     inception_run2,
     pcam_metrics,
     recipe,
-    tumour_probability,
 )
 from histomammo.systems.pcam._workflow import gcnn_run
 
 __all__ = ["adam_variant", "all_cnn", "all_cnn_augment", "all_cnn_learning", "gcnn_final",
            "gcnn_learning", "gcnn_run", "IMAGENET_MEAN", "IMAGENET_STD", "inception_run1",
            "inception_run2", "inception_run2_augment", "inception_transform", "patch_transform",
-           "pcam_metrics", "PUBLISHED", "RandomPixelDropout", "recipe", "RECIPES", "tumour_probability"]
+           "pcam_metrics", "PUBLISHED", "RandomPixelDropout", "recipe", "RECIPES"]

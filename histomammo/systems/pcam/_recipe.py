@@ -26,7 +26,7 @@ from histomammo.metrics.classification import accuracy, roc_auc
 
 __all__ = [
     "RECIPES", "adam_variant", "all_cnn", "all_cnn_learning", "gcnn_final", "gcnn_learning",
-    "inception_run1", "inception_run2", "pcam_metrics", "recipe", "tumour_probability",
+    "inception_run1", "inception_run2", "pcam_metrics", "recipe",
 ]
 
 _STEP_LR_4 = partial(torch.optim.lr_scheduler.StepLR, step_size=4, gamma=0.16)
@@ -203,22 +203,12 @@ def adam_variant(
                         scheduler_step="epoch")
 
 
-def tumour_probability(logits: torch.Tensor) -> torch.Tensor:
-    """``softmax(logits)[:, 1]``: the score of class 1 (tumour), ``(N, 2) -> (N,)``.
-
-    Examples
-    --------
-    >>> import torch
-    >>> tumour_probability(torch.tensor([[0.0, 0.0], [0.0, 10.0]])).tolist()
-    [0.5, 0.9999545812606812]
-    """
-    return torch.softmax(logits.float(), dim=1)[:, 1]
-
-
 def pcam_metrics() -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
-    """``{"accuracy", "auc"}`` for ``Trainer.fit/evaluate(metrics=...)``, on the tumour score.
+    """``{"accuracy", "auc"}`` for ``Trainer.fit/evaluate(metrics=...)``.
 
-    Accuracy thresholds the tumour probability at 0.5 (the arg-max of two classes).
+    The library's own metrics, which score ``(N, 2)`` logits by their softmax (the tumour
+    probability ``softmax[:, 1]``; accuracy by the arg-max), so this is exactly what
+    ``metrics={"auc": roc_auc}`` gives, as ``docs/engine.md`` shows.
 
     Examples
     --------
@@ -227,10 +217,7 @@ def pcam_metrics() -> dict[str, Callable[[torch.Tensor, torch.Tensor], float]]:
     >>> {k: round(f(logits, labels), 3) for k, f in pcam_metrics().items()}
     {'accuracy': 0.667, 'auc': 1.0}
     """
-    return {
-        "accuracy": lambda out, y: accuracy(tumour_probability(out), y),
-        "auc": lambda out, y: roc_auc(tumour_probability(out), y),
-    }
+    return {"accuracy": accuracy, "auc": roc_auc}
 
 
 #: The named recipes of [`recipe`][histomammo.systems.pcam.recipe].
