@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,9 @@ from histomammo.engine.callbacks import BestCheckpoint
 from histomammo.metrics.detection import average_precision, detection_counts, rates_vs_threshold
 from histomammo.models import calibrate_batchnorm, fasterrcnn_brecahad
 from histomammo.postprocess import suppress_duplicates
+from histomammo.systems._stain import stain_steps
 from histomammo.systems.brecahad._recipe import PUBLISHED, brecahad_recipe, paper_augmentation
+from histomammo.transforms.stain import StainNormalizer
 
 __all__ = ["build_detector", "detections_caption", "detector_run", "evaluate_test",
            "load_splits", "save_figures", "train"]
@@ -37,18 +39,24 @@ logger = logging.getLogger("histomammo.systems.brecahad")
 
 
 def load_splits(root: str | os.PathLike[str], *, seed: int = 0, group_by_case: bool = True,
+                stain: StainNormalizer | None = None,
+                stain_jitter: Callable[[Any], Any] | None = None,
                 **options: Any) -> dict[str, BreCaHAD]:
     """Train (with the paper's flip), validation and test datasets of one BreCaHAD root.
 
     The datasets yield uint8 images as stored; each split here converts them to float32 in
     [0, 1] (``v2.ToDtype(torch.float32, scale=True)``, after the flip), what torchvision's
-    detector takes.
+    detector takes. ``stain`` / ``stain_jitter``: the optional stain step, first (off by
+    default: the paper used none; ``histomammo.systems._stain``).
     """
     names = split_brecahad(list_images(root), seed, group_by_case)
     to_float = v2.ToDtype(torch.float32, scale=True)
-    return {split: BreCaHAD(root, split, names=names[split], seed=seed,
-                            transforms=v2.Compose([paper_augmentation(), to_float])
-                            if split == "train" else to_float,
+    def steps(split: str) -> v2.Compose:
+        train = split == "train"
+        return v2.Compose([*stain_steps(stain, stain_jitter, train=train),
+                           *([paper_augmentation()] if train else []), to_float])
+
+    return {split: BreCaHAD(root, split, names=names[split], seed=seed, transforms=steps(split),
                             **options)
             for split in ("train", "val", "test")}
 

@@ -8,14 +8,16 @@ its masks (and boxes) together.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
 
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
+from histomammo.systems._stain import stain_steps
 from histomammo.transforms.letterbox import SquareResize
+from histomammo.transforms.stain import StainNormalizer
 
 __all__ = [
     "glas_augmentation", "unet_input_transforms", "maskrcnn_input_transforms", "GLAS_MEAN",
@@ -64,11 +66,15 @@ def unet_input_transforms(
     crop_size: int = 512,
     mean: Sequence[float] = GLAS_MEAN,
     std: Sequence[float] = GLAS_STD,
+    *,
+    stain: StainNormalizer | None = None,
+    stain_jitter: Callable[[Any], Any] | None = None,
 ) -> v2.Compose:
     """The U-Net input: (augmentation when ``train``), square resize, float, normalisation.
 
     The image becomes ``float32 (3, size, size)`` normalised by ``mean``/``std``; masks stay
-    integer, resized by nearest neighbour.
+    integer, resized by nearest neighbour. ``stain`` / ``stain_jitter``: the optional stain
+    step, first (off by default; ``histomammo.systems._stain``).
 
     Examples
     --------
@@ -77,7 +83,8 @@ def unet_input_transforms(
     >>> tuple(out.shape), out.dtype
     ((3, 32, 32), torch.float32)
     """
-    steps = [glas_augmentation(crop_size)] if train else []
+    steps = stain_steps(stain, stain_jitter, train=train)
+    steps += [glas_augmentation(crop_size)] if train else []
     steps += [
         SquareResize(size, resize),
         v2.ToDtype({tv_tensors.Image: torch.float32, "others": None}, scale=True),
@@ -86,8 +93,12 @@ def unet_input_transforms(
     return v2.Compose(steps)
 
 
-def maskrcnn_input_transforms(train: bool, crop_size: int = 512) -> v2.Compose:
+def maskrcnn_input_transforms(train: bool, crop_size: int = 512, *,
+                              stain: StainNormalizer | None = None,
+                              stain_jitter: Callable[[Any], Any] | None = None) -> v2.Compose:
     """The Mask R-CNN input: (augmentation when ``train``), then float32 in [0, 1].
+
+    ``stain`` / ``stain_jitter``: the optional stain step, first (off by default).
 
     No resize: torchvision's Mask R-CNN resizes and normalises inside the model (the paper:
     "the varying input size is handled internally").
@@ -98,6 +109,7 @@ def maskrcnn_input_transforms(train: bool, crop_size: int = 512) -> v2.Compose:
     >>> float(maskrcnn_input_transforms(train=False)(image).max())
     1.0
     """
-    steps = [glas_augmentation(crop_size)] if train else []
+    steps = [*stain_steps(stain, stain_jitter, train=train),
+             *([glas_augmentation(crop_size)] if train else [])]
     steps.append(v2.ToDtype({tv_tensors.Image: torch.float32, "others": None}, scale=True))
     return v2.Compose(steps)

@@ -7,11 +7,14 @@ Random draws come from torch's global generator, as in torchvision (the engine s
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
 from torchvision.transforms import v2
+
+from histomammo.systems._stain import stain_steps
+from histomammo.transforms.stain import StainNormalizer
 
 __all__ = [
     "IMAGENET_MEAN", "IMAGENET_STD", "RandomPixelDropout", "all_cnn_augment",
@@ -24,9 +27,24 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def patch_transform(
-    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD, size: int | None = None
+    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+    size: int | None = None, *, stain: StainNormalizer | None = None,
+    stain_jitter: Callable[[Any], Any] | None = None,
 ) -> v2.Compose:
     """uint8 image -> float32 in [0, 1] -> optional resize to ``size`` -> normalised.
+
+    Parameters
+    ----------
+    mean, std : sequence of float
+        Per-channel normalisation.
+    size : int, optional
+        Side to resize to.
+    stain : StainNormalizer, optional
+        The optional stain step (off by default: the paper used none): a fitted
+        normaliser applied first, on the uint8 image (see ``histomammo.systems._stain``).
+    stain_jitter : callable, optional
+        A stain augmentation (``HEDJitter``, ``RandStainNA``) after it, applied whenever given: pass it to the
+        training pipeline's transform only.
 
     Examples
     --------
@@ -36,7 +54,8 @@ def patch_transform(
     >>> patch_transform()(image).dtype
     torch.float32
     """
-    steps: list[Any] = [v2.ToImage(), v2.ToDtype(torch.float32, scale=True)]
+    steps: list[Any] = [v2.ToImage(), *stain_steps(stain, stain_jitter),
+                        v2.ToDtype(torch.float32, scale=True)]
     if size is not None:
         steps.append(v2.Resize(size, antialias=True))
     return v2.Compose([*steps, v2.Normalize(list(mean), list(std))])
