@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from histomammo.errors import DataFormatError
-from histomammo.io import hdf5
+from histomammo.io import _h5_file, hdf5
 from histomammo.io.hdf5 import H5Array
 
 
@@ -55,7 +55,7 @@ def test_unreadable_storage_layout(tmp_path: Path) -> None:
     file = SimpleNamespace(driver="sec2", filename=str(tmp_path / "a.h5"))
     with pytest.raises(DataFormatError, match=r"a.h5: the storage layout of '/x' is unreadable "
                        r"\(Can't get offset"):
-        hdf5._contiguous_offset(file, dataset)
+        _h5_file.contiguous_offset(file, dataset)
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
