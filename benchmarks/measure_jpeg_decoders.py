@@ -1,6 +1,6 @@
 """pylibjpeg (+ pylibjpeg-libjpeg) vs python-gdcm on pydicom's 12-bit JPEG Extended test files.
 
-Run: PYTHONPATH=. python changes/measure_jpeg.py   (both decoders installed)
+Run: PYTHONPATH=. python benchmarks/measure_jpeg_decoders.py   (both decoders installed)
 Agreement between the two decoders, against pydicom's reference values where its own tests
 pin them, and the median decode time of 20 runs of each.
 """
@@ -10,6 +10,7 @@ import numpy as np
 import pydicom
 from pydicom.data import get_testdata_file
 from pydicom.pixels import pixel_array
+
 
 def _gdcm_direct(path):
     import gdcm

@@ -1,6 +1,6 @@
 """What the thesis's "saturated" marker removal blanks inside the breast, windowed vs stored values.
 
-Run: PYTHONPATH=. python changes/measure_saturated.py
+Run: PYTHONPATH=. python benchmarks/measure_marker_removal.py
 For every DICOM of a synthetic INbreast and CBIS-DDSM tree (the writers' defaults), the breast is
 the library's breast_mask of the stored values; "blanked" is the share of breast pixels that
 remove_markers(method="saturated") sets to the background, on (a) the stored values, (b) the
