@@ -29,7 +29,7 @@ train, test = order[: len(y) * 3 // 4], order[len(y) * 3 // 4:]
 model = resnet50_grey(num_classes=2)
 trainer = Trainer(model, torch.optim.Adam(model.parameters(), lr=1e-3), torch.nn.CrossEntropyLoss(),
                   seed=0, progress=False)
-trainer.fit(DataLoader(TensorDataset(x[train], y[train]), batch_size=8, shuffle=True), epochs=2)
+trainer.fit(DataLoader(TensorDataset(x[train], y[train]), batch_size=8, shuffle=True), epochs=6)
 result = trainer.evaluate(DataLoader(TensorDataset(x[test], y[test]), batch_size=8),
                           metrics={"auc": roc_auc})
 print(f"{len(y)} mammograms; test loss {result['loss']:.3f}, AUC (CC vs MLO) {result['auc']:.3f}")
