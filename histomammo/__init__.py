@@ -7,12 +7,9 @@ decoder::
     image = histomammo.io.read_dicom("scan.dcm")   # histomammo.io is imported here
 """
 
-from histomammo._lazy import attach
+from histomammo._lazy import attach_stub
 
 __version__ = "0.1.0.dev0"
 
-__getattr__, __dir__, _lazy_all = attach(
-    __name__, submodules=["datasets", "engine", "errors", "inference", "io", "metrics", "models", "plot", "postprocess", "systems", "transforms"]
-)
-__all__ = ["__version__", *_lazy_all]
-del attach
+# the public names are listed once, in __init__.pyi (read by type checkers too)
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

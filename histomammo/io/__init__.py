@@ -5,14 +5,7 @@ Arrays in, arrays out: every reader returns numpy arrays in the file's own dtype
 naming the file when the file is not what its format promises.
 """
 
-from histomammo._lazy import attach
+from histomammo._lazy import attach_stub
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    submodules=["dicom", "hdf5", "tiff"],
-    attributes={
-        "dicom": ["DicomImage", "read_dicom"],
-        "tiff": ["TiffImage", "TiffLevel"],
-        "hdf5": ["H5Array"],
-    },
-)
+# the public names are listed once, in __init__.pyi (read by type checkers too)
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

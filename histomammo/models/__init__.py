@@ -8,12 +8,7 @@ default; a path is loaded by [`load_weights`][histomammo.models._weights.load_we
 ``in_channels`` where the input varies.
 """
 
-from histomammo._lazy import attach
-from histomammo.models._registry import BUILDERS, PUBLIC_NAMES
+from histomammo._lazy import attach_stub
 
-_ATTRIBUTES: dict[str, list[str]] = {"_registry": ["create_model", "list_models", "register_model"]}
-for _name, _module in {**BUILDERS, **PUBLIC_NAMES}.items():
-    _ATTRIBUTES.setdefault(_module, []).append(_name)
-
-__getattr__, __dir__, __all__ = attach(__name__, attributes=_ATTRIBUTES)
-del _name, _module
+# the public names are listed once, in __init__.pyi (read by type checkers too)
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

@@ -1,4 +1,6 @@
-"""Type-checker view of ``histomammo.models``, whose names load lazily (see ``_registry``)."""
+"""Public names of ``histomammo.models``: the one list, read by type checkers and, through
+[`attach_stub`][histomammo._lazy.attach_stub], by the lazy ``__init__.py``; it equals the
+registry's name tables ``BUILDERS`` and ``PUBLIC_NAMES`` (``tests/test_import.py`` checks)."""
 
 from histomammo.models._registry import create_model as create_model
 from histomammo.models._registry import list_models as list_models
@@ -34,40 +36,3 @@ from histomammo.models.vgg import VGG16GAP as VGG16GAP
 from histomammo.models.vgg import vgg16_gap as vgg16_gap
 from histomammo.models.whole_image import PatchToImageClassifier as PatchToImageClassifier
 from histomammo.models.whole_image import patch_to_image as patch_to_image
-
-__all__ = [
-    "AllConvNet",
-    "AllGConvNet",
-    "GCNN",
-    "GreyAlexNet",
-    "GreyResNet",
-    "InceptionV3Transfer",
-    "P4MDenseNet",
-    "PatchToImageClassifier",
-    "PlainCNN",
-    "UNet",
-    "VGG16GAP",
-    "alexnet_grey",
-    "alexnet_large",
-    "all_conv_net",
-    "all_gconv_net",
-    "calibrate_batchnorm",
-    "create_model",
-    "fasterrcnn_brecahad",
-    "gcnn",
-    "inception_loss",
-    "inception_v3_transfer",
-    "invariance_ratio",
-    "list_models",
-    "load_weights",
-    "maskrcnn_glas",
-    "p4m_densenet",
-    "patch_to_image",
-    "plain_cnn",
-    "read_state_dict",
-    "register_model",
-    "resnet50_grey",
-    "resnet50_patch",
-    "unet",
-    "vgg16_gap",
-]

@@ -8,17 +8,7 @@ matplotlib (the ``plot`` extra) is imported inside the functions, so importing t
 costs nothing.
 """
 
-from histomammo._lazy import attach
+from histomammo._lazy import attach_stub
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "_figure": ["save_figure"],
-        "classification": ["plot_roc", "plot_training_curves"],
-        "mammo": ["plot_crop_steps", "plot_mammograms", "plot_naive_steps"],
-        "_leaderboard": ["plot_leaderboard"],
-        "tissue": ["plot_patches", "plot_tissue_mask"],
-        "segmentation": ["plot_label_overlay", "plot_segmentation_overlay"],
-        "detection": ["plot_detections", "plot_rates_vs_threshold"],
-    },
-)
+# the public names are listed once, in __init__.pyi (read by type checkers too)
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

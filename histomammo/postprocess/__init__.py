@@ -11,17 +11,7 @@ Every function takes numpy arrays or torch tensors; a tensor comes back as a ten
 own device.
 """
 
-from histomammo._lazy import attach
+from histomammo._lazy import attach_stub
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    submodules=["duplicates", "glas", "instances"],
-    attributes={
-        "glas": [
-            "fill_holes", "probabilities_to_instances", "remove_small_objects",
-            "split_weak_connections",
-        ],
-        "duplicates": ["suppress_duplicates"],
-        "instances": ["maskrcnn_instances"],
-    },
-)
+# the public names are listed once, in __init__.pyi (read by type checkers too)
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

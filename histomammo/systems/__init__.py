@@ -12,8 +12,7 @@ published numbers, built from the layers below (the top layer: nothing imports i
 Each has ``recipe(name, model, **options) -> histomammo.engine.Recipe`` and named functions.
 """
 
-from histomammo._lazy import attach
+from histomammo._lazy import attach_stub
 
-__getattr__, __dir__, __all__ = attach(
-    __name__, submodules=["brecahad", "glas", "pcam", "shen", "thesis"]
-)
+# the public names are listed once, in __init__.pyi (read by type checkers too)
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

@@ -35,20 +35,7 @@ Stains, ``restain`` and ``SYNTHETIC_STAINS``
     images with those stain vectors, so tests and demos can vary the stain.
 """
 
-from histomammo._lazy import attach
+from histomammo._lazy import attach_stub
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "dicom": ["synthetic_mammogram", "write_dicom"],
-        "mammo": ["SyntheticMammogram", "screening_mammogram"],
-        "mammo_inbreast": ["make_inbreast"],
-        "mammo_cbis_ddsm": ["make_cbis_ddsm"],
-        "mammo_screening": ["make_screening_archive"],
-        "pcam": ["make_pcam"],
-        "pcam_slides": ["SyntheticSlide", "make_slide"],
-        "glas": ["make_glas", "draw_glands"],
-        "brecahad": ["make_brecahad"],
-        "_stain": ["SYNTHETIC_STAINS", "restain"],
-    },
-)
+# the public names are listed once, in __init__.pyi (read by type checkers too)
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)

@@ -1,11 +1,6 @@
 """Patches: cutting training patches from mammograms' lesion masks and from large slides."""
 
-from histomammo._lazy import attach
+from histomammo._lazy import attach_stub
 
-__getattr__, __dir__, __all__ = attach(
-    __name__,
-    attributes={
-        "slide": ["SlidePatches"],
-        "lesion": ["PATCH_CLASSES", "LesionPatches", "patch_class", "lesion_patches"],
-    },
-)
+# the public names are listed once, in __init__.pyi (read by type checkers too)
+__getattr__, __dir__, __all__ = attach_stub(__name__, __file__)
