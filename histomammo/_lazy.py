@@ -14,7 +14,7 @@ import importlib
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from histomammo.errors import DataFormatError
+from histomammo.errors import DataFormatError, MissingFileError
 
 __all__ = ["attach", "attach_stub", "read_stub"]
 
@@ -92,6 +92,8 @@ def read_stub(
 
     Raises
     ------
+    MissingFileError
+        If the stub does not exist (a bundler that dropped ``.pyi`` files).
     DataFormatError
         If the stub imports a name from inside ``package`` without re-exporting it under
         its own name (``from .m import a`` or ``... import a as b``, which type checkers
@@ -106,8 +108,15 @@ def read_stub(
     >>> submodules, attributes["dicom"], defined
     (['dicom', 'hdf5', 'tiff'], ['DicomImage', 'read_dicom'], [])
     """
-    with open(stub_path, encoding="utf-8") as f:
-        tree = ast.parse(f.read(), filename=stub_path)
+    try:
+        with open(stub_path, encoding="utf-8") as f:
+            tree = ast.parse(f.read(), filename=stub_path)
+    except FileNotFoundError:
+        raise MissingFileError(
+            f"{stub_path}: the type stub listing {package}'s public names is missing; it ships "
+            "with histomammo (package data '**/*.pyi'): reinstall, or keep .pyi files when "
+            "bundling"
+        ) from None
     submodules: list[str] = []
     attributes: dict[str, list[str]] = {}
     defined: list[str] = []

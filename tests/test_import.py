@@ -17,7 +17,7 @@ import pytest
 
 import histomammo
 from histomammo._lazy import attach_stub, read_stub
-from histomammo.errors import DataFormatError
+from histomammo.errors import DataFormatError, MissingFileError
 
 ROOT = Path(histomammo.__file__).parent.parent
 
@@ -187,6 +187,11 @@ def test_attach_stub_builds_the_lazy_surface(tmp_path):
     assert getattr_("read_dicom") is dicom.read_dicom
     with pytest.raises(AttributeError, match="no attribute 'helper'"):
         getattr_("helper")  # a declared name is the __init__.py's to define
+
+
+def test_attach_stub_names_a_missing_stub(tmp_path):
+    with pytest.raises(MissingFileError, match=r"__init__\.pyi: the type stub listing histomammo\.io"):
+        attach_stub("histomammo.io", str(tmp_path / "__init__.py"))
 
 
 @pytest.mark.parametrize("line, message", [
