@@ -23,7 +23,7 @@ def train(model: torch.nn.Module, optimizer: torch.optim.Optimizer) -> None:
     assert_type(trainer, Trainer)
     assert_type(trainer.epoch, int)
     also = histomammo.engine.Trainer(model, optimizer, accumulate=2)
-    assert_type(also, histomammo.engine.trainer.Trainer)
+    assert_type(also, Trainer)
 
 
 def read() -> None:

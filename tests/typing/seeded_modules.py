@@ -28,5 +28,5 @@ def data_and_models() -> None:
     histomammo.datasets.GlaS("glas", splt="train")  # E: call-arg
     histomammo.models.unet(num_class=2)  # E: call-arg
     histomammo.metrics.pixel_dice([], [], smooth=1.0)  # E: call-arg
-    histomammo.transforms.stain.NormalizeStain(methd="macenko")  # E: call-arg
+    histomammo.transforms.stain.StainNormalizer(methd="macenko")  # E: call-arg
     print(histomammo.nope)  # E: attr-defined
