@@ -4,8 +4,9 @@ The docs build needs only these: mkdocstrings reads histomammo by static analysi
 ``paths: [.]`` in mkdocs.yml), so neither histomammo nor torch / numpy is installed there.
 """
 
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -1,10 +1,10 @@
-"""Callbacks: small objects whose hooks :class:`~histomammo.engine.Trainer` calls during ``fit``.
+"""Callbacks: small objects whose hooks [`Trainer`][histomammo.engine.Trainer] calls during ``fit``.
 
 The contract between the trainer and a callback
 -----------------------------------------------
 Hooks are called in the order the callbacks were given, on every rank (a callback that
 writes files checks ``trainer.is_main_process``). The ``trainer`` a hook receives is a
-small view of the trainer (:class:`histomammo.engine._view.TrainerView`), and these are all
+small view of the trainer (`histomammo.engine._view.TrainerView`), and these are all
 its attributes:
 
 ``trainer.model``
@@ -20,7 +20,7 @@ its attributes:
 ``trainer.history``
     list of the per-epoch dicts produced so far.
 ``trainer.checkpoint_dir``
-    :class:`pathlib.Path` or ``None``.
+    `pathlib.Path` or ``None``.
 ``trainer.is_main_process``
     ``True`` on rank 0 (and in a single-process run).
 ``trainer.stop_training``
