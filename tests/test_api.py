@@ -102,3 +102,15 @@ def test_site_check_finds_roles_markers_and_missing_names():
     entries = [("histomammo.io.read_dicom", "function"), ("histomammo.io.DicomImage", "class"),
                ("histomammo.io.DicomImage.pixels", "property"), ("histomammo.io.DicomImage.frames", "method")]
     assert check_site.missing_names(entries, ids) == ["histomammo.io.DicomImage", "histomammo.io.DicomImage.frames"]
+
+
+def test_site_check_finds_tables_of_contents_that_do_not_say_what_they_list():
+    def entry(text, children=""):
+        link = f'<a href="#{text}" class="md-nav__link"> <span class="md-ellipsis"> {text} </span></a>'
+        return f"<li>{link}{children}</li>"
+
+    nested = '<nav class="md-nav"><ul>' + entry("forward") + "</ul></nav>"
+    toc = ('<nav class="md-nav md-nav--secondary" aria-label="Table of contents"><ul>'
+           + entry("glas") + entry("glas") + entry("GCNN", nested) + entry("UNet", nested)
+           + "</ul></nav><nav><ul>" + entry("glas") + "</ul></nav>")
+    assert check_site.repeated_toc_entries(toc) == ["table of contents lists 'glas' 2 times"]

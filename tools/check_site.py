@@ -1,4 +1,4 @@
-"""Check a built documentation site: no raw Sphinx roles, no reST ``::`` markers, every public name.
+"""Check a built documentation site: no raw Sphinx roles or ``::`` markers, every public name.
 
     python tools/check_site.py site/
 
@@ -8,7 +8,8 @@ marker left in prose (code and ``<pre>`` blocks are not scanned for it, so ``x[:
 example is fine). Every public name of ``tests/api/public_api.txt`` must have an element with
 its id in the site: module-level names by their public path, class members as
 ``<...>.<Class>.<member>``. Exits 1 naming each problem (file and text); needs only the standard
-library, so it runs in the docs environment.
+library, so it runs in the docs environment. A table of contents with two sibling entries of one text
+(entries that do not say what they list) is a problem too.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ MARKER = re.compile(r"\S::(?=\s|$)")
 _SKIPPED = re.compile(r"<(pre|code|script|style)\b.*?</\1>", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _ID = re.compile(r"""\sid=["']([^"']+)["']""")
+_TOC_TOKEN = re.compile(
+    r'<(/?)(nav|ul)\b|<a href="#[^"]*" class="md-nav__link">\s*<span class="md-ellipsis">(.*?)</span>',
+    re.DOTALL,
+)
 
 
 def text_of(page: str, *, keep_code: bool) -> str:
@@ -56,6 +61,31 @@ def markup_problems(page: str) -> list[str]:
 
 
 MEMBER_KINDS = ("method", "classmethod", "staticmethod", "property", "field", "attribute", "member")
+
+
+def repeated_toc_entries(page: str) -> list[str]:
+    """Entries of a page's table of contents that share their text with a sibling: a TOC whose
+    entries do not say what they list (the GlaS page once had four entries all called "glas")."""
+    start = page.find('aria-label="Table of contents"')
+    if start < 0:
+        return []
+    problems, siblings, navs = [], [[]], 1
+    for match in _TOC_TOKEN.finditer(page, start):
+        closing, tag, text = match.groups()
+        if tag == "nav":
+            navs += -1 if closing else 1
+            if navs == 0:
+                break
+        elif tag == "ul":
+            if closing:
+                names = siblings.pop()
+                problems += sorted({f"table of contents lists {n!r} {names.count(n)} times"
+                                    for n in names if names.count(n) > 1})
+            else:
+                siblings.append([])
+        else:
+            siblings[-1].append(" ".join(html.unescape(_TAG.sub("", text)).split()))
+    return problems
 
 
 def public_paths(api_text: str) -> list[tuple[str, str]]:
@@ -94,7 +124,8 @@ def check(site: Path) -> list[str]:
     for file in files:
         page = file.read_text(encoding="utf-8")
         ids.update(_ID.findall(page))
-        problems += [f"{file.relative_to(site)}: {p}" for p in markup_problems(page)]
+        found = markup_problems(page) + repeated_toc_entries(page)
+        problems += [f"{file.relative_to(site)}: {p}" for p in found]
     missing = missing_names(public_paths(API_FILE.read_text()), ids)
     problems += [f"public name not documented anywhere in the site: {p}" for p in missing]
     return problems
