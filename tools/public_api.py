@@ -13,6 +13,7 @@ defines on them or on their histomammo base classes (renaming those breaks users
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import enum
 import importlib
 import inspect
@@ -101,7 +102,7 @@ def describe(obj: Any) -> str:
         return "module"
     if inspect.isclass(obj):
         return "class " + signature(obj)
-    if inspect.isfunction(obj) or inspect.isbuiltin(obj):
+    if inspect.isfunction(inspect.unwrap(obj)) or inspect.isbuiltin(obj):  # lru_cache etc. too
         return "function " + signature(obj)
     if callable(obj) and not isinstance(obj, enum.Enum):
         return f"callable {type(obj).__name__} " + signature(obj)
@@ -132,11 +133,12 @@ def _member(value: Any) -> str | None:
 def class_members(cls: type) -> list[tuple[str, str]]:
     """``(name, description)`` of the public members histomammo defines on ``cls`` and its bases."""
     seen: dict[str, str] = {}
+    fields = {f.name for f in dataclasses.fields(cls)} if dataclasses.is_dataclass(cls) else set()
     for klass in cls.__mro__:
         if not klass.__module__.startswith(PACKAGE):
             continue
         for name, value in vars(klass).items():
-            if name.startswith("_") or name in seen:
+            if name.startswith("_") or name in seen or name in fields:  # fields: in the signature
                 continue
             text = _member(value)
             if text is not None:
