@@ -93,9 +93,10 @@ def test_site_check_finds_roles_markers_and_missing_names():
     page = (
         "<p>Use :func:<code>read_dicom</code> and :class:`Trainer`.</p>"
         "<p>A folder::</p><pre><code>x[::2]</code></pre><p>std::vector is C++ in <code>a::b</code></p>"
+        "<p>=====  =====\nthesis  AlexNet</p><pre><code>=====  =====</code></pre>"
     )
     problems = check_site.markup_problems(page)
-    assert [p.split(" in ")[0] for p in problems] == ["role :func:", "role :class:", "marker ::"]
+    assert [p.split(" in ")[0] for p in problems] == ["role :func:", "role :class:", "marker ::", "reST table"]
     clean = "<p>See <a href='#x'><code>read_dicom</code></a>.</p><pre><code>a[::2]\n</code></pre>"
     assert check_site.markup_problems(clean) == []
     ids = {"histomammo.io.read_dicom", "histomammo.io.dicom.DicomImage.pixels"}

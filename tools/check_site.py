@@ -26,6 +26,7 @@ ROLES = ("func", "class", "mod", "meth", "attr", "data", "exc", "obj", "const", 
          "term", "math", "any", "py:[a-z]+")
 ROLE = re.compile(r":(?:" + "|".join(ROLES) + r"):(?=`|\S)")
 MARKER = re.compile(r"\S::(?=\s|$)")
+RST_TABLE = re.compile(r"={4,}[ \t]+={4,}")  # a reST simple table's border, printed as text
 _SKIPPED = re.compile(r"<(pre|code|script|style)\b.*?</\1>", re.DOTALL | re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
 _ID = re.compile(r"""\sid=["']([^"']+)["']""")
@@ -57,6 +58,8 @@ def markup_problems(page: str) -> list[str]:
     prose = text_of(page, keep_code=False)
     for match in MARKER.finditer(prose):
         problems.append(f"marker :: in {_context(prose, match.start())!r}")
+    for match in RST_TABLE.finditer(prose):
+        problems.append(f"reST table in {_context(prose, match.start())!r}")
     return problems
 
 
