@@ -22,8 +22,21 @@ demo: venv
 lint: venv
 	$(VENV)/bin/ruff check histomammo tests benchmarks examples
 
-docs: venv
-	$(VENV)/bin/mkdocs build --strict --site-dir site
+# The site is built in its own venv holding only the `docs` extra: mkdocstrings reads the
+# package by static analysis, so no torch and no numpy (checked), and tools/check_site.py then
+# fails on raw Sphinx roles, reST `::` markers or a public name missing from the site.
+DOCS_VENV := .venv-docs
+$(DOCS_VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(DOCS_VENV)
+	$(PYTHON) tools/docs_requirements.py > $(DOCS_VENV)/requirements.txt
+	$(DOCS_VENV)/bin/pip install -r $(DOCS_VENV)/requirements.txt
+	touch $@
+
+docs: $(DOCS_VENV)/.installed
+	@$(DOCS_VENV)/bin/python -I -c "import importlib.util as u, sys; sys.exit(any(u.find_spec(m) for m in ('torch', 'numpy', 'histomammo')))" \
+		|| { echo "$(DOCS_VENV) must not hold torch, numpy or histomammo"; exit 1; }
+	$(DOCS_VENV)/bin/mkdocs build --strict --site-dir site
+	$(DOCS_VENV)/bin/python tools/check_site.py site
 
 test: lint
 	$(PY) -m pytest
@@ -42,4 +55,4 @@ fuzz: venv
 	$(PY) tests/fuzz/run_fuzz.py --mutants 10000 --workers 2
 
 clean:
-	rm -rf $(VENV) site demo_out .pytest_cache
+	rm -rf $(VENV) $(DOCS_VENV) site demo_out .pytest_cache

@@ -1,10 +1,12 @@
 """histomammo: breast-cancer imaging research in PyTorch.
 
 Subpackages load on first use, so ``import histomammo`` imports neither torch nor any
-decoder::
+decoder:
 
-    import histomammo
-    image = histomammo.io.read_dicom("scan.dcm")   # histomammo.io is imported here
+```python
+import histomammo
+image = histomammo.io.read_dicom("scan.dcm")   # histomammo.io is imported here
+```
 """
 
 from histomammo._lazy import attach_stub

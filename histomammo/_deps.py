@@ -11,7 +11,8 @@ __all__ = ["require"]
 
 
 def require(module: str, *, extra: str | None = None, package: str | None = None) -> ModuleType:
-    """Import ``module`` or raise :class:`~histomammo.errors.MissingDependencyError`.
+    """Import ``module`` or raise
+    [`MissingDependencyError`][histomammo.errors.MissingDependencyError].
 
     Parameters
     ----------

@@ -1,6 +1,7 @@
 """Exceptions raised by histomammo.
 
-Every exception the library raises on purpose derives from :class:`HistomammoError`
+Every exception the library raises on purpose derives from
+[`HistomammoError`][histomammo.errors.HistomammoError]
 and also from the builtin that describes the failure best, so that callers may catch
 either ``histomammo.errors.DataFormatError`` or plain ``ValueError``.
 
@@ -39,8 +40,9 @@ class DataFormatError(HistomammoError, ValueError):
 class MissingFileError(DataFormatError, FileNotFoundError):
     """A file a reader was given does not exist.
 
-    It is both a :class:`DataFormatError`, so that ``except DataFormatError`` catches every
-    unreadable input, and a :class:`FileNotFoundError`, as the standard library would raise.
+    It is both a [`DataFormatError`][histomammo.errors.DataFormatError], so that ``except
+    DataFormatError`` catches every
+    unreadable input, and a `FileNotFoundError`, as the standard library would raise.
     """
 
 

@@ -1,240 +1,117 @@
-"""The public API surface: a name listed here may only disappear after a deprecation period.
+"""The public API surface: ``tests/api/public_api.txt``, the one record of every public name.
 
-Add names when they are added; remove one only together with its CHANGELOG entry once the
-deprecation period announced there has ended.
+A name listed there may only disappear after a deprecation period. When the live API differs,
+the test names each added, removed or changed line; the fix is ``python tools/public_api.py``,
+a CHANGELOG entry, and, for a removal or rename, ``histomammo._deprecate`` first.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
+import sys
+from pathlib import Path
 
 import pytest
 
-PUBLIC_API: dict[str, set[str]] = {
-    "histomammo": {
-        "__version__", "datasets", "engine", "errors", "inference", "io", "metrics", "models",
-        "plot", "postprocess", "systems", "transforms",
-    },
-    "histomammo.inference": {
-        "Heatmap", "MPP_TOLERANCE", "OutputExistsError", "classify_slide", "detect_slide",
-        "predict_slides", "segment_slide", "slide_mpp", "tile_weights", "write_geojson",
-    },
-    "histomammo.errors": {
-        "CheckpointError", "DataFormatError", "HistomammoError", "MissingDependencyError",
-        "MissingFileError", "NonFiniteLossError",
-    },
-    "histomammo.io": {
-        "dicom", "DicomImage", "H5Array", "hdf5", "read_dicom", "tiff", "TiffImage", "TiffLevel",
-    },
-    "histomammo.io.dicom": {"DEFAULT_MAX_DECOMPRESSED_BYTES", "DicomImage", "read_dicom"},
-    "histomammo.io.tiff": {"TiffImage", "TiffLevel"},
-    "histomammo.io.hdf5": {"H5Array"},
-    "histomammo.datasets": {
-        "birads", "BreCaHAD", "cbis_ddsm", "CBISDDSM", "collate_detection", "compute_mean_std",
-        "export_image_folder", "GlaS", "INbreast", "inbreast", "list_images",
-        "make_pcam_from_slides", "mammo_index", "MammoIndex", "MammoRecord", "patient_split",
-        "PCam", "read_annotations", "read_glas_annotation", "read_glas_image", "read_grade_csv",
-        "screening", "ScreeningArchive", "split_brecahad", "synthetic",
-    },
-    "histomammo.datasets.pcam_from_slides": {"make_pcam_from_slides"},
-    "histomammo.datasets.image_folder": {"CLASS_NAMES", "export_image_folder"},
-    "histomammo.datasets.stats": {"compute_mean_std"},
-    "histomammo.datasets.pcam": {"decompress", "PCam"},
-    "histomammo.datasets.synthetic": {
-        "draw_glands", "make_brecahad", "make_cbis_ddsm", "make_glas", "make_inbreast", "make_pcam",
-        "make_screening_archive", "make_slide", "restain", "screening_mammogram",
-        "synthetic_mammogram", "SyntheticMammogram", "SyntheticSlide", "SYNTHETIC_STAINS",
-        "write_dicom",
-    },
-    "histomammo.datasets.birads": {"birads_category", "BIRADS_SCORES", "follow_up", "parse_birads"},
-    "histomammo.datasets.inbreast": {"INbreast", "Roi"},
-    "histomammo.datasets.cbis_ddsm": {"CBISDDSM"},
-    "histomammo.datasets.mammo_index": {"BuildReport", "IndexRow", "MammoIndex"},
-    "histomammo.datasets.screening": {"MatchReport", "ScreeningArchive"},
-    "histomammo.datasets.synthetic.pcam": {"make_pcam"},
-    "histomammo.datasets.synthetic.pcam_slides": {"make_slide", "SyntheticSlide"},
-    "histomammo.postprocess": {
-        "duplicates", "fill_holes", "glas", "instances", "maskrcnn_instances",
-        "probabilities_to_instances", "remove_small_objects", "split_weak_connections",
-        "suppress_duplicates",
-    },
-    "histomammo.metrics.segmentation": {
-        "count_score", "glas_metrics", "object_dice", "object_f1", "object_hausdorff", "pixel_dice",
-    },
-    "histomammo.transforms": {
-        "mammo", "restore_original_size", "square_geometry", "SquareGeometry", "SquareResize",
-        "stain", "tissue",
-    },
-    "histomammo.transforms.stain": {
-        "channel_statistics", "CRC_LAB_STATISTICS", "hed_jitter", "HEDJitter",
-        "macenko_stain_matrix", "MIN_TISSUE_FRACTION", "NormalizeStain", "od_to_rgb",
-        "RandStainNA", "rgb_to_od", "StainNormalizer", "StainStatistics", "vahadane_stain_matrix",
-    },
-    "histomammo.transforms.mammo": {
-        "area_resize", "breast_mask", "CropResult", "CropStages", "downscale_area", "DownscaleArea",
-        "normalize_intensity", "NormalizeIntensity", "orient_left", "OrientLeft", "otsu_crop",
-        "otsu_crop_stages", "otsu_threshold", "OtsuCrop", "preprocess_crop", "preprocess_naive",
-        "PreprocessCrop", "PreprocessNaive", "remove_markers", "RemoveMarkers",
-    },
-    "histomammo.transforms.tissue": {
-        "otsu_tissue_mask", "saturation_mask", "tissue_mask", "TissueMask",
-    },
-    "histomammo.transforms.patches.slide": {"SlidePatches"},
-    "histomammo.plot": {
-        "plot_crop_steps", "plot_detections", "plot_label_overlay", "plot_leaderboard",
-        "plot_mammograms", "plot_naive_steps", "plot_patches", "plot_rates_vs_threshold",
-        "plot_roc", "plot_segmentation_overlay", "plot_tissue_mask", "plot_training_curves",
-        "save_figure",
-    },
-    "histomammo.plot.mammo": {"plot_crop_steps", "plot_mammograms", "plot_naive_steps"},
-    "histomammo.plot.tissue": {"plot_patches", "plot_tissue_mask"},
-    "histomammo.models": {
-        "alexnet_grey", "alexnet_large", "all_conv_net", "all_gconv_net", "AllConvNet",
-        "AllGConvNet", "calibrate_batchnorm", "create_model", "fasterrcnn_brecahad", "GCNN", "gcnn",
-        "GreyAlexNet", "GreyResNet", "inception_loss", "inception_v3_transfer",
-        "InceptionV3Transfer", "invariance_ratio", "list_models", "load_weights", "maskrcnn_glas",
-        "p4m_densenet", "P4MDenseNet", "patch_to_image", "PatchToImageClassifier", "plain_cnn",
-        "PlainCNN", "read_state_dict", "register_model", "resnet50_grey", "resnet50_patch", "UNet",
-        "unet", "vgg16_gap", "VGG16GAP",
-    },
-    "histomammo.models.detection": {
-        "ANCHOR_SIZES", "fasterrcnn_brecahad", "PAPER_IMAGE_MEAN", "PAPER_IMAGE_STD",
-    },
-    "histomammo.models.inception": {
-        "IMAGENET_CLASSES", "inception_loss", "inception_v3_transfer", "InceptionV3Transfer",
-    },
-    "histomammo.models.whole_image": {
-        "patch_to_image", "PatchToImageClassifier", "resnet_block", "vgg_block",
-    },
-    "histomammo.models.unets": {"UNet", "unet"},
-    "histomammo.models.calibration": {"calibrate_batchnorm", "CALIBRATION_METHODS"},
-    "histomammo.models.invariance": {"group_transforms", "invariance_ratio"},
-    "histomammo.models.equivariant_allconv": {
-        "all_gconv_net", "all_gconv_parameters", "AllGConvNet", "available_memory",
-        "BUILD_BYTES_PER_WEIGHT", "FieldMean",
-    },
-    "histomammo.models.alexnet": {
-        "alexnet_grey", "alexnet_large", "conv_output_size", "GreyAlexNet",
-    },
-    "histomammo.models.resnet": {
-        "GreyResNet", "KERAS_CONV_BIASES", "resnet50_grey", "resnet50_patch",
-    },
-    "histomammo.models.vgg": {"vgg16_gap", "VGG16GAP"},
-    "histomammo.metrics": {
-        "accuracy", "aggregate_views", "average_precision", "bootstrap_ci", "classification",
-        "count_score", "detection_counts", "evaluation_mask", "froc", "FROC_FP_RATES",
-        "glas_metrics", "heatmap_to_detections", "slide_auc", "object_dice", "object_f1",
-        "object_hausdorff", "pixel_dice", "rates_vs_threshold", "roc_auc", "roc_curve",
-        "segmentation", "sensitivity_specificity", "specificity_at_sensitivity",
-        "threshold_at_sensitivity",
-    },
-    "histomammo.metrics.classification": {
-        "accuracy", "aggregate_views", "bootstrap_ci", "roc_auc", "roc_curve",
-        "sensitivity_specificity", "specificity_at_sensitivity", "threshold_at_sensitivity",
-    },
-    "histomammo.transforms.patches": {
-        "lesion_patches", "LesionPatches", "patch_class", "PATCH_CLASSES", "SlidePatches",
-    },
-    "histomammo.transforms.patches.lesion": {
-        "lesion_patches", "LesionPatches", "patch_class", "PATCH_CLASSES",
-    },
-    "histomammo.plot.classification": {"plot_roc", "plot_training_curves"},
-    "histomammo.engine": {
-        "callbacks", "checkpoint", "distributed", "fit_recipe", "Recipe", "sampler", "Trainer",
-    },
-    "histomammo.engine.trainer": {"Trainer"},
-    "histomammo.engine.sampler": {
-        "derive_seed", "EVALUATION_STREAM", "ResumableSampler", "SAMPLE_STREAM", "SHUFFLE_STREAM",
-        "stream_seed", "WORKER_STREAM",
-    },
-    "histomammo.engine.distributed": {
-        "all_gather_objects", "all_ranks", "all_reduce_sum", "any_rank", "barrier", "cleanup",
-        "communication_device", "get_rank", "get_world_size", "init_from_env", "is_distributed",
-        "is_main_process", "launched_by_torchrun", "resolve_device",
-    },
-    "histomammo.engine.callbacks": {
-        "BestCheckpoint", "Callback", "CSVLogger", "EarlyStopping", "LRMonitor", "NaNGuard",
-        "Stage", "StagedUnfreeze",
-    },
-    "histomammo.engine.checkpoint": {
-        "checkpoint_name", "latest_checkpoint", "load_checkpoint", "save_checkpoint",
-    },
-    "histomammo.models.allconv": {"ALL_CNN_LAYERS", "ALL_CNN_WIDTHS", "all_conv_net", "AllConvNet"},
-    "histomammo.models.equivariant": {
-        "conv_relu", "EquivariantClassifier", "export_module", "GCNN", "gcnn", "group_space",
-        "GroupMaxPool", "GROUPS", "PointwiseLeakyReLU", "regular", "SEED_FINAL_WIDTHS",
-        "SEED_WIDTHS",
-    },
-    "histomammo.models.equivariant_baseline": {"plain_cnn", "PlainCNN"},
-    "histomammo.models.densenet_p4m": {"DenseBlock", "p4m_densenet", "P4MDenseNet"},
-    "histomammo.datasets.glas": {
-        "GlaS", "read_glas_annotation", "read_glas_image", "read_grade_csv",
-    },
-    "histomammo.datasets.synthetic.glas": {"draw_glands", "GLAS_COUNTS", "GLAS_SIZES", "make_glas"},
-    "histomammo.models.maskrcnn": {"maskrcnn_glas"},
-    "histomammo.transforms.letterbox": {
-        "restore_original_size", "square_geometry", "SquareGeometry", "SquareResize",
-    },
-    "histomammo.plot.segmentation": {"plot_label_overlay", "plot_segmentation_overlay"},
-    "histomammo.datasets.brecahad": {
-        "BreCaHAD", "BRECAHAD_KEYS", "collate_detection", "list_images", "PAPER_SPLIT",
-        "read_annotations", "split_brecahad",
-    },
-    "histomammo.datasets.synthetic.brecahad": {"make_brecahad"},
-    "histomammo.metrics.detection": {"average_precision", "detection_counts", "rates_vs_threshold"},
-    "histomammo.plot.detection": {"plot_detections", "plot_rates_vs_threshold"},
-    "histomammo.postprocess.glas": {
-        "fill_holes", "probabilities_to_instances", "remove_small_objects",
-        "split_weak_connections",
-    },
-    "histomammo.postprocess.duplicates": {"suppress_duplicates"},
-    "histomammo.postprocess.instances": {"maskrcnn_instances"},
-    "histomammo.systems": {"brecahad", "glas", "pcam", "shen", "thesis"},
-    "histomammo.systems.thesis": {
-        "evaluate_whole_image", "load_inbreast", "marker_ablation_run", "oversample",
-        "plot_view_inputs", "PUBLISHED", "recipe", "THESIS_EPOCHS", "thesis_recipe",
-        "THESIS_SOURCE", "THESIS_TABLE_6_3", "THESIS_TABLE_6_4", "train_whole_image",
-        "VIEW_CHECK_EPOCHS", "whole_image_run",
-    },
-    "histomammo.systems.shen": {
-        "batch_balanced_cross_entropy", "BatchBalancedCrossEntropy", "IntensityShift",
-        "patch_recipe", "patch_to_whole_run", "recipe", "shen_augmentation",
-        "SHEN_IMAGE_BATCH_SIZE", "shen_optimizer", "SHEN_PATCH_BATCH_SIZE", "SubtractMean",
-        "whole_image_recipe",
-    },
-    "histomammo.systems.pcam": {
-        "adam_variant", "all_cnn", "all_cnn_augment", "all_cnn_learning", "gcnn_final",
-        "gcnn_learning", "gcnn_run", "IMAGENET_MEAN", "IMAGENET_STD", "inception_run1",
-        "inception_run2", "inception_run2_augment", "inception_transform", "patch_transform",
-        "pcam_metrics", "PUBLISHED", "RandomPixelDropout", "recipe", "RECIPES",
-    },
-    "histomammo.systems.glas": {
-        "GLAS2015_LEADERBOARD", "glas_augmentation", "GLAS_MEAN", "GLAS_STD", "LeaderboardEntry",
-        "maskrcnn_evaluation_loss", "maskrcnn_input_transforms", "maskrcnn_recipe",
-        "MASKRCNN_SCHEDULE", "METRICS", "PAPER_TEST_LOSS_AND_COUNT", "PAPER_UNET_VAL_LOSS",
-        "predict_unet", "rank_against_leaderboard", "recipe", "score_unet", "train_maskrcnn",
-        "train_unet", "unet_input_transforms", "unet_loss", "unet_recipe", "unet_run",
-    },
-    "histomammo.systems.brecahad": {
-        "brecahad_recipe", "build_detector", "detections_caption", "detector_run", "evaluate_test",
-        "load_splits", "paper_augmentation", "PAPER_RECIPE", "PatchEpoch", "PUBLISHED", "recipe",
-        "save_figures", "train",
-    },
-}
+ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize("module_name", sorted(PUBLIC_API))
-def test_public_names_exist(module_name):
+def _tool(name: str):
+    if str(ROOT / "tools") not in sys.path:
+        sys.path.insert(0, str(ROOT / "tools"))
+    return importlib.import_module(name)
+
+
+public_api = _tool("public_api")
+reference_pages = _tool("reference_pages")
+check_site = _tool("check_site")
+
+
+def test_public_api_file_is_current():
+    diff = public_api.api_diff(public_api.API_FILE.read_text(), public_api.api_text())
+    assert not diff, public_api.HOW_TO_FIX + "\n" + "\n".join(diff)
+
+
+def test_api_file_has_no_memory_addresses_and_is_sorted():
+    lines = public_api.api_lines()
+    assert not [line for line in lines if " at 0x" in line]
+    paths = [line.partition(": ")[0] for line in lines]
+    assert paths == sorted(paths) and len(paths) == len(set(paths))
+
+
+def test_api_diff_names_each_added_removed_and_changed_name():
+    old = "# header\na.f: function (x)\na.g: function ()\n"
+    new = "a.f: function (x, y)\na.h: class ()\n"
+    assert public_api.api_diff(old, new) == [
+        "removed: a.g: function ()",
+        "added:   a.h: class ()",
+        "changed: a.f: function (x)  ->  function (x, y)",
+    ]
+
+
+def test_signatures_have_stable_defaults():
+    def f(a, b=object(), c=frozenset({"y", "x"}), *, d: int = 3) -> str:  # noqa: B008
+        return ""
+
+    assert public_api.signature(f) == "(a, b=<object object>, c=frozenset({'x', 'y'}), *, d: int = 3) -> str"
+
+
+@pytest.mark.parametrize("module_name", public_api.public_modules())
+def test_public_names_resolve_and_are_listed_by_dir(module_name):
     module = importlib.import_module(module_name)
-    exported = set(module.__all__)
-    missing = PUBLIC_API[module_name] - exported
-    assert not missing, f"{module_name} lost public names {sorted(missing)} without a deprecation"
-    for name in PUBLIC_API[module_name]:
+    names = list(module.__all__)
+    assert len(names) == len(set(names)), f"{module_name}.__all__ repeats a name"
+    for name in names:
         getattr(module, name)
+    hidden = {n for n in names if not n.startswith("__")} - set(dir(module))
+    assert not hidden, f"{module_name}: dir() hides {sorted(hidden)} (tab completion misses them)"
 
 
-@pytest.mark.parametrize("module_name", sorted(PUBLIC_API))
-def test_every_exported_name_is_listed(module_name):
-    module = importlib.import_module(module_name)
-    unlisted = set(module.__all__) - PUBLIC_API[module_name]
-    assert not unlisted, f"add {sorted(unlisted)} to PUBLIC_API (a public name is forever)"
+def test_every_public_name_is_in_the_api_file():
+    listed = {path for path, _ in check_site.public_paths(public_api.API_FILE.read_text())}
+    for module_name in public_api.public_modules():
+        module = importlib.import_module(module_name)
+        assert {f"{module_name}.{n}" for n in module.__all__} <= listed
+
+
+def test_reference_pages_are_current():
+    stale = reference_pages.stale(reference_pages.pages())
+    assert not stale, "run `python tools/public_api.py`; stale: " + ", ".join(stale)
+
+
+def test_reference_documents_every_public_object_once():
+    text = "\n".join((ROOT / "docs" / "reference").joinpath(p).read_text()
+                     for p in sorted(f.name for f in (ROOT / "docs" / "reference").glob("*.md")))
+    rendered = [line[4:] for line in text.splitlines() if line.startswith("::: ")]
+    assert len(rendered) == len(set(rendered))
+    for name in ("write_dicom", "create_model", "GCNN", "glas_metrics", "average_precision"):
+        assert any(r.endswith(f".{name}") for r in rendered), name
+
+
+def test_site_check_finds_roles_markers_and_missing_names():
+    page = (
+        "<p>Use :func:<code>read_dicom</code> and :class:`Trainer`.</p>"
+        "<p>A folder::</p><pre><code>x[::2]</code></pre><p>std::vector is C++ in <code>a::b</code></p>"
+        "<p>=====  =====\nthesis  AlexNet</p><pre><code>=====  =====</code></pre>"
+    )
+    problems = check_site.markup_problems(page)
+    assert [p.split(" in ")[0] for p in problems] == ["role :func:", "role :class:", "marker ::", "reST table"]
+    clean = "<p>See <a href='#x'><code>read_dicom</code></a>.</p><pre><code>a[::2]\n</code></pre>"
+    assert check_site.markup_problems(clean) == []
+    ids = {"histomammo.io.read_dicom", "histomammo.io.dicom.DicomImage.pixels"}
+    entries = [("histomammo.io.read_dicom", "function"), ("histomammo.io.DicomImage", "class"),
+               ("histomammo.io.DicomImage.pixels", "property"), ("histomammo.io.DicomImage.frames", "method")]
+    assert check_site.missing_names(entries, ids) == ["histomammo.io.DicomImage", "histomammo.io.DicomImage.frames"]
+
+
+def test_site_check_finds_tables_of_contents_that_do_not_say_what_they_list():
+    def entry(text, children=""):
+        link = f'<a href="#{text}" class="md-nav__link"> <span class="md-ellipsis"> {text} </span></a>'
+        return f"<li>{link}{children}</li>"
+
+    nested = '<nav class="md-nav"><ul>' + entry("forward") + "</ul></nav>"
+    toc = ('<nav class="md-nav md-nav--secondary" aria-label="Table of contents"><ul>'
+           + entry("glas") + entry("glas") + entry("GCNN", nested) + entry("UNet", nested)
+           + "</ul></nav><nav><ul>" + entry("glas") + "</ul></nav>")
+    assert check_site.repeated_toc_entries(toc) == ["table of contents lists 'glas' 2 times"]

@@ -1,4 +1,5 @@
-"""Datasets: one module per public dataset layout, plus :mod:`~histomammo.datasets.synthetic`,
+"""Datasets: one module per public dataset layout, plus
+[`synthetic`][histomammo.datasets.synthetic],
 which writes small files in those exact layouts for tests, demos and tutorials."""
 
 from histomammo._lazy import attach_stub

@@ -67,12 +67,12 @@ _TAGS = ("PatientID", "ImageLaterality", "Laterality", "ViewPosition", "StudyDat
 
 
 def header_fields(path: Path) -> dict[str, object]:
-    """:data:`INDEX_FIELDS` of one file, read without its pixel data.
+    """`INDEX_FIELDS` of one file, read without its pixel data.
 
     Raises
     ------
     DataFormatError
-        Not a readable DICOM header (see :func:`read_header`).
+        Not a readable DICOM header (see `read_header`).
     """
     header = read_header(path, _TAGS)
     date = str(header.get("StudyDate") or "")

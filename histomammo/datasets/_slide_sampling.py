@@ -1,6 +1,7 @@
 """PCam's patch sampling from one slide: tissue filter, centre-32 labelling, class choice.
 
-Private helpers of :func:`histomammo.datasets.pcam_from_slides.make_pcam_from_slides`.
+Private helpers of
+[`histomammo.datasets.pcam_from_slides.make_pcam_from_slides`][histomammo.datasets.make_pcam_from_slides].
 """
 
 from __future__ import annotations

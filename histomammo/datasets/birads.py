@@ -1,7 +1,8 @@
 """BI-RADS assessment categories and the thesis's follow-up label (table 4.1).
 
 Scores are canonical strings: ``"0"`` .. ``"6"`` and the subcategories ``"4a"``, ``"4b"``,
-``"4c"`` (INbreast uses them). :func:`parse_birads` accepts the spellings found in real
+``"4c"`` (INbreast uses them). [`parse_birads`][histomammo.datasets.birads.parse_birads] accepts the
+spellings found in real
 tables (integers, ``"4A"``, ``" 3 "``, ``"BI-RADS 5"``, ``"4.0"``) and refuses the rest.
 
 Table 4.1 of the thesis: 1, 2 and 3 need no follow-up (regular or additional check-up);
@@ -34,7 +35,7 @@ def parse_birads(value: object, *, source: str | None = None) -> str:
     Returns
     -------
     str
-        One of :data:`BIRADS_SCORES`.
+        One of [`BIRADS_SCORES`][histomammo.datasets.birads.BIRADS_SCORES].
 
     Raises
     ------

@@ -1,9 +1,11 @@
 """BreCaHAD (Aksac et al. 2019): 162 H&E images of breast cancer with annotated cell centres.
 
-Layout (folder names matched in any letter case; some copies spell ``groundtruth``)::
+Layout (folder names matched in any letter case; some copies spell ``groundtruth``):
 
-    <root>/images/Case_1-01.tif        RGB uint8, 1024 x 1360
-    <root>/groundTruth/Case_1-01.json  {"mitosis": [{"x": .., "y": ..}, ...], "tumor": [...], ...}
+```text
+<root>/images/Case_1-01.tif        RGB uint8, 1024 x 1360
+<root>/groundTruth/Case_1-01.json  {"mitosis": [{"x": .., "y": ..}, ...], "tumor": [...], ...}
+```
 
 ``BreCaHAD`` serves 512 x 680 patches with a box around every annotated cell of the
 chosen classes, the way ``seeds/brecahad_faster_rcnn.txt`` (sections 2.4.2-2.4.4) trains and
@@ -146,9 +148,10 @@ class BreCaHAD(ContractDataset):
     A sample is ``(image, target)``: ``image`` a ``tv_tensors.Image`` uint8 (3, H, W) RGB as
     stored; ``target`` ``{"boxes": BoundingBoxes XYXY (N, 4) float32, "labels": int64 (N,),
     "image_id": int}`` (``image_id`` the image's index in ``names``). Patches without cells
-    are valid samples with empty targets. [`sample_info`][histomammo.datasets.brecahad.BreCaHAD.sample_info]
+    are valid samples with empty targets.
+    [`sample_info`][histomammo.datasets.brecahad.BreCaHAD.sample_info]
     gives the file, case and the region read. Reads go through
-    [`TiffImage.read_region`][histomammo.io.TiffImage.read_region]. Use
+    [`TiffImage.read_region`][histomammo.io.tiff.TiffImage.read_region]. Use
     [`collate_detection`][histomammo.datasets.brecahad.collate_detection] as the
     DataLoader's ``collate_fn`` and call ``set_epoch`` at every epoch.
 

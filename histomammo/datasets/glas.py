@@ -1,12 +1,14 @@
 """GlaS@MICCAI'2015 (Warwick-QU) gland segmentation: the flat release layout, read lazily.
 
 The release (often unpacked as ``Warwick QU Dataset (Released 2016_07_08)``) is one flat
-folder::
+folder:
 
-    train_1.bmp  train_1_anno.bmp  ...  train_85.bmp   train_85_anno.bmp
-    testA_1.bmp  testA_1_anno.bmp  ...  testA_60.bmp   testA_60_anno.bmp
-    testB_1.bmp  testB_1_anno.bmp  ...  testB_20.bmp   testB_20_anno.bmp
-    Grade.csv
+```text
+train_1.bmp  train_1_anno.bmp  ...  train_85.bmp   train_85_anno.bmp
+testA_1.bmp  testA_1_anno.bmp  ...  testA_60.bmp   testA_60_anno.bmp
+testB_1.bmp  testB_1_anno.bmp  ...  testB_20.bmp   testB_20_anno.bmp
+Grade.csv
+```
 
 Each ``<name>_anno.bmp`` is an *instance* label image: one grey value per gland, 0 for the
 background. Its values are kept as they are, never relabelled by connectivity (two touching

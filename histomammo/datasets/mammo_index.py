@@ -1,7 +1,8 @@
 """A SQLite index of a mammogram archive's DICOM headers (thesis section 6.1.1).
 
 The thesis kept an SQLite index of the diagnoses and metadata of its 557,642 images to
-speed up analysis. :class:`MammoIndex` is that index: one row per DICOM file with its
+speed up analysis. [`MammoIndex`][histomammo.datasets.MammoIndex] is that index: one row per DICOM
+file with its
 header fields (read with ``stop_before_pixels``, never the pixel data), file size and
 modification time, and optional label and split columns. Builds are incremental (only new
 or changed files are read; deleted files leave the index), parallel (a process pool) and
@@ -69,7 +70,7 @@ class IndexRow:
 
 @dataclass
 class BuildReport:
-    """What one :meth:`MammoIndex.build` did."""
+    """What one [`MammoIndex.build`][histomammo.datasets.mammo_index.MammoIndex.build] did."""
 
     added: int = 0
     updated: int = 0
@@ -267,7 +268,8 @@ class MammoIndex:
     def assign_splits(
         self, fractions: tuple[float, float, float] = (0.8, 0.1, 0.1), seed: int = 0
     ) -> dict[str, int]:
-        """Split by patient (:func:`~histomammo.datasets.patient_split`); counts per split.
+        """Split by patient ([`patient_split`][histomammo.datasets.patient_split]); counts per
+        split.
 
         The thesis states only that 80% of the images train the networks; 80/10/10 of the
         patients is this library's choice.
@@ -291,7 +293,8 @@ class MammoIndex:
         target_transform: Callable[[Any], Any] | None = None,
         pixels: str = "raw", **filters: Any
     ) -> RecordDataset:
-        """A Dataset of the labelled rows matching ``filters`` (those of :meth:`query`).
+        """A Dataset of the labelled rows matching ``filters`` (those of
+        [`query`][histomammo.datasets.mammo_index.MammoIndex.query]).
 
         ``transforms``, ``transform``, ``target_transform`` and ``pixels`` are those of
         every mammography dataset (``RecordDataset``);

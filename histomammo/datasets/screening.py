@@ -44,9 +44,9 @@ class ScreeningArchive(MammoDataset):
     """Screening mammograms labelled by matching a diagnosis table to the studies on disk.
 
     Each diagnosis (patient, breast, year) is matched to a study as thesis section 4.2.1
-    describes (:func:`~histomammo.datasets._mammo_matching.match_diagnoses`: same year,
+    describes (`match_diagnoses`: same year,
     else the next year; the most recent of several studies; unmatched rows discarded and
-    counted in :attr:`report`), and every image of that breast in that study becomes a
+    counted in `report`), and every image of that breast in that study becomes a
     sample.
 
     Parameters
@@ -84,7 +84,8 @@ class ScreeningArchive(MammoDataset):
         Read the headers through this index (built or updated over ``root`` first) instead
         of reading every header again.
     workers : int, optional
-        Header-reading processes (see :meth:`MammoIndex.build`).
+        Header-reading processes (see
+        [`MammoIndex.build`][histomammo.datasets.mammo_index.MammoIndex.build]).
     progress : bool
         Progress bar while reading headers.
     fallback_offset : int

@@ -1,7 +1,8 @@
 """Per-channel mean and standard deviation of an image dataset, streamed in one pass.
 
 The seed project normalised its own network's input by the mean and standard deviation of
-the whole training set (section 3.1); :func:`compute_mean_std` computes them batch by batch
+the whole training set (section 3.1); [`compute_mean_std`][histomammo.datasets.compute_mean_std]
+computes them batch by batch
 through a DataLoader, never holding the dataset in memory, and merges the batches with
 Chan et al.'s pairwise update, which stays accurate where the textbook
 ``E[x**2] - E[x]**2`` loses every digit (large means, small spreads, millions of pixels).
@@ -46,7 +47,7 @@ def compute_mean_std(
     ----------
     dataset : torch.utils.data.Dataset
         Samples ``(image, ...)`` (or bare images) with images as ``(C, H, W)`` tensors of
-        one size, e.g. :class:`~histomammo.datasets.PCam`.
+        one size, e.g. [`PCam`][histomammo.datasets.PCam].
     batch_size, num_workers : int
         Passed to the DataLoader that streams the dataset in order.
     scale : bool

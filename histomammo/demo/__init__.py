@@ -4,9 +4,10 @@ A thin command line: each stage is a module with ``run(out, seed) -> dict`` that
 synthetic data in the real layout, preprocesses, trains briefly with the engine, evaluates and
 saves its pictures into its own sub-folder of ``out``; each stage takes under a minute on 2
 idle CPU cores. The stages of the papers (``mammo_models``, ``pcam_models``, ``glas``,
-``brecahad``) call a workflow of :mod:`histomammo.systems` and pass it ``device``, ``amp`` and
+``brecahad``) call a workflow of [`histomammo.systems`][histomammo.systems] and pass it ``device``,
+``amp`` and
 ``channels_last`` when given (``benchmarks/gpu_check.py`` runs them on a GPU); ``io``,
-``mammo_data`` and ``pcam_data`` show the data layers. :func:`run_demo` runs the stages in order (or the ones named) and
+``mammo_data`` and ``pcam_data`` show the data layers. `run_demo` runs the stages in order (or the ones named) and
 writes ``summary.json`` and ``summary.md``.
 
 Examples
@@ -70,7 +71,7 @@ def run_demo(
     seed : int
         Seed of every random draw.
     only : sequence of str, optional
-        Names from :data:`STAGES` to run; all of them by default.
+        Names from `STAGES` to run; all of them by default.
 
     Returns
     -------

@@ -1,8 +1,10 @@
 """Demo stage ``io``: the io layer and the engine, end to end, on synthetic data.
 
 It writes synthetic DICOM mammograms, a tiled TIFF pyramid, a BreCaHAD-sized strip TIFF and
-a PatchCamelyon-shaped HDF5 file, reads each back through :mod:`histomammo.io`, and trains a
-small CNN on the HDF5 patches with :class:`histomammo.engine.Trainer` (checkpointing as a
+a PatchCamelyon-shaped HDF5 file, reads each back through [`histomammo.io`][histomammo.io], and
+trains a
+small CNN on the HDF5 patches with [`histomammo.engine.Trainer`][histomammo.engine.Trainer]
+(checkpointing as a
 long run would); the training curve goes to ``training.png`` (with matplotlib).
 """
 

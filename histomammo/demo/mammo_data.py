@@ -1,7 +1,7 @@
 """Demo stage ``mammo_data``: from a folder of DICOMs to tensors a classifier can eat.
 
 It writes a synthetic INbreast tree, indexes its headers in SQLite (twice: the second build
-reads nothing), reads it with :class:`~histomammo.datasets.INbreast`, preprocesses a
+reads nothing), reads it with [`INbreast`][histomammo.datasets.INbreast], preprocesses a
 malignant MLO view with both of the thesis's pipelines and saves figure-5.1/5.2-style
 pictures; then it writes a synthetic screening archive and matches its diagnoses to its
 studies, reporting what each matching rule did.

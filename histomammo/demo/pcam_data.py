@@ -1,11 +1,16 @@
 """Demo stage ``pcam_data``: PatchCamelyon data end to end on synthetic files.
 
 It writes a small synthetic PCam in the real layout, reads it with
-:class:`histomammo.datasets.PCam` through a DataLoader with a worker, exports a few patches
+[`histomammo.datasets.PCam`][histomammo.datasets.PCam] through a DataLoader with a worker, exports a
+few patches
 as an ImageFolder, computes the per-channel statistics, then writes a synthetic tiled
 pyramidal slide, masks its tissue with PCam's saturation rule on the smallest level, cuts
-grid patches from it with :class:`histomammo.transforms.patches.SlidePatches` and builds a
-PCam-format set from it with :func:`histomammo.datasets.make_pcam_from_slides`. Pictures go
+grid patches from it with
+[`histomammo.transforms.patches.SlidePatches`][histomammo.transforms.patches.SlidePatches] and
+builds a
+PCam-format set from it with
+[`histomammo.datasets.make_pcam_from_slides`][histomammo.datasets.make_pcam_from_slides]. Pictures
+go
 to ``patches.png`` and ``tissue_mask.png``.
 """
 

@@ -1,6 +1,6 @@
 """Batches: what the trainer accepts, moving them to a device, and joining outputs.
 
-Accepted batch layouts (see :func:`split_batch`):
+Accepted batch layouts (see `split_batch`):
 
 * ``(inputs, targets, *extra)`` tuples or lists (``default_collate`` turns sample tuples
   into lists): ``inputs`` a batched tensor or a list/tuple of per-image tensors

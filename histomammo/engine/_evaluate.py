@@ -26,7 +26,7 @@ _sharded_loaders: weakref.WeakKeyDictionary[DataLoader, DataLoader] = weakref.We
 
 def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
              metrics: Mapping[str, Callable[[Any, Any], Any]]) -> dict[str, Any]:
-    """See :meth:`Trainer.evaluate <histomammo.engine.Trainer.evaluate>`.
+    """See [`Trainer.evaluate`][histomammo.engine.trainer.Trainer.evaluate].
 
     Under DDP the loss is summed over every rank's samples, and the outputs and targets
     are gathered from every rank before any metric is computed, so every rank computes
@@ -60,7 +60,7 @@ def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
 
 
 def predict(step: OptimizationStep, seed: int, loader: DataLoader) -> Any:
-    """See :meth:`Trainer.predict <histomammo.engine.Trainer.predict>`."""
+    """See [`Trainer.predict`][histomammo.engine.trainer.Trainer.predict]."""
     loader, total = _evaluation_loader(step, seed, loader)
     outputs = []
     with _restore_mode(step.model), torch.no_grad():

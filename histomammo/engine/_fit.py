@@ -1,6 +1,6 @@
-"""Run every phase of a :class:`~histomammo.engine.Recipe`, one trainer per phase.
+"""Run every phase of a [`Recipe`][histomammo.engine.Recipe], one trainer per phase.
 
-It sits above the :class:`~histomammo.engine.Trainer`, as a user's script does.
+It sits above the [`Trainer`][histomammo.engine.Trainer], as a user's script does.
 """
 
 from __future__ import annotations
@@ -34,8 +34,9 @@ def fit_recipe(
 ) -> list[dict[str, Any]]:
     """Train ``model`` through every phase of ``recipe``; return the history rows.
 
-    Each phase gets its own trainer (:meth:`Trainer.from_recipe
-    <histomammo.engine.Trainer.from_recipe>`, so a fresh optimizer), loaders of the phase's
+    Each phase gets its own trainer
+    ([`Trainer.from_recipe`][histomammo.engine.trainer.Trainer.from_recipe], so a fresh optimizer),
+    loaders of the phase's
     ``batch_size`` (shuffled) and ``eval_batch_size``, and the seed ``seed + k`` for phase
     ``k`` (0-based). With ``checkpoint_dir`` a single-phase recipe checkpoints there and a
     multi-phase one into ``phase<k+1>/`` below it, so an interrupted run resumes in its phase

@@ -53,7 +53,8 @@ class ShardSampler(Sampler[int]):
 
 
 class _EpochTagged(Sampler):
-    """Yield ``(epoch, index)`` pairs of a :class:`ResumableSampler`, so that a worker knows
+    """Yield ``(epoch, index)`` pairs of a
+    [`ResumableSampler`][histomammo.engine.sampler.ResumableSampler], so that a worker knows
     the epoch of every sample it loads (persistent workers included)."""
 
     def __init__(self, sampler: ResumableSampler) -> None:
@@ -108,7 +109,7 @@ def not_rebuildable_reason(loader: DataLoader) -> str | None:
 def loader_shuffles(sampler: Sampler) -> bool | None:
     """``True``/``False`` for a plain shuffling/sequential sampler, ``None`` for anything else.
 
-    A :class:`RandomSampler` drawing with replacement or a number of samples other than the
+    A `RandomSampler` drawing with replacement or a number of samples other than the
     dataset's length is a custom sampling scheme, not a shuffle.
     """
     if isinstance(sampler, ResumableSampler):
@@ -135,7 +136,7 @@ def rebuild_loader(
     Parameters
     ----------
     loader : DataLoader
-        A loader for which :func:`not_rebuildable_reason` is ``None``.
+        A loader for which `not_rebuildable_reason` is ``None``.
     sampler : ResumableSampler
         The engine's sampler.
     generator : torch.Generator
@@ -178,8 +179,8 @@ def engine_loader(
 ) -> tuple[DataLoader, ResumableSampler, torch.Generator]:
     """``(rebuilt loader, its sampler, its generator)``, sharded over this process's ranks.
 
-    ``loader`` must be rebuildable (:func:`not_rebuildable_reason` is ``None``). With
-    workers, every sample is loaded through :class:`SampleSeededDataset`.
+    ``loader`` must be rebuildable (`not_rebuildable_reason` is ``None``). With
+    workers, every sample is loaded through `SampleSeededDataset`.
     """
     sampler = ResumableSampler(len(loader.dataset), shuffle=shuffle, seed=seed,
                                num_replicas=dist.get_world_size(), rank=dist.get_rank())
@@ -196,7 +197,7 @@ def engine_loader(
 
 def shard_loader(loader: DataLoader, *, pin_memory: bool, generator: torch.Generator
                  ) -> DataLoader:
-    """``loader`` rebuilt over this rank's unpadded :class:`ShardSampler`, in order."""
+    """``loader`` rebuilt over this rank's unpadded `ShardSampler`, in order."""
     sampler = ShardSampler(len(loader.dataset), dist.get_world_size(), dist.get_rank())
     return rebuild_loader(loader, sampler, generator=generator, pin_memory=pin_memory,
                           drop_last=False)

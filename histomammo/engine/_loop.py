@@ -1,12 +1,12 @@
 """The body of ``fit``: one epoch, its micro-batches and optimizer steps, over the engine's
-pieces (:class:`FitRun`); it never sees the Trainer.
+pieces (`FitRun`); it never sees the Trainer.
 
 Order (the callback contract): ``on_epoch_start`` → per optimizer step ``on_batch_end``
 then the periodic checkpoint → validation and the epoch's scheduler step → the history
 row is appended → ``on_epoch_end`` → the stop decision is reduced over ranks →
 end-of-epoch checkpoint.
 
-The position (:class:`~histomammo.engine._progress.Progress`) moves only when an
+The position (`Progress`) moves only when an
 optimizer step completes, and any exception drops the half-accumulated gradients, so an
 interrupted ``fit`` leaves the run exactly at its last optimizer step.
 """

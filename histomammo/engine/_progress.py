@@ -2,8 +2,8 @@
 
 Modelled on Lightning's progress dataclasses and Ignite's ``State``: every other piece of
 the engine reads and advances this object, and a checkpoint stores its
-:meth:`Progress.state_dict`. The position only moves at optimizer steps
-(:meth:`Progress.commit_step`), so an exception at any instant leaves it at the last
+`Progress.state_dict`. The position only moves at optimizer steps
+(`Progress.commit_step`), so an exception at any instant leaves it at the last
 completed step, which is exactly where a following ``fit`` continues.
 """
 
@@ -73,11 +73,11 @@ class Progress:
 
     # ------------------------------------------------------------ the clock
     def start_clock(self) -> None:
-        """Time the epoch from now on (on top of :attr:`epoch_seconds_before`)."""
+        """Time the epoch from now on (on top of `epoch_seconds_before`)."""
         self._clock = time.perf_counter()
 
     def stop_clock(self) -> None:
-        """Bank the time since :meth:`start_clock` (an interrupted ``fit``)."""
+        """Bank the time since `start_clock` (an interrupted ``fit``)."""
         self.epoch_seconds_before = self.epoch_seconds
         self._clock = None
 
@@ -90,7 +90,7 @@ class Progress:
     # ------------------------------------------------------------ moving on
     @property
     def mid_epoch(self) -> bool:
-        """Some optimizer steps of :attr:`epoch` are done, and its row is not written yet."""
+        """Some optimizer steps of `epoch` are done, and its row is not written yet."""
         return self.batch_in_epoch > 0 and not self.epoch_done
 
     def commit_step(self, micro_batches: int, samples: int, sums: dict[str, float]) -> None:
@@ -140,7 +140,7 @@ class Progress:
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` (entries of a trainer checkpoint)."""
+        """Restore `state_dict` (entries of a trainer checkpoint)."""
         self.epoch = int(state["epoch"])
         self.global_step = int(state["global_step"])
         self.batch_in_epoch = int(state["batch_in_epoch"])

@@ -1,4 +1,5 @@
-"""One type for a published training schedule: :class:`Recipe`, and what a Trainer takes from it."""
+"""One type for a published training schedule: [`Recipe`][histomammo.engine.Recipe], and what a
+Trainer takes from it."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ class Recipe:
 
     A recipe holds *factories*, not a built optimizer, so one recipe trains any number of
     models and a multi-phase recipe gives each phase a fresh optimizer.
-    :meth:`Trainer.from_recipe <histomammo.engine.Trainer.from_recipe>` builds a trainer from
+    [`Trainer.from_recipe`][histomammo.engine.trainer.Trainer.from_recipe] builds a trainer from
     one phase; [`fit_recipe`][histomammo.engine.fit_recipe] runs every phase in turn.
 
     Parameters
@@ -221,7 +222,8 @@ def trainer_from_recipe(cls: type, model: nn.Module, recipe: Recipe, *, phase: i
     Raises
     ------
     TypeError
-        ``recipe`` is no :class:`Recipe`, or an override is no Trainer argument.
+        ``recipe`` is no [`Recipe`][histomammo.engine.Recipe], or an override is no Trainer
+        argument.
     ValueError
         A multi-phase recipe without ``phase``, or ``phase`` out of range.
 

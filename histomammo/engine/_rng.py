@@ -48,7 +48,7 @@ def capture_rng_state() -> dict[str, Any]:
 
 
 def restore_rng_state(state: dict[str, Any]) -> None:
-    """Put back the states returned by :func:`capture_rng_state`."""
+    """Put back the states returned by `capture_rng_state`."""
     version, internal, gauss_next = state["python"]
     if isinstance(internal, torch.Tensor):  # a tuple of ints in earlier checkpoints
         internal = internal.tolist()

@@ -9,14 +9,14 @@ Entries (all loadable with ``torch.load(..., weights_only=True)``):
 ``scaler``            ``GradScaler.state_dict()`` or ``None`` (float16 AMP only)
 ``epoch``, ``batch_in_epoch``, ``global_step``, ``sampler``, ``epoch_sums``,
 ``epoch_seconds``, ``history``, ``stopped``
-                      :meth:`Progress.state_dict <histomammo.engine._progress.Progress>`
+                      `Progress.state_dict`
 ``callbacks``         ``{callback.state_key: callback.state_dict()}``
 ``rng``               per rank: python, numpy, torch and CUDA generator states
 ``world_size``        number of ranks that wrote it
 ``seed``              the run's seed
 
-Loading is all-or-nothing: :func:`check_state` validates every entry against the run
-before :func:`apply_state` changes anything.
+Loading is all-or-nothing: `check_state` validates every entry against the run
+before `apply_state` changes anything.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
-"""What a callback sees of the trainer: :class:`TrainerView`, a small documented surface.
+"""What a callback sees of the trainer: `TrainerView`, a small documented surface.
 
-The loop hands callbacks this view, never the :class:`~histomammo.engine.Trainer`, so a
+The loop hands callbacks this view, never the [`Trainer`][histomammo.engine.Trainer], so a
 callback can only reach what is listed here, and "where training stands" is read from
-the one :class:`~histomammo.engine._progress.Progress` object.
+the one `Progress` object.
 """
 
 from __future__ import annotations

@@ -2,13 +2,16 @@
 
 A checkpoint is one ``torch.save`` file holding only what ``torch.load(...,
 weights_only=True)`` accepts: tensors, numbers, strings, bytes, ``None`` and lists, tuples
-and dicts of them. :func:`save_checkpoint` checks that before writing and writes through a
+and dicts of them. [`save_checkpoint`][histomammo.engine.checkpoint.save_checkpoint] checks that
+before writing and writes through a
 temporary file that is fsynced and renamed over the target, so an interruption at any
-instant leaves the old file or the new one, never a broken one. :func:`load_checkpoint`
+instant leaves the old file or the new one, never a broken one.
+[`load_checkpoint`][histomammo.engine.checkpoint.load_checkpoint]
 never unpickles arbitrary objects: a file that contains them is refused.
 
 Every file also stores a SHA-256 digest of its payload (each tensor's dtype, shape and
-bytes, and every other value), under the key ``"payload_sha256"``; :func:`load_checkpoint`
+bytes, and every other value), under the key ``"payload_sha256"``;
+[`load_checkpoint`][histomammo.engine.checkpoint.load_checkpoint]
 recomputes it, so a flipped byte inside a tensor, which ``torch.load`` does not notice, is
 reported as a corrupt file (and skipped by the trainer's resume like a truncated one).
 Files without a digest (written by other tools) load unverified.
@@ -54,7 +57,8 @@ _ATOMS = frozenset({str, bytes, int, float, complex, bool, type(None), torch.Ten
 def checkpoint_name(global_step: int) -> str:
     """File name of the trainer's checkpoint after ``global_step`` optimizer steps.
 
-    :func:`latest_checkpoint` recognises exactly these names; other ``.pt`` files in the
+    [`latest_checkpoint`][histomammo.engine.checkpoint.latest_checkpoint] recognises exactly these
+    names; other ``.pt`` files in the
     directory (``best.pt``) are never pruned or resumed from.
 
     Examples
@@ -91,7 +95,8 @@ def _list_checkpoints(directory: str | os.PathLike[str]) -> list[Path]:
 def latest_checkpoint(directory: str | os.PathLike[str]) -> Path | None:
     """The newest checkpoint file in ``directory`` (highest step), or ``None`` when none.
 
-    The file is not opened: the trainer's resume tries it with :func:`load_checkpoint` and
+    The file is not opened: the trainer's resume tries it with
+    [`load_checkpoint`][histomammo.engine.checkpoint.load_checkpoint] and
     falls back to older ones when it is corrupt.
 
     Examples
@@ -311,10 +316,11 @@ def load_checkpoint(
     Parameters
     ----------
     path : str or os.PathLike
-        A file written by :func:`save_checkpoint` (or any ``torch.save`` file holding only
+        A file written by [`save_checkpoint`][histomammo.engine.checkpoint.save_checkpoint] (or any
+        ``torch.save`` file holding only
         tensors and plain containers).
     map_location : str, torch.device or None
-        Where tensors are put, as in :func:`torch.load`.
+        Where tensors are put, as in `torch.load`.
 
     Returns
     -------

@@ -1,9 +1,11 @@
 """torch.distributed helpers: torchrun detection, process-group set-up, rank-aware collectives.
 
 Every function works unchanged in a single process (no process group): collectives become
-identities, :func:`get_rank` is 0 and :func:`get_world_size` is 1. Under ``torchrun`` the
+identities, [`get_rank`][histomammo.engine.distributed.get_rank] is 0 and
+[`get_world_size`][histomammo.engine.distributed.get_world_size] is 1. Under ``torchrun`` the
 environment holds ``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK`` (and ``MASTER_ADDR`` /
-``MASTER_PORT``), and :func:`init_from_env` starts the process group from them: ``nccl``
+``MASTER_PORT``), and [`init_from_env`][histomammo.engine.distributed.init_from_env] starts the
+process group from them: ``nccl``
 when training on CUDA, ``gloo`` on CPU.
 """
 
@@ -55,13 +57,13 @@ def _local_rank() -> int:
 
 
 def resolve_device(device: str | torch.device = "auto") -> torch.device:
-    """Turn the trainer's ``device`` argument into a :class:`torch.device`.
+    """Turn the trainer's ``device`` argument into a `torch.device`.
 
     Parameters
     ----------
     device : str or torch.device
         ``"auto"``: ``cuda:LOCAL_RANK`` when CUDA is available (``LOCAL_RANK`` is 0 outside
-        torchrun), else ``cpu``. Anything else is passed to :class:`torch.device` as given,
+        torchrun), else ``cpu``. Anything else is passed to `torch.device` as given,
         except that ``"cuda"`` without an index means ``cuda:LOCAL_RANK`` (one GPU per
         process under torchrun).
 

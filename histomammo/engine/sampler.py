@@ -70,14 +70,17 @@ class ResumableSampler(Sampler[int]):
 
     With ``num_replicas > 1`` the epoch's order (a permutation of ``range(num_samples)``,
     padded by repeating its head to a multiple of ``num_replicas``, exactly as
-    :class:`torch.utils.data.DistributedSampler` does) is dealt round-robin: rank ``r``
+    `torch.utils.data.DistributedSampler` does) is dealt round-robin: rank ``r``
     gets ``order[r::num_replicas]``. Hence the ``t``-th batches of ``b`` samples of all
     ranks together hold ``order[t*b*R:(t+1)*b*R]``: the samples that one process with a
     batch of ``b*R`` would take as its ``t``-th batch.
 
-    Position: :attr:`consumed` counts the samples of the current epoch (on this rank) that
-    the consumer has already used; the consumer advances it with :meth:`advance`, and the
-    next ``iter()`` starts after them. :meth:`state_dict` is ``{"epoch", "consumed"}``.
+    Position: `consumed` counts the samples of the current epoch (on this rank) that
+    the consumer has already used; the consumer advances it with
+    [`advance`][histomammo.engine.sampler.ResumableSampler.advance], and the
+    next ``iter()`` starts after them.
+    [`state_dict`][histomammo.engine.sampler.ResumableSampler.state_dict] is ``{"epoch",
+    "consumed"}``.
 
     Parameters
     ----------
@@ -146,7 +149,7 @@ class ResumableSampler(Sampler[int]):
         self.consumed = min(self.consumed + int(count), self.shard_size)
 
     def epoch_order(self) -> list[int]:
-        """This rank's full index list for the current epoch (ignores :attr:`consumed`)."""
+        """This rank's full index list for the current epoch (ignores `consumed`)."""
         if self.shuffle:
             generator = torch.Generator()
             generator.manual_seed(stream_seed(self.seed, SHUFFLE_STREAM, self.epoch))
@@ -168,6 +171,7 @@ class ResumableSampler(Sampler[int]):
         return {"epoch": self.epoch, "consumed": self.consumed}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore a position saved by :meth:`state_dict`."""
+        """Restore a position saved by
+        [`state_dict`][histomammo.engine.sampler.ResumableSampler.state_dict]."""
         self.epoch = int(state["epoch"])
         self.consumed = int(state["consumed"])

@@ -1,8 +1,9 @@
-"""The training loop: :class:`Trainer` with exact resume, AMP, gradient accumulation and DDP.
+"""The training loop: [`Trainer`][histomammo.engine.Trainer] with exact resume, AMP, gradient
+accumulation and DDP.
 
 See ``docs/engine.md`` for the resume semantics, what a checkpoint holds, and how to run the
 same script under ``torchrun``. The contract with callbacks is in
-:mod:`histomammo.engine.callbacks`.
+[`histomammo.engine.callbacks`][histomammo.engine.callbacks].
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ class Trainer:
         own loss dict in train mode, ``model(inputs, targets)`` (torchvision detection).
     scheduler : LR scheduler or None
         Stepped after each epoch (``scheduler_step="epoch"``, after validation) or after
-        each optimizer step (``"batch"``). :class:`~torch.optim.lr_scheduler.ReduceLROnPlateau`
+        each optimizer step (``"batch"``). `ReduceLROnPlateau`
         (epoch mode only) is stepped with ``val_loss``, or the train ``loss`` without a
         validation loader.
     device : "auto", str or torch.device
@@ -85,7 +86,7 @@ class Trainer:
         Number of ``checkpoint-*.pt`` files kept; older ones are deleted after a new one is
         in place.
     callbacks : iterable of Callback
-        Called in order (see :mod:`histomammo.engine.callbacks`).
+        Called in order (see [`histomammo.engine.callbacks`][histomammo.engine.callbacks]).
     progress : bool
         ``tqdm.auto`` bar per epoch (main process, when stderr is a terminal or in a
         Jupyter kernel); otherwise one INFO log line per epoch on the ``histomammo``
@@ -98,8 +99,11 @@ class Trainer:
     Attributes
     ----------
     state : Progress
-        Where training stands (epoch, step, position, history); :attr:`epoch`,
-        :attr:`global_step`, :attr:`history` and :attr:`stop_training` read it.
+        Where training stands (epoch, step, position, history);
+        [`epoch`][histomammo.engine.trainer.Trainer.epoch],
+        [`global_step`][histomammo.engine.trainer.Trainer.global_step],
+        [`history`][histomammo.engine.trainer.Trainer.history] and
+        [`stop_training`][histomammo.engine.trainer.Trainer.stop_training] read it.
 
     Examples
     --------
@@ -193,7 +197,7 @@ class Trainer:
 
     @property
     def history(self) -> list[dict[str, Any]]:
-        """One dict per finished epoch (see :meth:`fit`)."""
+        """One dict per finished epoch (see [`fit`][histomammo.engine.trainer.Trainer.fit])."""
         return self.state.history
 
     @property
@@ -219,7 +223,8 @@ class Trainer:
         resume: bool | str | os.PathLike[str] = True,
         metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """Train until ``epochs`` epochs in total are done; return :attr:`history`.
+        """Train until ``epochs`` epochs in total are done; return
+        [`history`][histomammo.engine.trainer.Trainer.history].
 
         Parameters
         ----------
@@ -232,12 +237,15 @@ class Trainer:
             Total number of epochs (a resumed run continues up to it; a run that already
             has them warns and returns at once).
         val_loader : DataLoader or None
-            Evaluated after every epoch with :meth:`evaluate`.
+            Evaluated after every epoch with
+            [`evaluate`][histomammo.engine.trainer.Trainer.evaluate].
         resume : bool, str or os.PathLike
             ``True``: continue from the newest loadable checkpoint in ``checkpoint_dir``
             (corrupt ones are skipped with a warning). ``False`` refuses a directory that
             already holds checkpoints rather than mixing two runs. A path: continue from
-            that checkpoint file. A full :meth:`load_checkpoint` before ``fit`` wins over
+            that checkpoint file. A full
+            [`load_checkpoint`][histomammo.engine.trainer.Trainer.load_checkpoint] before ``fit``
+            wins over
             the directory in every case.
         metrics : mapping of str to callable or None
             ``{name: fn(outputs, targets)}`` evaluated on ``val_loader``; recorded in the
@@ -354,7 +362,8 @@ class Trainer:
         Parameters
         ----------
         loader : DataLoader
-            Batches as in :meth:`fit`. Under DDP a plain loader is sharded across ranks
+            Batches as in [`fit`][histomammo.engine.trainer.Trainer.fit]. Under DDP a plain loader
+            is sharded across ranks
             without padding and the outputs are gathered back in dataset order; a loader
             with the user's own sampler (e.g. ``DistributedSampler``) is gathered in rank
             order, so every rank computes the metrics on all outputs.

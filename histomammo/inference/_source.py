@@ -5,7 +5,7 @@ one region at a time (only the TIFF tiles a region needs are decoded, and recent
 blocks are kept, see ``BlockCache``); a 2-D or 3-D numpy array is sliced. The *working
 grid* is the pixel grid the model sees: a pyramid level, or (``mpp=`` between levels) a level
 averaged down by adaptive average pooling. Every coordinate in this package is ``(row, column)``; level-0
-coordinates are working coordinates times :attr:`SlideSource.downsample`.
+coordinates are working coordinates times `SlideSource.downsample`.
 """
 
 from __future__ import annotations

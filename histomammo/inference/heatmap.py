@@ -57,7 +57,8 @@ class Heatmap:
     origin : tuple of int
         Level-0 ``(y, x)`` of the top-left corner of cell ``(0, 0)``'s patch.
     level_shapes : tuple
-        ``(H, W)`` of each level of the slide, for :meth:`to_image`.
+        ``(H, W)`` of each level of the slide, for
+        [`to_image`][histomammo.inference.heatmap.Heatmap.to_image].
     level_downsamples : tuple of float
         Each level's downsample.
     """
@@ -120,7 +121,8 @@ class Heatmap:
         return image
 
     def save(self, path: str | os.PathLike[str]) -> Path:
-        """Write the heatmap to a ``.npz`` file (atomically); :meth:`load` reads it back."""
+        """Write the heatmap to a ``.npz`` file (atomically);
+        [`load`][histomammo.inference.heatmap.Heatmap.load] reads it back."""
         path = Path(path)
         fields = {k: np.asarray(getattr(self, k)) for k in self.__dataclass_fields__}
         with atomic_write(path, "wb") as handle:
@@ -129,7 +131,7 @@ class Heatmap:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Heatmap:
-        """Read a heatmap written by :meth:`save`."""
+        """Read a heatmap written by [`save`][histomammo.inference.heatmap.Heatmap.save]."""
         with np.load(path) as data:
             return cls(data["probabilities"], int(data["level"]), float(data["downsample"]),
                        int(data["stride"]), int(data["patch_size"]),

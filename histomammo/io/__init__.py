@@ -1,7 +1,8 @@
 """Readers of the file formats the datasets come in: DICOM, large TIFF, HDF5.
 
 Arrays in, arrays out: every reader returns numpy arrays in the file's own dtype
-(unless asked otherwise) and raises :class:`histomammo.errors.DataFormatError`
+(unless asked otherwise) and raises
+[`histomammo.errors.DataFormatError`][histomammo.errors.DataFormatError]
 naming the file when the file is not what its format promises.
 """
 

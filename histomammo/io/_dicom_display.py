@@ -1,8 +1,9 @@
-"""The DICOM grayscale pipeline for :mod:`histomammo.io.dicom`: Modality LUT, VOI LUT or
+"""The DICOM grayscale pipeline for [`histomammo.io.dicom`][histomammo.io.dicom]: Modality LUT, VOI
+LUT or
 window, divided by the known output range, with every rescale, window and LUT value
 validated (finite, in range) before it is applied.
 
-Private: the public reader is :func:`histomammo.io.dicom.read_dicom`.
+Private: the public reader is [`histomammo.io.dicom.read_dicom`][histomammo.io.read_dicom].
 """
 
 from __future__ import annotations
@@ -159,7 +160,7 @@ def _modality_output_range(
 
     The stored range comes from Bits Stored and Pixel Representation; a Modality LUT
     Sequence outputs ``[0, 2**bits - 1]`` (PS3.3 C.11.1.1.1). This is also the output range
-    :func:`pydicom.pixels.apply_windowing` maps a window onto, in the same order, so
+    `pydicom.pixels.apply_windowing` maps a window onto, in the same order, so
     ``(windowed - y_min) / (y_max - y_min)`` is exactly 0 below the window and 1 above it.
     """
     if element(dataset, "ModalityLUTSequence", path):

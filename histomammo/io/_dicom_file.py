@@ -1,8 +1,9 @@
-"""Reading a DICOM file for :mod:`histomammo.io.dicom`: gunzip within a size limit, parse up to
+"""Reading a DICOM file for [`histomammo.io.dicom`][histomammo.io.dicom]: gunzip within a size
+limit, parse up to
 the Pixel Data, validate the Image Pixel module against the bytes present, translate pydicom's
-failures into :class:`~histomammo.errors.DataFormatError`.
+failures into [`DataFormatError`][histomammo.errors.DataFormatError].
 
-Private: the public reader is :func:`histomammo.io.dicom.read_dicom`.
+Private: the public reader is [`histomammo.io.dicom.read_dicom`][histomammo.io.read_dicom].
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
-"""numpy's indexing rules for :class:`histomammo.io.hdf5.H5Array`: which keys h5py applies as
+"""numpy's indexing rules for [`histomammo.io.hdf5.H5Array`][histomammo.io.H5Array]: which keys h5py
+applies as
 numpy would, and validation of row indices along axis 0.
 
-Private: the public reader is :class:`histomammo.io.hdf5.H5Array`.
+Private: the public reader is [`histomammo.io.hdf5.H5Array`][histomammo.io.H5Array].
 """
 
 from __future__ import annotations

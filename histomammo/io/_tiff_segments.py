@@ -1,7 +1,8 @@
-"""TIFF segment layout for :mod:`histomammo.io.tiff`: open a file, find its pyramid levels,
+"""TIFF segment layout for [`histomammo.io.tiff`][histomammo.io.tiff]: open a file, find its pyramid
+levels,
 describe how each is cut into strips or tiles, and refuse what cannot be read.
 
-Private: the public reader is :class:`histomammo.io.tiff.TiffImage`.
+Private: the public reader is [`histomammo.io.tiff.TiffImage`][histomammo.io.TiffImage].
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """Read DICOM radiographs (mammograms) into numpy arrays with typed metadata.
 
-Unless ``raw=True``, :func:`read_dicom` runs the DICOM grayscale pipeline (PS3.3 C.11) with
+Unless ``raw=True``, [`read_dicom`][histomammo.io.read_dicom] runs the DICOM grayscale pipeline
+(PS3.3 C.11) with
 pydicom's own functions: stored values → Modality LUT → VOI LUT or window → MONOCHROME1
 inversion (dense tissue bright) → float32 in [0, 1], divided by the *known* output range of
 the last step, never by the image's own extremes. Classic multi-frame files give

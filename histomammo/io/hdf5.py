@@ -1,6 +1,6 @@
 """Lazy, picklable access to one HDF5 dataset, safe to hand to DataLoader workers.
 
-:class:`H5Array` reads rows of an on-disk array (such as PatchCamelyon's
+[`H5Array`][histomammo.io.H5Array] reads rows of an on-disk array (such as PatchCamelyon's
 ``(N, 96, 96, 3)`` uint8 patches) on demand. It opens its file once per process, on first
 access, and keeps it open; a forked child notices the inherited handle belongs to its
 parent (by process id) and opens its own, and pickling drops the handle, so the same

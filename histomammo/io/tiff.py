@@ -1,6 +1,7 @@
 """Region reads from strip, tiled and pyramidal TIFF files larger than memory.
 
-:class:`TiffImage` reads a rectangle of one pyramid level by reading and decoding only the
+[`TiffImage`][histomammo.io.TiffImage] reads a rectangle of one pyramid level by reading and
+decoding only the
 strips or tiles (the TIFF's *segments*) that intersect it, through tifffile's own segment
 table (``page.dataoffsets``, ``page.databytecounts``) and decoder (``page.decode``): a
 512 x 512 region of a 20000 x 20000 slide costs a few tiles, never the whole level.
@@ -53,7 +54,8 @@ class TiffLevel:
     Attributes
     ----------
     index : int
-        Position in :attr:`TiffImage.levels`; 0 is the full resolution.
+        Position in [`TiffImage.levels`][histomammo.io.tiff.TiffImage.levels]; 0 is the full
+        resolution.
     shape : tuple of int
         ``(H, W)`` for one sample per pixel, else ``(H, W, C)``.
     downsample : float
@@ -220,20 +222,22 @@ class TiffImage:
         height, width : int
             Size in pixels of ``level``; at least 1.
         level : int, default 0
-            Index into :attr:`levels`; ``-1`` is the smallest.
+            Index into [`levels`][histomammo.io.tiff.TiffImage.levels]; ``-1`` is the smallest.
         bounds : {"error", "pad"}, default "error"
             For a region not wholly inside the level: ``"error"`` raises ValueError,
             ``"pad"`` sets the pixels outside the level to ``fill`` (all of them when the
             region misses the level entirely).
         fill : int or float, default 0
-            Padding value; it must fit :attr:`dtype` exactly. Sparse tiles (no bytes
+            Padding value; it must fit [`dtype`][histomammo.io.tiff.TiffImage.dtype] exactly. Sparse
+            tiles (no bytes
             stored) *inside* the level read as the file's no-data value (GDAL_NODATA, else
             0), as tifffile reads them.
 
         Returns
         -------
         numpy.ndarray
-            ``(height, width)`` or ``(height, width, C)`` array of :attr:`dtype`.
+            ``(height, width)`` or ``(height, width, C)`` array of
+            [`dtype`][histomammo.io.tiff.TiffImage.dtype].
 
         Raises
         ------

@@ -1,4 +1,5 @@
-"""A narrow numpy-2 compatibility shim for e2cnn 0.2.3, applied by :mod:`histomammo.models.equivariant`.
+"""A narrow numpy-2 compatibility shim for e2cnn 0.2.3, applied by
+[`histomammo.models.equivariant`][histomammo.models.equivariant].
 
 e2cnn 0.2.3 (its last release) predates numpy 2 in two places, both in ``e2cnn.kernels``:
 
@@ -10,7 +11,7 @@ e2cnn 0.2.3 (its last release) predates numpy 2 in two places, both in ``e2cnn.k
   ``ValueError`` when ``x`` is a Python scalar (a copy cannot be avoided). The shim wraps them to
   hand e2cnn 1-d arrays instead, for which ``copy=False`` is a no-op, and e2cnn's own code runs.
 
-Nothing else is touched, numpy is not pinned, and :func:`apply` is idempotent. It patches only when
+Nothing else is touched, numpy is not pinned, and `apply` is idempotent. It patches only when
 the installed numpy needs it (``tostring`` missing, or numpy >= 2), so under numpy 1 e2cnn runs
 unmodified. ``import histomammo`` never imports e2cnn or this shim.
 """
@@ -101,5 +102,5 @@ def apply() -> bool:
 
 
 def is_applied() -> bool:
-    """Whether :func:`apply` has patched e2cnn in this process."""
+    """Whether `apply` has patched e2cnn in this process."""
     return _applied

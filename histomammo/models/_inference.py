@@ -1,7 +1,7 @@
 """Inference rewrites of an exported (plain torch) model: same logits, less work on a CPU.
 
-:meth:`~histomammo.models.equivariant.EquivariantClassifier.export` hands e2cnn's export of
-each layer to :func:`optimize_exported`, which rewrites it with exact identities only:
+[`export`][histomammo.models.equivariant.EquivariantClassifier.export] hands e2cnn's export of
+each layer to `optimize_exported`, which rewrites it with exact identities only:
 
 * eval-mode ``Dropout`` and ``Identity`` are dropped;
 * a ``BatchNorm2d`` right after a ``Conv2d`` is folded into the convolution's weight and bias;
@@ -12,7 +12,7 @@ each layer to :func:`optimize_exported`, which rewrites it with exact identities
   the convolution runs on a quarter of the pixels (the P4M-DenseNet's transitions);
 * every ``ReLU`` that follows a layer producing a fresh tensor runs in place (no allocation);
 * a ``BatchNorm2d`` then a ``ReLU`` (the DenseNet's pre-activations, which follow a
-  concatenation or a pooling, not a convolution) becomes one :class:`AffineReLU`;
+  concatenation or a pooling, not a convolution) becomes one `AffineReLU`;
 * the weights and the activations are ``channels_last`` (NHWC) from the input on: on CPUs
   oneDNN's convolutions and PyTorch's pooling are markedly faster on NHWC data (the
   un-exported e2cnn model's max pooling on NCHW data costs about a quarter of its time).

@@ -5,7 +5,7 @@ the centre. A layer keeps that symmetry only if it treats the grid symmetrically
 centre: an unpadded or symmetrically padded convolution always does, a 2x2 pooling or a strided
 convolution only on an even side (on an odd side the rotated image meets a grid shifted by a
 pixel). Each model's valid sides form ``first, first + step, first + 2 step, ...``;
-[`InputGrid`][histomammo.models._input_grid.InputGrid] checks them at every forward pass and,
+`InputGrid` checks them at every forward pass and,
 on request, crops or zero-pads the input symmetrically to the nearest valid side.
 """
 

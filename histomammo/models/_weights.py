@@ -5,7 +5,7 @@ Nothing is ever downloaded: the user saves e.g. torchvision's ImageNet weights o
 passes the path. A file may hold a state dict, a histomammo Trainer checkpoint (its
 ``"model"`` entry) or another common layout with a ``"state_dict"`` entry; it is read with
 ``torch.load(..., weights_only=True)``. The adaptations the builders need are parameters of
-[`load_weights`][histomammo.models._weights.load_weights]: a greyscale stem from RGB kernels,
+`load_weights`: a greyscale stem from RGB kernels,
 a replaced classification head, and file entries to ignore (an ImageNet ``fc`` loaded into a
 detector's backbone).
 """
@@ -152,12 +152,12 @@ def load_weights(
     model : nn.Module
         The model (or a part of it, e.g. a detector's backbone body) to fill.
     weights : str, path, mapping or None
-        A file for [`read_state_dict`][histomammo.models._weights.read_state_dict], or a state
+        A file for `read_state_dict`, or a state
         dict in memory; ``None`` leaves ``model`` as built.
     stem : str, optional
         Name of the first convolution's weight (e.g. ``"conv1.weight"``): RGB kernels are
         summed when the model has one input channel
-        ([`greyscale_stem`][histomammo.models._weights.greyscale_stem]).
+        (`greyscale_stem`).
     head : sequence of str
         Module prefixes of a replaced head: their tensors are kept as built when the file's
         are of another shape (an ImageNet 1000-way ``fc`` into a 2-way model) or absent.

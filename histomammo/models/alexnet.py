@@ -1,32 +1,34 @@
 """Greyscale AlexNet exactly as the whole-mammogram thesis built it (appendix A).
 
-Layer by layer (224x224 input; 512x416 for ``alexnet_large``)::
+Layer by layer (224x224 input; 512x416 for ``alexnet_large``):
 
-    pad 2            228x228x1     (516x420)
-    conv1 11x11/4    55x55x96      (127x103)   96 filters, ReLU
-    pool1 3x3/2      27x27x96      (63x51)
-    lrn1 (size 5)
-    pad 2            31x31x96      (67x55)
-    conv2 5x5        27x27x256     (63x51)     split in two: groups=2, 2 x 128 filters
-    pool2 3x3/2      13x13x256     (31x25)
-    lrn2 (size 5)
-    pad 1            15x15x256     (33x27)
-    conv3 3x3        13x13x384     (31x25)     not split
-    pad 1            15x15x384     (33x27)
-    conv4 3x3        13x13x384     (31x25)     groups=2, 2 x 192
-    pad 1            15x15x384     (33x27)
-    conv5 5x5        11x11x256     (29x23)     groups=2, 2 x 128 (5x5 kernels, as appendix A)
-    pool5 3x3/2      5x5x256       (14x11)
-    fc1 6400 -> 4096 (39424 -> 4096), ReLU, dropout 0.5
-    fc2 4096 -> 4096, ReLU, dropout 0.5
-    fc  4096 -> 2
+```text
+pad 2            228x228x1     (516x420)
+conv1 11x11/4    55x55x96      (127x103)   96 filters, ReLU
+pool1 3x3/2      27x27x96      (63x51)
+lrn1 (size 5)
+pad 2            31x31x96      (67x55)
+conv2 5x5        27x27x256     (63x51)     split in two: groups=2, 2 x 128 filters
+pool2 3x3/2      13x13x256     (31x25)
+lrn2 (size 5)
+pad 1            15x15x256     (33x27)
+conv3 3x3        13x13x384     (31x25)     not split
+pad 1            15x15x384     (33x27)
+conv4 3x3        13x13x384     (31x25)     groups=2, 2 x 192
+pad 1            15x15x384     (33x27)
+conv5 5x5        11x11x256     (29x23)     groups=2, 2 x 128 (5x5 kernels, as appendix A)
+pool5 3x3/2      5x5x256       (14x11)
+fc1 6400 -> 4096 (39424 -> 4096), ReLU, dropout 0.5
+fc2 4096 -> 4096, ReLU, dropout 0.5
+fc  4096 -> 2
+```
 
 Trainable parameters: 46,105,282 (224x224) and 181,371,586 (512x416), table 6.1.
 
 The thesis's "split layer" sends half of the channels to each of two convolutions and
 concatenates their outputs; ``groups=2`` is the same computation with the same parameters.
 The model returns logits: the thesis's final softmax ``Activation`` is applied by the loss
-(:class:`torch.nn.CrossEntropyLoss`) or by the caller at evaluation.
+(`torch.nn.CrossEntropyLoss`) or by the caller at evaluation.
 
 Initialisation: the thesis says only that the weights "have been randomly initialized" and
 takes its SGD learning rate of 0.01 from He et al. (the ResNet paper, whose networks are
@@ -143,7 +145,9 @@ class GreyAlexNet(ClassifierMixin, nn.Module):
 
     Notes
     -----
-    input ``(N, in_channels, H, W)`` float; :meth:`forward_features` ``(N, 256, h, w)`` (the
+    input ``(N, in_channels, H, W)`` float;
+    [`forward_features`][histomammo.models.alexnet.GreyAlexNet.forward_features] ``(N, 256, h, w)``
+    (the
     ``pool5`` map, 5x5 at 224x224); ``forward_head(x, pre_logits=True)`` the ``fc2``
     activations ``(N, fc_size)``; output ``(N, num_classes)`` logits.
     """

@@ -57,14 +57,16 @@ class AllConvNet(ClassifierMixin, nn.Module):
     num_classes : int
         Logits per patch; 2 for PCam (normal 0, tumour 1).
     widths : sequence of 6 int
-        :data:`ALL_CNN_WIDTHS` by default; smaller for quick experiments.
+        [`ALL_CNN_WIDTHS`][histomammo.models.allconv.ALL_CNN_WIDTHS] by default; smaller for quick
+        experiments.
 
     Notes
     -----
     ``self.layers`` holds one module per line of the seed's listing: each convolution with its
     LeakyReLU as one ``nn.Sequential`` block (the last convolution alone), each dropout as
     itself. A 96x96 input gives 95, 94, 47, 46, 45, 22, 21, 20, 10, 9, 8, 4, 3, 2, 1 pixels.
-    :meth:`forward_features` gives the 1920 maps before the last (classifier) convolution;
+    [`forward_features`][histomammo.models.allconv.AllConvNet.forward_features] gives the 1920 maps
+    before the last (classifier) convolution;
     ``forward_head(x, pre_logits=True)`` their spatial mean ``(N, 1920)``.
 
     Examples

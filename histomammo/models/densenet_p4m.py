@@ -133,7 +133,7 @@ class P4MDenseNet(EquivariantClassifier):
         P4M as in the paper; P4 for comparison.
     fit_input : {"error", "crop", "pad"}
         For a side that is not a multiple of 32
-        ([`InputGrid`][histomammo.models._input_grid.InputGrid]).
+        (`InputGrid`).
 
     Notes
     -----
@@ -200,7 +200,7 @@ def p4m_densenet(
     num_classes, in_channels : int
         2 and 3 for PCam.
     weights : str, path or state dict, optional
-        Read by [`load_weights`][histomammo.models._weights.load_weights].
+        Read by `load_weights`.
     growth, layers_per_block, compression, group, fit_input
         As [`P4MDenseNet`][histomammo.models.densenet_p4m.P4MDenseNet].
 

@@ -1,6 +1,7 @@
 """Faster R-CNN for nucleus detection on BreCaHAD, exactly as its seed paper configures it.
 
-:func:`fasterrcnn_brecahad` builds torchvision's Faster R-CNN with the ResNet-50-FPN backbone
+[`fasterrcnn_brecahad`][histomammo.models.fasterrcnn_brecahad] builds torchvision's Faster R-CNN
+with the ResNet-50-FPN backbone
 and every setting of section 2.4.2 of ``seeds/brecahad_faster_rcnn.txt``; the parameter counts
 of the paper's annex (144,057,039 in all, 143,834,639 trainable) are asserted by the tests.
 """
@@ -98,7 +99,8 @@ def fasterrcnn_brecahad(
     backbone layers (layer2-layer4) because it loaded an ImageNet backbone; here the
     backbone is built that way *whatever* the weights (torchvision would give plain
     BatchNorm without weights, which is harmful at the paper's batch size of 1). The paper
-    names no anchor sizes: :data:`ANCHOR_SIZES` (16-256 px, one per FPN level, aspect ratio
+    names no anchor sizes: [`ANCHOR_SIZES`][histomammo.models.detection.ANCHOR_SIZES] (16-256 px,
+    one per FPN level, aspect ratio
     1) is this library's choice for nuclei at 40x, explained beside it.
 
     Parameters
@@ -115,8 +117,10 @@ def fasterrcnn_brecahad(
         Without it, [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm]
         (``method="frozen"``) gives the frozen norms statistics from a few training images.
     normalization : {"paper", "dataset"}
-        ``"paper"``: the paper's ``image_mean``/``image_std`` (:data:`PAPER_IMAGE_MEAN`,
-        :data:`PAPER_IMAGE_STD`). Those "std" values look like variances (0.004 is far below
+        ``"paper"``: the paper's ``image_mean``/``image_std``
+        ([`PAPER_IMAGE_MEAN`][histomammo.models.detection.PAPER_IMAGE_MEAN],
+        [`PAPER_IMAGE_STD`][histomammo.models.detection.PAPER_IMAGE_STD]). Those "std" values look
+        like variances (0.004 is far below
         the spread of H&E colours; their square roots, ~0.06, are plausible standard
         deviations), so the paper's inputs were scaled up ~15x more than unit variance; they
         are kept as the default for fidelity. ``"dataset"``: ``image_mean`` and
@@ -127,7 +131,7 @@ def fasterrcnn_brecahad(
     anchor_sizes : sequence of 1-tuples
         One size per FPN level (5 levels); one aspect ratio (1.0), so one anchor per location.
     **overrides
-        Any other :class:`torchvision.models.detection.FasterRCNN` argument, e.g. smaller
+        Any other `torchvision.models.detection.FasterRCNN` argument, e.g. smaller
         ``min_size``/``max_size`` for CPU tests; they replace the paper's values.
 
     Returns

@@ -1,10 +1,11 @@
 """Rotation-equivariant patch classifiers on e2cnn: the seed's G-CNN (``GCNN``) and what they share.
 
-Importing this module applies :mod:`histomammo.models._e2cnn_compat` (e2cnn 0.2.3 under numpy 2);
+Importing this module applies `histomammo.models._e2cnn_compat` (e2cnn 0.2.3 under numpy 2);
 ``import histomammo`` and ``import histomammo.models`` never do.
 
 Every model here takes and returns plain tensors (``(N, C, H, W)`` float in, ``(N, num_classes)``
-logits out), so it trains with :class:`histomammo.engine.Trainer` like any other, and has
+logits out), so it trains with [`histomammo.engine.Trainer`][histomammo.engine.Trainer] like any
+other, and has
 ``export()``, which returns a plain ``torch.nn`` model with the same outputs (e2cnn's own export
 of each layer: the steerable filters expanded once into ordinary ``Conv2d`` weights).
 
@@ -164,9 +165,10 @@ def _rebuild_derived(model: nn.Module, incompatible: Any) -> None:
 
 
 class EquivariantClassifier(ClassifierMixin, nn.Module):
-    """Base of the e2cnn classifiers: plain tensors in and out, timm's classifier methods, :meth:`export`.
+    """Base of the e2cnn classifiers: plain tensors in and out, timm's classifier methods,
+    [`export`][histomammo.models.equivariant.PointwiseLeakyReLU.export].
 
-    A subclass sets ``input_grid`` (an [`InputGrid`][histomammo.models._input_grid.InputGrid]:
+    A subclass sets ``input_grid`` (an `InputGrid`:
     the sides on which the logits are exactly invariant), ``in_type`` (the input's field type),
     ``features`` (an e2cnn module from ``in_type`` to an equivariant feature map),
     ``invariant_map`` (an e2cnn module or ``None``) and ``head`` (plain torch on the invariant
@@ -201,7 +203,9 @@ class EquivariantClassifier(ClassifierMixin, nn.Module):
         return self.feature_map(x).tensor
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """The invariant map and ``head`` on :meth:`forward_features`' tensor; ``pre_logits``:
+        """The invariant map and ``head`` on
+        [`forward_features`][histomammo.models.equivariant.EquivariantClassifier.forward_features]'
+        tensor; ``pre_logits``:
         stop before the last layer."""
         if self.invariant_map is not None:
             x = self.invariant_map(enn.GeometricTensor(x, self.features.out_type)).tensor
@@ -224,7 +228,7 @@ class EquivariantClassifier(ClassifierMixin, nn.Module):
         ----------
         optimize : bool
             Rewrite e2cnn's export for CPU inference with exact identities
-            ([`optimize_exported`][histomammo.models._inference.optimize_exported]: batch
+            (`optimize_exported`: batch
             norms folded into convolutions, dropout dropped, pooling moved before ReLUs and 1x1
             convolutions, ``channels_last`` activations). ``False`` returns e2cnn's export as
             it is.
@@ -261,7 +265,8 @@ class GCNN(EquivariantClassifier):
     in_channels, num_classes : int
     widths : sequence of 3 int
         Fields per stage (each field is ``|G|`` feature maps); the seed's 96/192/384 by default
-        (:data:`SEED_FINAL_WIDTHS` is its halved last run).
+        ([`SEED_FINAL_WIDTHS`][histomammo.models.equivariant.SEED_FINAL_WIDTHS] is its halved last
+        run).
     head : {"invariant", "flatten"}
     input_size : int
         Side of the square input of the flatten head (96 for PCam); the invariant head takes
@@ -270,7 +275,7 @@ class GCNN(EquivariantClassifier):
         Units of the first FC layer (the seed's 1024).
     fit_input : {"error", "crop", "pad"}
         For a side that breaks exact invariance
-        ([`InputGrid`][histomammo.models._input_grid.InputGrid]).
+        (`InputGrid`).
 
     Notes
     -----
@@ -365,7 +370,7 @@ def gcnn(
         2 and 3 for PCam.
     weights : str, path or state dict, optional
         A state dict or Trainer checkpoint of the same model
-        ([`load_weights`][histomammo.models._weights.load_weights]).
+        (`load_weights`).
     group, widths, head, input_size, hidden, fit_input
         As [`GCNN`][histomammo.models.equivariant.GCNN].
 

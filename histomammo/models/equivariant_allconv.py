@@ -13,7 +13,8 @@ patch loses one border pixel on each side and enters as 94x94; ``fit_input="pad"
 to 126x126 instead (1.8x the computation), ``"error"`` refuses it.
 
 Size: with the seed's widths the model has 196,642,562 weights for P4 and 393,265,922 for P4M
-(3 input channels, 2 classes; [`all_gconv_parameters`][histomammo.models.equivariant_allconv.all_gconv_parameters]
+(3 input channels, 2 classes;
+[`all_gconv_parameters`][histomammo.models.equivariant_allconv.all_gconv_parameters]
 counts them exactly without building the model). e2cnn 0.2.3 keeps about
 [`BUILD_BYTES_PER_WEIGHT`][histomammo.models.equivariant_allconv.BUILD_BYTES_PER_WEIGHT] bytes of
 host memory per weight for its basis bookkeeping (measured: 250 MiB for 770,162 weights, 3.8 GiB
@@ -143,7 +144,7 @@ class FieldMean(nn.Module):
 
 
 class AllGConvNet(EquivariantClassifier):
-    """The All-CNN of :class:`~histomammo.models.allconv.AllConvNet` with group convolutions.
+    """The All-CNN of [`AllConvNet`][histomammo.models.AllConvNet] with group convolutions.
 
     The same layers, strides and dropouts, widths counted in fields (each ``|G|`` maps), the
     first convolution lifting the image to the group, LeakyReLU (pointwise, so equivariant on
@@ -159,7 +160,7 @@ class AllGConvNet(EquivariantClassifier):
         see the module notes; small widths for experiments).
     fit_input : {"crop", "pad", "error"}
         For a side outside ``94 + 32k``
-        ([`InputGrid`][histomammo.models._input_grid.InputGrid]); ``"crop"`` makes the seed's
+        (`InputGrid`); ``"crop"`` makes the seed's
         96x96 patches 94x94.
 
     Raises
@@ -169,7 +170,8 @@ class AllGConvNet(EquivariantClassifier):
 
     Notes
     -----
-    :meth:`forward_features` gives the maps before the last 1x1 group convolution (the
+    [`forward_features`][histomammo.models.equivariant_allconv.AllGConvNet.forward_features] gives
+    the maps before the last 1x1 group convolution (the
     classifier, ``self.classifier``); ``forward_head(x, pre_logits=True)`` their mean over
     orientations and space, ``(N, widths[5])``.
 
@@ -252,7 +254,7 @@ def all_gconv_net(
     num_classes, in_channels : int
         2 and 3 for PCam.
     weights : str, path or state dict, optional
-        Read by [`load_weights`][histomammo.models._weights.load_weights].
+        Read by `load_weights`.
     group, widths, fit_input
         As [`AllGConvNet`][histomammo.models.equivariant_allconv.AllGConvNet].
 

@@ -1,4 +1,4 @@
-"""The plain CNN twin of :class:`~histomammo.models.equivariant.GCNN`, for comparisons.
+"""The plain CNN twin of [`GCNN`][histomammo.models.GCNN], for comparisons.
 
 The same layers (3x3 convolutions in pairs, 2x2 max pooling, dropout 0.2/0.3/0.4) and the same
 kind of head, with ordinary convolutions of ``|G| * width`` channels: the same number of feature

@@ -12,7 +12,8 @@ eval mode it returns the logits.
 Without an ImageNet file (nothing is downloaded) the backbone is random, and its BatchNorm
 running statistics are the initial mean 0 and variance 1: in eval mode nothing is normalised,
 the activations grow to about 1e6 by ``Mixed_7c`` and the softmax saturates to exactly 0 or 1
-for every patch (AUC 0.5 whatever the head learnt; measured). [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm]
+for every patch (AUC 0.5 whatever the head learnt; measured).
+[`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm]
 estimates those statistics from training patches and then keeps them, which makes a random
 frozen backbone a true fixed (random-feature) extractor: a plumbing check of the seed's
 transfer setting, not a replacement for its ImageNet features.
@@ -61,8 +62,10 @@ class InceptionV3Transfer(ClassifierMixin, Inception3):
     keeps them, so ``train()`` leaves BatchNorm layers without trainable parameters in eval.
     """
 
-    #: set by :func:`inception_v3_transfer` when it loaded weights into a frozen backbone and
-    #: by :func:`calibrate_batchnorm`: until then a random backbone's BatchNorm layers use
+    #: set by [`inception_v3_transfer`][histomammo.models.inception_v3_transfer] when it loaded
+    #: weights into a frozen backbone and
+    #: by [`calibrate_batchnorm`][histomammo.models.calibrate_batchnorm]: until then a random
+    #: backbone's BatchNorm layers use
     #: batch statistics in training (their running statistics are the initial 0 and 1, which
     #: let the activations of an untrained network explode)
     keep_frozen_batchnorm_eval = False

@@ -61,7 +61,9 @@ class GreyResNet(ClassifierMixin, ResNet):
 
     Notes
     -----
-    input ``(N, in_channels, H, W)``; :meth:`forward_features` ``(N, 2048, H/32, W/32)``;
+    input ``(N, in_channels, H, W)``;
+    [`forward_features`][histomammo.models.resnet.GreyResNet.forward_features] ``(N, 2048, H/32,
+    W/32)``;
     ``forward_head(x, pre_logits=True)`` the pooled ``(N, 2048)``; output ``(N, num_classes)``
     logits. Any input size works (global average pooling).
     """

@@ -41,7 +41,7 @@ class DoubleConv(nn.Sequential):
 
 
 class UpBlock(nn.Module):
-    """2x2 transposed convolution, concatenation with the skip features, :class:`DoubleConv`."""
+    """2x2 transposed convolution, concatenation with the skip features, `DoubleConv`."""
 
     def __init__(self, in_channels: int, out_channels: int) -> None:
         super().__init__()

@@ -56,7 +56,8 @@ class VGG16GAP(ClassifierMixin, nn.Module):
 
     Notes
     -----
-    input ``(N, in_channels, H, W)``; :meth:`forward_features` ``(N, 512, H/32, W/32)``;
+    input ``(N, in_channels, H, W)``;
+    [`forward_features`][histomammo.models.vgg.VGG16GAP.forward_features] ``(N, 512, H/32, W/32)``;
     ``forward_head(x, pre_logits=True)`` the pooled ``(N, 512)``; output ``(N, num_classes)``
     logits.
     """
@@ -113,7 +114,7 @@ def vgg16_gap(
         state dict saved by the user (stem kernels summed over RGB; the FC layers, absent
         here, are ignored); read by [`load_weights`][histomammo.models._weights.load_weights].
     width : float
-        Filter-count multiplier (1.0: VGG16; see :class:`VGG16GAP`).
+        Filter-count multiplier (1.0: VGG16; see [`VGG16GAP`][histomammo.models.VGG16GAP]).
 
     Examples
     --------

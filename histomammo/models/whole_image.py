@@ -1,7 +1,7 @@
 """Shen et al.'s whole-image classifier, converted from a trained patch classifier.
 
-The patch classifier ``f`` (:func:`~histomammo.models.resnet.resnet50_patch` or
-:func:`~histomammo.models.vgg.vgg16_gap`) is cut into its convolutional body and its last
+The patch classifier ``f`` ([`resnet50_patch`][histomammo.models.resnet50_patch] or
+[`vgg16_gap`][histomammo.models.vgg16_gap]) is cut into its convolutional body and its last
 linear layer. The body runs over the whole image; optionally its linear layer becomes a
 1x1 convolution with a ReLU, the *heatmap* (the patch classifier's class scores at every
 location of the feature map: since average pooling and a linear map commute, the heatmap
@@ -154,7 +154,8 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
 
     Notes
     -----
-    :meth:`forward_features`: the map the global pooling sees (``head="conv"``: after the top
+    [`forward_features`][histomammo.models.whole_image.PatchToImageClassifier.forward_features]: the
+    map the global pooling sees (``head="conv"``: after the top
     blocks) or the heatmap (``head="fc"``); ``forward_head(x, pre_logits=True)``: the pooled
     features (``"conv"``) or the last hidden FC layer's output (``"fc"``, without the
     shortcut). ``reset_classifier`` replaces the output layer and, with ``head="fc"``, the
@@ -251,7 +252,9 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
         return features if self.head_kind == "fc" else self.top["blocks"](features)
 
     def forward_head(self, x: torch.Tensor, pre_logits: bool = False) -> torch.Tensor:
-        """Pooling and the classifier on :meth:`forward_features`' map."""
+        """Pooling and the classifier on
+        [`forward_features`][histomammo.models.whole_image.PatchToImageClassifier.forward_features]'
+        map."""
         if self.head_kind == "fc":
             if pre_logits:
                 return self.top["fc"][:-1](x)
@@ -286,7 +289,8 @@ def patch_to_image(
     fc_hidden: Sequence[int] = (64,),
     shortcut: bool = True,
 ) -> PatchToImageClassifier:
-    """Registry entry for [`PatchToImageClassifier`][histomammo.models.whole_image.PatchToImageClassifier].
+    """Registry entry for
+    [`PatchToImageClassifier`][histomammo.models.whole_image.PatchToImageClassifier].
 
     Parameters
     ----------

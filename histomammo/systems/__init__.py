@@ -1,13 +1,13 @@
 """The five papers, each in one module: its recipes, losses, augmentations, workflows and
 published numbers, built from the layers below (the top layer: nothing imports it).
 
-============================  ==============================================================
-``systems.thesis``            whole-mammogram AlexNet / ResNet-50 (INbreast, tables 6.3-6.4)
-``systems.shen``              patch to whole-image classifier (CBIS-DDSM)
-``systems.pcam``              Inception, All-CNN and G-CNN on PatchCamelyon
-``systems.glas``              U-Net and Mask R-CNN gland segmentation (GlaS 2015)
-``systems.brecahad``          Faster R-CNN tumour-cell detection (BreCaHAD)
-============================  ==============================================================
+| Module | System |
+| --- | --- |
+| [`systems.thesis`][histomammo.systems.thesis] | whole-mammogram AlexNet / ResNet-50 (INbreast, tables 6.3-6.4) |
+| [`systems.shen`][histomammo.systems.shen] | patch to whole-image classifier (CBIS-DDSM) |
+| [`systems.pcam`][histomammo.systems.pcam] | Inception, All-CNN and G-CNN on PatchCamelyon |
+| [`systems.glas`][histomammo.systems.glas] | U-Net and Mask R-CNN gland segmentation (GlaS 2015) |
+| [`systems.brecahad`][histomammo.systems.brecahad] | Faster R-CNN tumour-cell detection (BreCaHAD) |
 
 Each has ``recipe(name, model, **options) -> histomammo.engine.Recipe`` and named functions.
 """

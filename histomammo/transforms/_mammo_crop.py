@@ -21,7 +21,7 @@ _EIGHT_CONNECTED = np.ones((3, 3), dtype=bool)  # as OpenCV's connectedComponent
 
 
 class CropResult(NamedTuple):
-    """What :func:`otsu_crop` returns.
+    """What [`otsu_crop`][histomammo.transforms.mammo.otsu_crop] returns.
 
     Attributes
     ----------
@@ -37,7 +37,8 @@ class CropResult(NamedTuple):
 
 
 class CropStages(NamedTuple):
-    """Every intermediate of :func:`otsu_crop` (figure 5.2 of the thesis), for figures and checks.
+    """Every intermediate of [`otsu_crop`][histomammo.transforms.mammo.otsu_crop] (figure 5.2 of the
+    thesis), for figures and checks.
 
     Attributes
     ----------
@@ -155,7 +156,8 @@ def otsu_crop(
     Parameters
     ----------
     image : numpy.ndarray
-        ``(H, W)`` greyscale, dense tissue bright (MONOCHROME2 or :func:`read_dicom`
+        ``(H, W)`` greyscale, dense tissue bright (MONOCHROME2 or
+        [`read_dicom`][histomammo.io.read_dicom]
         output), any integer or float dtype.
     blur_sigma : float
         Gaussian sigma in pixels of the reduced copy (whose area averaging already smooths
@@ -193,7 +195,8 @@ def otsu_crop_stages(
     out_size: tuple[int, int] = (224, 224),
     working_size: int = 512,
 ) -> CropStages:
-    """:func:`otsu_crop` returning every intermediate (:class:`CropStages`); same parameters.
+    """[`otsu_crop`][histomammo.transforms.mammo.otsu_crop] returning every intermediate
+    ([`CropStages`][histomammo.transforms.mammo.CropStages]); same parameters.
 
     Examples
     --------
@@ -246,7 +249,8 @@ def remove_markers(
     ``>= level`` (by default the image's maximum), are set to the background. It is cheap,
     but it misses grey markers (the older kind the thesis mentions) and it also blanks any
     tissue that happens to reach the brightest value. ``"outside_breast"`` keeps only the
-    breast (:func:`breast_mask`: the largest Otsu foreground component, holes filled,
+    breast ([`breast_mask`][histomammo.transforms.mammo.breast_mask]: the largest Otsu foreground
+    component, holes filled,
     dilated by one reduced pixel to keep the skin line) and sets everything else to the
     background, which removes grey markers too while calcifications and skin inside the
     breast stay untouched.
@@ -307,7 +311,8 @@ def orient_left(
     image : numpy.ndarray
         ``(H, W)`` or ``(H, W, C)``, dense tissue bright.
     laterality : {"L", "R"}, optional
-        Image laterality from the DICOM header (:attr:`DicomImage.laterality`): in the
+        Image laterality from the DICOM header
+        ([`DicomImage.laterality`][histomammo.io.dicom.DicomImage.laterality]): in the
         standard display a right breast lies against the right edge, so ``"R"`` is
         mirrored. None (or ``"B"``/``"U"``) infers the side from where the tissue is: the
         half with the larger sum of intensity above the image minimum holds the chest wall.

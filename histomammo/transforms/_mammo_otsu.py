@@ -31,7 +31,7 @@ def otsu_threshold(
     bins : int, optional
         Histogram bins. By default an integer image gets one bin per grey level between its
         minimum and maximum (4096 bins for full-range 12-bit data, not an 8-bit copy), and a
-        float image 256 equal bins between its extremes, as :func:`skimage.filters.threshold_otsu`
+        float image 256 equal bins between its extremes, as `skimage.filters.threshold_otsu`
         does; the result then equals scikit-image's on the same data. Given explicitly,
         ``bins`` equal-width bins between the extremes are used for any dtype (scikit-image
         ignores ``nbins`` for integer images).

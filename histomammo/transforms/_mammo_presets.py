@@ -42,7 +42,8 @@ def preprocess_naive(
     image : numpy.ndarray
         ``(H, W)``, dense tissue bright, any integer or float dtype.
     laterality : {"L", "R"}, optional
-        From the DICOM header; inferred from the tissue when None (:func:`orient_left`).
+        From the DICOM header; inferred from the tissue when None
+        ([`orient_left`][histomammo.transforms.mammo.orient_left]).
     factor : int
         Downscaling factor (8 in the thesis).
     out_shape : (int, int)
@@ -50,7 +51,8 @@ def preprocess_naive(
     fit : {"pad", "resize"}
         How a downscaled image smaller than ``out_shape`` is brought to it.
     marker_method : {"saturated", "outside_breast"} or None
-        :func:`remove_markers` method; the thesis used ``"saturated"``. None keeps the
+        [`remove_markers`][histomammo.transforms.mammo.remove_markers] method; the thesis used
+        ``"saturated"``. None keeps the
         markers (for ablations that show what the removal takes away).
 
     Returns
@@ -91,9 +93,11 @@ def preprocess_crop(
     marker_method: Literal["saturated", "outside_breast"] | None = "saturated",
     blur_sigma: float = 1.0,
 ) -> np.ndarray:
-    """The thesis's cropping pipeline: remove markers, then :func:`otsu_crop` to 224x224.
+    """The thesis's cropping pipeline: remove markers, then
+    [`otsu_crop`][histomammo.transforms.mammo.otsu_crop] to 224x224.
 
-    ``marker_method`` is as for :func:`preprocess_naive` (None keeps the markers; a marker
+    ``marker_method`` is as for [`preprocess_naive`][histomammo.transforms.mammo.preprocess_naive]
+    (None keeps the markers; a marker
     outside the breast's bounding box is cropped away all the same).
 
     Examples
@@ -123,7 +127,7 @@ def normalize_intensity(
     these are two standard fixes. ``"percentile"`` windows the breast region: its
     ``percentiles`` map to 0 and 1, values outside are clipped, the background becomes 0.
     ``"histogram"`` maps the breast's grey-level distribution onto that of ``reference``
-    (:func:`skimage.exposure.match_histograms`), then scales by the reference's range.
+    (`skimage.exposure.match_histograms`), then scales by the reference's range.
 
     Parameters
     ----------
@@ -137,7 +141,8 @@ def normalize_intensity(
     percentiles : (float, float)
         ``"percentile"`` only: the low and high percentiles of the breast's intensities.
     mask : numpy.ndarray of bool, optional
-        The breast region; :func:`breast_mask` when None (the whole image if that finds none).
+        The breast region; [`breast_mask`][histomammo.transforms.mammo.breast_mask] when None (the
+        whole image if that finds none).
 
     Returns
     -------

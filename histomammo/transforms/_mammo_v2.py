@@ -1,4 +1,4 @@
-"""``torchvision.transforms.v2`` classes, each a thin wrapper of one function of :mod:`.mammo`."""
+"""``torchvision.transforms.v2`` classes, each a thin wrapper of one function of [`mammo`][histomammo.transforms.mammo]."""
 
 from __future__ import annotations
 
@@ -29,7 +29,8 @@ def tensor_like(array: np.ndarray, like: torch.Tensor) -> torch.Tensor:
 
     The functions run in numpy on the CPU; their result goes back to the input's device
     (a CUDA image comes back on its GPU, as torchvision's transforms keep the device).
-    The dtype is the function's (e.g. float32 from [`normalize_intensity`][histomammo.transforms.mammo.normalize_intensity]).
+    The dtype is the function's (e.g. float32 from
+    [`normalize_intensity`][histomammo.transforms.mammo.normalize_intensity]).
     """
     out = torch.from_numpy(np.ascontiguousarray(array)).to(device=like.device)
     return tv_tensors.Image(out) if isinstance(like, tv_tensors.Image) else out
@@ -84,7 +85,7 @@ def _wrapping(
 
 
 class OtsuCrop(_GreyscaleTransform):
-    """:func:`~histomammo.transforms.mammo.otsu_crop` (the image only, not the box).
+    """[`otsu_crop`][histomammo.transforms.mammo.otsu_crop] (the image only, not the box).
 
     Examples
     --------
@@ -102,7 +103,7 @@ class OtsuCrop(_GreyscaleTransform):
 
 
 class RemoveMarkers(_GreyscaleTransform):
-    """:func:`~histomammo.transforms.mammo.remove_markers`."""
+    """[`remove_markers`][histomammo.transforms.mammo.remove_markers]."""
 
     def __init__(self, *, method: str = "saturated", level: float | None = None,
                  background: float | None = None) -> None:
@@ -114,7 +115,7 @@ class RemoveMarkers(_GreyscaleTransform):
 
 
 class DownscaleArea(_GreyscaleTransform):
-    """:func:`~histomammo.transforms.mammo.downscale_area`."""
+    """[`downscale_area`][histomammo.transforms.mammo.downscale_area]."""
 
     def __init__(self, factor: int = 8) -> None:
         super().__init__(factor=factor)
@@ -123,7 +124,8 @@ class DownscaleArea(_GreyscaleTransform):
 
 
 class OrientLeft(_GreyscaleTransform):
-    """:func:`~histomammo.transforms.mammo.orient_left` with the side inferred from the tissue."""
+    """[`orient_left`][histomammo.transforms.mammo.orient_left] with the side inferred from the
+    tissue."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -132,7 +134,7 @@ class OrientLeft(_GreyscaleTransform):
 
 
 class NormalizeIntensity(_GreyscaleTransform):
-    """:func:`~histomammo.transforms.mammo.normalize_intensity` (float32 output)."""
+    """[`normalize_intensity`][histomammo.transforms.mammo.normalize_intensity] (float32 output)."""
 
     def __init__(self, method: str = "percentile", *, reference: np.ndarray | None = None,
                  percentiles: tuple[float, float] = (1.0, 99.0)) -> None:
@@ -149,7 +151,8 @@ class NormalizeIntensity(_GreyscaleTransform):
 
 
 class PreprocessNaive(_GreyscaleTransform):
-    """:func:`~histomammo.transforms.mammo.preprocess_naive` (side inferred from the tissue).
+    """[`preprocess_naive`][histomammo.transforms.mammo.preprocess_naive] (side inferred from the
+    tissue).
 
     Examples
     --------
@@ -172,7 +175,7 @@ class PreprocessNaive(_GreyscaleTransform):
 
 
 class PreprocessCrop(_GreyscaleTransform):
-    """:func:`~histomammo.transforms.mammo.preprocess_crop`."""
+    """[`preprocess_crop`][histomammo.transforms.mammo.preprocess_crop]."""
 
     def __init__(self, *, out_size: tuple[int, int] = (224, 224),
                  marker_method: str = "saturated", blur_sigma: float = 1.0) -> None:

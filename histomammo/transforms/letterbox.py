@@ -3,7 +3,8 @@
 The GlaS seed paper feeds its U-Net 512x512 images. It says the aspect ratio is kept; its code
 squashes. Both are here: ``mode="letterbox"`` scales the longer side to ``size`` and pads the
 shorter one symmetrically with zeros (aspect ratio kept, the default); ``mode="squash"``
-resizes each side to ``size``. :func:`restore_original_size` maps a prediction made on the
+resizes each side to ``size``.
+[`restore_original_size`][histomammo.transforms.restore_original_size] maps a prediction made on the
 square input back to the original pixel grid, where the challenge computes its metrics.
 """
 
@@ -52,7 +53,8 @@ class SquareGeometry:
 def square_geometry(
     original: tuple[int, int], size: int = 512, mode: Literal["letterbox", "squash"] = "letterbox"
 ) -> SquareGeometry:
-    """The :class:`SquareGeometry` of an ``(H, W)`` image for a ``size`` x ``size`` input.
+    """The [`SquareGeometry`][histomammo.transforms.SquareGeometry] of an ``(H, W)`` image for a
+    ``size`` x ``size`` input.
 
     Examples
     --------
@@ -80,8 +82,10 @@ class SquareResize(v2.Transform):
     """``torchvision.transforms.v2`` transform to a ``size`` x ``size`` input.
 
     Images are resized bilinearly with antialiasing, masks by nearest neighbour, boxes
-    scaled; then zero-padded (letterbox). Use :func:`square_geometry` on the original
-    ``(H, W)`` to invert with :func:`restore_original_size`.
+    scaled; then zero-padded (letterbox). Use
+    [`square_geometry`][histomammo.transforms.square_geometry] on the original
+    ``(H, W)`` to invert with
+    [`restore_original_size`][histomammo.transforms.restore_original_size].
 
     Examples
     --------
@@ -118,7 +122,7 @@ def restore_original_size(prediction: torch.Tensor, geometry: SquareGeometry) ->
     prediction : Tensor[..., size, size]
         Float logits or probabilities (bilinear interpolation); cast to float first.
     geometry : SquareGeometry
-        From :func:`square_geometry` of the original image.
+        From [`square_geometry`][histomammo.transforms.square_geometry] of the original image.
 
     Returns
     -------

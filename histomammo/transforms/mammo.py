@@ -1,15 +1,20 @@
 """Mammogram preprocessing: marker removal, area downscaling, orientation, Otsu cropping.
 
 Pure functions on numpy arrays (``(H, W)``, any integer or float dtype, dense tissue bright
-as in MONOCHROME2 or :func:`histomammo.io.read_dicom` output; the input dtype is kept unless
+as in MONOCHROME2 or [`histomammo.io.read_dicom`][histomammo.io.read_dicom] output; the input dtype
+is kept unless
 a function says otherwise), each with a thin ``torchvision.transforms.v2`` class that also
 accepts ``(1, H, W)`` tensors and ``tv_tensors.Image``.
 
-The thesis's two pipelines (section 5.1) are :func:`preprocess_naive` (saturated markers
-removed, area-downscaled by 8, breast to the left, 512x416) and :func:`preprocess_crop`
-(markers removed, :func:`otsu_crop` to 224x224). :func:`otsu_threshold` is the exact Otsu
+The thesis's two pipelines (section 5.1) are
+[`preprocess_naive`][histomammo.transforms.mammo.preprocess_naive] (saturated markers
+removed, area-downscaled by 8, breast to the left, 512x416) and
+[`preprocess_crop`][histomammo.transforms.mammo.preprocess_crop]
+(markers removed, [`otsu_crop`][histomammo.transforms.mammo.otsu_crop] to 224x224).
+[`otsu_threshold`][histomammo.transforms.mammo.otsu_threshold] is the exact Otsu
 threshold on the full integer histogram (section 5.1.1); ``method="opencv8"`` reproduces
-the thesis's OpenCV behaviour on an 8-bit copy. :func:`normalize_intensity` is the contrast
+the thesis's OpenCV behaviour on an 8-bit copy.
+[`normalize_intensity`][histomammo.transforms.mammo.normalize_intensity] is the contrast
 fix section 6.5 left to future work.
 
 Examples

@@ -1,7 +1,8 @@
 """Tissue masks of H&E slides: PCam's saturation rule and Otsu's threshold.
 
 Both are computed on a low-resolution level of a slide (the whole level fits in memory)
-and kept with that level's downsample in a :class:`TissueMask`, which answers "how much of
+and kept with that level's downsample in a [`TissueMask`][histomammo.transforms.tissue.TissueMask],
+which answers "how much of
 this level-0 box is tissue" for any box, at any level, in constant time.
 
 References
@@ -75,7 +76,8 @@ def saturation_mask(
 def otsu_tissue_mask(rgb: np.ndarray, blur_sigma: float = 1.0) -> np.ndarray:
     """Tissue where the blurred saturation exceeds Otsu's threshold of the image.
 
-    Adapts to the slide (faint or strong staining) where :func:`saturation_mask` uses a
+    Adapts to the slide (faint or strong staining) where
+    [`saturation_mask`][histomammo.transforms.tissue.saturation_mask] uses a
     fixed level. An image of one saturation value has no threshold: all background. The
     threshold is the library's one Otsu,
     [`otsu_threshold`][histomammo.transforms.mammo.otsu_threshold] (256 bins between the
@@ -160,7 +162,8 @@ def tissue_mask(
     image : histomammo.io.TiffImage
         The slide (anything with ``levels`` and ``read_region`` as ``TiffImage`` has).
     method : {"saturation", "otsu"}
-        :func:`saturation_mask` or :func:`otsu_tissue_mask`.
+        [`saturation_mask`][histomammo.transforms.tissue.saturation_mask] or
+        [`otsu_tissue_mask`][histomammo.transforms.tissue.otsu_tissue_mask].
     level : int
         Level read whole; the smallest (``-1``) by default.
     **options

@@ -1,6 +1,7 @@
 """Synthetic mammography DICOM: a breast-shaped image generator and an MG DICOM writer.
 
-:func:`synthetic_mammogram` draws a breast-shaped image; :func:`write_dicom` stores an
+[`synthetic_mammogram`][histomammo.datasets.synthetic.synthetic_mammogram] draws a breast-shaped
+image; [`write_dicom`][histomammo.datasets.synthetic.write_dicom] stores an
 image as a Digital Mammography X-Ray Image (Modality MG) DICOM file.
 """
 

@@ -1,6 +1,7 @@
 """Synthetic screening mammograms with what real ones carry: skin, calcifications, markers, masses.
 
-:func:`screening_mammogram` builds on :func:`~histomammo.datasets.synthetic.synthetic_mammogram`
+[`screening_mammogram`][histomammo.datasets.synthetic.screening_mammogram] builds on
+[`synthetic_mammogram`][histomammo.datasets.synthetic.synthetic_mammogram]
 (breast silhouette, tissue texture) and adds the pectoral muscle of an MLO view (a dense,
 nearly uniform wedge with a sharp edge), a skin line, a few benign calcifications, the
 burned-in scanner marker (a block and the view text at the brightest value, in the upper
@@ -36,7 +37,7 @@ _GLYPHS = {
 
 
 class SyntheticMammogram(NamedTuple):
-    """What :func:`screening_mammogram` returns.
+    """What [`screening_mammogram`][histomammo.datasets.synthetic.screening_mammogram] returns.
 
     Attributes
     ----------
@@ -73,7 +74,7 @@ def screening_mammogram(
     is burned in at ``2**bits_stored - 1``, the brightest value, which nothing else
     reaches: tissue stays at or below 0.8, the pectoral muscle below 0.92, calcifications at
     0.97 and the mass at most 0.96 of the range. ``grey_marker=True`` adds a second block and text at 0.55 of the range in
-    the lower corner, which :func:`~histomammo.transforms.mammo.remove_markers`'s
+    the lower corner, which [`remove_markers`][histomammo.transforms.mammo.remove_markers]'s
     ``"saturated"`` method leaves in place. A malignant case has a round mass of radius
     about 6% of the width, 0.2 to 0.3 brighter than the tissue around it, with 8 to 13 spicules
     reaching twice as far: a model can learn to see it.

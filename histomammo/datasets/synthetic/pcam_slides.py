@@ -1,6 +1,7 @@
 """Synthetic whole-slide images: tiled, pyramidal H&E TIFFs with a known tumour mask.
 
-:func:`make_slide` writes a slide of any size tile by tile (it never holds a level in
+[`make_slide`][histomammo.datasets.synthetic.make_slide] writes a slide of any size tile by tile (it
+never holds a level in
 memory), in the layouts scanners and converters use: a SubIFD pyramid (OME-TIFF style) or
 reduced-resolution pages after the full-resolution one, compressed with zlib, JPEG or
 JPEG 2000 (the last two need ``imagecodecs``). It returns the tissue and tumour masks it
@@ -31,7 +32,7 @@ _BANK = 3  # distinct tiles drawn per tissue class
 
 @dataclass(frozen=True)
 class SyntheticSlide:
-    """What :func:`make_slide` drew.
+    """What [`make_slide`][histomammo.datasets.synthetic.make_slide] drew.
 
     Attributes
     ----------

@@ -1,4 +1,5 @@
-"""The :class:`Callback` base class (the contract is in :mod:`histomammo.engine.callbacks`)."""
+"""The [`Callback`][histomammo.engine.callbacks.Callback] base class (the contract is in
+[`histomammo.engine.callbacks`][histomammo.engine.callbacks])."""
 
 from __future__ import annotations
 
@@ -51,7 +52,8 @@ class Callback:
         return {}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`state_dict` returned."""
+        """Restore what [`state_dict`][histomammo.engine.callbacks._base.Callback.state_dict]
+        returned."""
 
 
 def _require_state(owner: str, state: dict[str, Any], keys: Iterable[str]) -> None:

@@ -96,7 +96,7 @@ class LRMonitor(Callback):
     callback adds what it cannot show: each param group separately (``lr_group0``,
     ``lr_group1``, ... in the epoch logs, so they reach the CSV files and the history) —
     needed when groups train at different rates, e.g. a backbone and a new head — and
-    every optimizer step (:attr:`lrs`), which shows warm-up and per-batch schedules
+    every optimizer step (`lrs`), which shows warm-up and per-batch schedules
     (``scheduler_step="batch"``, OneCycleLR) that a per-epoch value hides.
 
     Values are read from ``optimizer.param_groups`` in ``on_batch_end``, i.e. after the
@@ -108,7 +108,8 @@ class LRMonitor(Callback):
     ----------
     lrs : list of dict
         One dict per optimizer step: ``{"step": global_step, "lr_group0": ..., ...}``. Part of
-        :meth:`state_dict`, so a resumed run continues the same record.
+        [`state_dict`][histomammo.engine.callbacks._logging.LRMonitor.state_dict], so a resumed run
+        continues the same record.
 
     Examples
     --------

@@ -65,7 +65,8 @@ class BestCheckpoint(_MonitoredCallback):
     At each epoch end, when the monitored value improves strictly (by more than
     ``min_delta``) on the best seen so far, the main process calls
     ``trainer.save_checkpoint(directory / filename)``, overwriting the previous best
-    atomically. The best value and its epoch are part of :meth:`state_dict`, so a resumed
+    atomically. The best value and its epoch are part of
+    [`state_dict`][histomammo.engine.callbacks._monitored.EarlyStopping.state_dict], so a resumed
     run only replaces the file when it beats the value from before the interruption.
 
     Parameters
@@ -197,7 +198,8 @@ class EarlyStopping(_MonitoredCallback):
         Best value so far and its epoch.
     wait : int
         Epochs since the last improvement. ``best``, ``best_epoch`` and ``wait`` are the
-        :meth:`state_dict`, so a resumed run stops at the same epoch as an uninterrupted one.
+        [`state_dict`][histomammo.engine.callbacks._monitored.EarlyStopping.state_dict], so a
+        resumed run stops at the same epoch as an uninterrupted one.
 
     Raises
     ------

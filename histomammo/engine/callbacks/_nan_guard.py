@@ -23,7 +23,8 @@ def _last_checkpoint(directory: Path | None) -> str:
 
 
 class NaNGuard(Callback):
-    """Stop training with :class:`~histomammo.errors.NonFiniteLossError` at the first NaN/inf loss.
+    """Stop training with [`NonFiniteLossError`][histomammo.errors.NonFiniteLossError] at the first
+    NaN/inf loss.
 
     ``on_batch_end`` runs after the optimizer step and before any periodic checkpoint, so
     the step that produced the bad loss is never saved: the newest checkpoint on disk is

@@ -23,7 +23,7 @@ Trainable = str | Sequence[str] | int | Callable[[str, Any], bool]
 
 @dataclass(frozen=True)
 class Stage:
-    """One stage of a :class:`StagedUnfreeze` schedule.
+    """One stage of a [`StagedUnfreeze`][histomammo.engine.callbacks.StagedUnfreeze] schedule.
 
     Parameters
     ----------
@@ -159,7 +159,7 @@ class StagedUnfreeze(Callback):
     Raises
     ------
     TypeError
-        ``stages`` is not a sequence of :class:`Stage`.
+        ``stages`` is not a sequence of [`Stage`][histomammo.engine.callbacks.Stage].
     ValueError
         Empty ``stages`` or an open-ended stage before the last; at fit start, prefixes that
         match no parameter, a module count larger than the model's, a stage that selects no
@@ -180,7 +180,7 @@ class StagedUnfreeze(Callback):
     --------
     The 3-stage patch-classifier schedule (the paper's "top 46 Keras layers" of ResNet-50
     approximated here by torchvision's ``layer4`` and ``fc``: the exact cut belongs to the
-    model, see :class:`Stage`):
+    model, see [`Stage`][histomammo.engine.callbacks.Stage]):
 
     >>> patch_schedule = StagedUnfreeze([
     ...     Stage(epochs=3, trainable=["fc"], lr=1e-3),
@@ -227,13 +227,13 @@ class StagedUnfreeze(Callback):
             self._starts.append(self._starts[-1] + stage.epochs)
 
     def stage_index(self, epoch: int) -> int:
-        """Index into :attr:`stages` of the stage that trains ``epoch`` (0-based)."""
+        """Index into `stages` of the stage that trains ``epoch`` (0-based)."""
         if not isinstance(epoch, int) or isinstance(epoch, bool) or epoch < 0:
             raise ValueError(f"StagedUnfreeze: epoch must be an int >= 0, but got {epoch!r}")
         return max(i for i, start in enumerate(self._starts) if start <= epoch)
 
     def stage_at(self, epoch: int) -> Stage:
-        """The :class:`Stage` that trains ``epoch`` (0-based)."""
+        """The [`Stage`][histomammo.engine.callbacks.Stage] that trains ``epoch`` (0-based)."""
         return self.stages[self.stage_index(epoch)]
 
     def trainable_names(self, model: nn.Module, epoch: int) -> list[str]:

@@ -1,7 +1,8 @@
 """The BreCaHAD Faster R-CNN training schedule of ``seeds/brecahad_faster_rcnn.txt`` (2.4.2).
 
 Batch size 1, learning rate 2e-5, weight decay 5e-4, the learning rate multiplied by 0.98
-after every epoch (``MultiplicativeLR``), 100 epochs. :func:`brecahad_recipe` returns the
+after every epoch (``MultiplicativeLR``), 100 epochs.
+[`brecahad_recipe`][histomammo.systems.brecahad.brecahad_recipe] returns the
 [`Recipe`][histomammo.engine.Recipe]: optimizer and scheduler factories, the patch-drawing
 callback, epochs and batch size (``loss=None``: the Trainer trains a torchvision detector on
 its own loss dict and reports a validation loss from the same dict under ``no_grad``).
@@ -53,7 +54,8 @@ class _HasEpoch(Protocol):
 class PatchEpoch(Callback):
     """Tell datasets which epoch starts, so they draw that epoch's random patches.
 
-    :class:`histomammo.datasets.BreCaHAD` draws its training patch positions from
+    [`histomammo.datasets.BreCaHAD`][histomammo.datasets.BreCaHAD] draws its training patch
+    positions from
     ``(seed, epoch, index)``; this callback calls ``set_epoch`` on each dataset at every
     ``on_epoch_start``, which keeps the draws reproducible, different every epoch and the
     same after a resume, with or without DataLoader workers (workers receive the dataset
@@ -127,9 +129,10 @@ def brecahad_recipe(
     Parameters
     ----------
     datasets : iterable
-        Datasets with ``set_epoch`` (the training one at least), given to :class:`PatchEpoch`.
+        Datasets with ``set_epoch`` (the training one at least), given to
+        [`PatchEpoch`][histomammo.systems.brecahad.PatchEpoch].
     lr, weight_decay, lr_factor : float
-        Defaults from :data:`PAPER_RECIPE`.
+        Defaults from [`PAPER_RECIPE`][histomammo.systems.brecahad.PAPER_RECIPE].
     optimizer : {"adam", "sgd"}
     fused : bool, optional
         Use PyTorch's fused Adam kernel (one pass over each parameter; the same update).
@@ -144,7 +147,8 @@ def brecahad_recipe(
     -------
     Recipe
         Optimizer, ``MultiplicativeLR`` stepped once per epoch, callbacks
-        (:class:`PatchEpoch` when ``datasets`` are given), epochs 100 and batch size 1.
+        ([`PatchEpoch`][histomammo.systems.brecahad.PatchEpoch] when ``datasets`` are given), epochs
+        100 and batch size 1.
 
     Examples
     --------
@@ -174,7 +178,8 @@ def brecahad_recipe(
 
 
 def recipe(name: str = "paper", model: nn.Module | None = None, **options: Any) -> Recipe:
-    """The paper's one recipe (``name="paper"``; [`brecahad_recipe`][histomammo.systems.brecahad.brecahad_recipe]
+    """The paper's one recipe (``name="paper"``;
+    [`brecahad_recipe`][histomammo.systems.brecahad.brecahad_recipe]
     takes ``options``); ``model`` is not needed (the trainable parameters are found when
     the optimizer is built).
 

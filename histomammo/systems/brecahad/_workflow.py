@@ -2,7 +2,7 @@
 
 It writes a small synthetic BreCaHAD (exact layout), samples patches with boxes, builds
 [`fasterrcnn_brecahad`][histomammo.models.detection.fasterrcnn_brecahad] at a CPU-sized input,
-trains it briefly with the paper's recipe through :class:`~histomammo.engine.Trainer`
+trains it briefly with the paper's recipe through [`Trainer`][histomammo.engine.Trainer]
 (validation loss each epoch, best-validation snapshot), evaluates the rates against the score
 threshold on the test patches and draws the paper's figures. ``examples/brecahad_detection.py``
 runs the same pipeline at full size; [`detector_run`][histomammo.systems.brecahad.detector_run]
@@ -66,7 +66,8 @@ def build_detector(
     calibration_images: int = 4, **model_options: Any,
 ) -> torch.nn.Module:
     """The paper's Faster R-CNN; without backbone weights its frozen norms are calibrated
-    on a few training patches (see [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm])."""
+    on a few training patches (see
+    [`calibrate_batchnorm`][histomammo.models.calibration.calibrate_batchnorm])."""
     model = fasterrcnn_brecahad(weights_backbone=weights_backbone, **model_options)
     if weights_backbone is None:
         count = min(calibration_images, len(train_data))
@@ -79,7 +80,8 @@ def train(
     seed: int = 0, device: str = "auto", progress: bool = False, amp: bool = False,
     **recipe_options: Any,
 ) -> tuple[Trainer, list[dict[str, Any]], Path]:
-    """Fit with the paper's recipe ([`brecahad_recipe`][histomammo.systems.brecahad.brecahad_recipe],
+    """Fit with the paper's recipe
+    ([`brecahad_recipe`][histomammo.systems.brecahad.brecahad_recipe],
     ``recipe_options`` passed on) and a best-validation-loss snapshot; return the trainer
     (best weights loaded), the history and the snapshot's path."""
     recipe = brecahad_recipe([data["train"]], epochs=epochs, **recipe_options)

@@ -2,7 +2,8 @@
 
 Section 3 of the paper: "a composite pipeline of vertical flip, horizontal flip and random
 cropping, each with a probability of 50 percent"; images then go to the U-Net at 512x512
-(see :mod:`histomammo.transforms.letterbox`) and normalised. Every step moves the image and
+(see [`histomammo.transforms.letterbox`][histomammo.transforms.letterbox]) and normalised. Every
+step moves the image and
 its masks (and boxes) together.
 """
 
@@ -25,7 +26,8 @@ __all__ = [
 ]
 
 #: Normalisation of the U-Net input: ImageNet's statistics by default (the paper says only that
-#: images were normalised); pass your data set's own to :func:`unet_input_transforms`.
+#: images were normalised); pass your data set's own to
+#: [`unet_input_transforms`][histomammo.systems.glas.unet_input_transforms].
 GLAS_MEAN = (0.485, 0.456, 0.406)
 GLAS_STD = (0.229, 0.224, 0.225)
 

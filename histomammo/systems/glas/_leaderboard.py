@@ -126,7 +126,8 @@ def rank_against_leaderboard(
     ----------
     scores_a, scores_b : mapping
         ``{"f1", "object_dice", "object_hausdorff"}`` on test parts A and B, e.g. what
-        :func:`histomammo.metrics.segmentation.glas_metrics` returns (pooled, at the images'
+        [`histomammo.metrics.segmentation.glas_metrics`][histomammo.metrics.glas_metrics] returns
+        (pooled, at the images'
         original resolution, for a comparable result). ``None`` for both ranks the table alone.
     name : str
         The row's name.

@@ -1,11 +1,12 @@
 """The GlaS U-Net workflow: gland segmentation end to end, here on a small synthetic release.
 
 It writes synthetic Warwick-QU files (the exact flat layout), reads them with
-:class:`~histomammo.datasets.glas.GlaS`, trains a reduced U-Net with the paper's recipe
+[`GlaS`][histomammo.datasets.GlaS], trains a reduced U-Net with the paper's recipe
 shortened (one Adam phase, seconds on a CPU), predicts test parts A and B at the input size,
 maps the probabilities back to each image's original size, scores them with the official
 GlaS object metrics and the count score, and draws the best and worst predictions as the
-paper's figure 4 (``predictions.png``, with matplotlib): [`unet_run`][histomammo.systems.glas.unet_run],
+paper's figure 4 (``predictions.png``, with matplotlib):
+[`unet_run`][histomammo.systems.glas.unet_run],
 the demo stage ``glas``. Mask R-CNN is left to ``examples/glas_segmentation.py``: it does not
 train in under a minute on two CPU cores.
 """
@@ -39,7 +40,8 @@ SIZE = 96  # U-Net input side in the demo (the paper's is 512)
 def predict_unet(model: torch.nn.Module, data: GlaS, size: int) -> list[np.ndarray]:
     """Gland probabilities ``(H, W)`` float32 of every image of ``data`` at its original size.
 
-    ``data`` must yield U-Net inputs of ``size`` (:func:`unet_input_transforms`).
+    ``data`` must yield U-Net inputs of ``size``
+    ([`unet_input_transforms`][histomammo.systems.glas.unet_input_transforms]).
     """
     model.eval()
     probabilities = []

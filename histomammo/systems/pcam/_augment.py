@@ -1,7 +1,8 @@
 """The seed's PCam input pipelines and augmentation sets, in ``torchvision.transforms.v2``.
 
 Every pipeline takes a ``tv_tensors.Image`` (``(3, 96, 96)`` uint8, as
-:class:`histomammo.datasets.PCam` returns) and returns a float32 tensor normalised per channel.
+[`histomammo.datasets.PCam`][histomammo.datasets.PCam] returns) and returns a float32 tensor
+normalised per channel.
 Random draws come from torch's global generator, as in torchvision (the engine seeds it).
 """
 
@@ -74,7 +75,8 @@ def inception_transform(size: int = 299) -> v2.Compose:
 
 
 def inception_run2_augment(size: int = 299) -> v2.Compose:
-    """Inception run 2's augmentations (3.2.3.1), then :func:`inception_transform`.
+    """Inception run 2's augmentations (3.2.3.1), then
+    [`inception_transform`][histomammo.systems.pcam.inception_transform].
 
     Rotation by up to 45 degrees either way; horizontal and vertical flips, each with
     probability 0.3; with probability 0.3 a shift and a shear of up to 45 degrees; with

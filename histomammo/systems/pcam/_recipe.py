@@ -2,13 +2,14 @@
 
 Each recipe function returns a [`Recipe`][histomammo.engine.Recipe]: optimizer and scheduler
 factories (and when the scheduler steps), loss, epochs, batch sizes, and in
-``extras["augmentation"]`` the name of the training pipeline of :mod:`histomammo.systems.pcam`
+``extras["augmentation"]`` the name of the training pipeline of
+[`histomammo.systems.pcam`][histomammo.systems.pcam]
 to use. Epochs are parameters; the defaults are the seed's.
 
 Evaluation scores a patch by its **tumour-class probability**, ``softmax(logits)[:, 1]``. The
 seed scored each patch by ``max(softmax)`` (section 3.2.5.4), the confidence of whichever class
 won, which is not a monotone function of "tumour": its ROC curve mixes confident normals with
-confident tumours. :func:`pcam_metrics` is the fix.
+confident tumours. [`pcam_metrics`][histomammo.systems.pcam.pcam_metrics] is the fix.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def _recipe(name: str, optimizer: Any, scheduler: Any, scheduler_step: str, loss
             epochs: int, batch_size: int = 64, eval_batch_size: int = 64,
             augmentation: str = "none") -> Recipe:
     """A seed recipe; ``extras["augmentation"]`` names the training pipeline of
-    :mod:`histomammo.systems.pcam` to use (``"none"``, ``"inception_run2"``, ``"all_cnn"``)."""
+    [`histomammo.systems.pcam`][histomammo.systems.pcam] to use (``"none"``, ``"inception_run2"``,
+    ``"all_cnn"``)."""
     return Recipe(optimizer, loss, epochs=epochs, scheduler=scheduler,
                   scheduler_step=scheduler_step, batch_size=batch_size,
                   eval_batch_size=eval_batch_size, name=name,
@@ -80,7 +82,7 @@ def all_cnn(model: nn.Module, epochs: int = 24) -> Recipe:
 
     CyclicLR's defaults (triangular, momentum cycled 0.8-0.9) are the seed's "per default".
     It does not learn on synthetic PCam either (AUC 0.5, constant scores); what was measured,
-    and the recipe that does, :func:`all_cnn_learning`.
+    and the recipe that does, [`all_cnn_learning`][histomammo.systems.pcam.all_cnn_learning].
     """
     optimizer = partial(torch.optim.RMSprop, lr=0.001, momentum=0.9, eps=1e-7, weight_decay=0.9)
     scheduler = partial(torch.optim.lr_scheduler.CyclicLR, base_lr=0.001, max_lr=0.1,
@@ -89,7 +91,8 @@ def all_cnn(model: nn.Module, epochs: int = 24) -> Recipe:
                    augmentation="all_cnn")
 
 
-#: Each dropout's rate when :func:`all_cnn_learning` first scaled it (dies with the module).
+#: Each dropout's rate when [`all_cnn_learning`][histomammo.systems.pcam.all_cnn_learning] first
+#: scaled it (dies with the module).
 _FIRST_SEEN_DROPOUT: weakref.WeakKeyDictionary[nn.Dropout, float] = weakref.WeakKeyDictionary()
 
 
@@ -102,11 +105,13 @@ def all_cnn_learning(
     What was measured (the All-CNN at widths 4-24, 256 synthetic 96x96 patches, batches of
     16, 3-4 epochs, several seeds; widths 16-96 and the seed's 320-1920 for the activations):
 
-    * The seed's recipe (:func:`all_cnn`) ends at a loss of exactly ln 2 and AUC 0.5: weight
+    * The seed's recipe ([`all_cnn`][histomammo.systems.pcam.all_cnn]) ends at a loss of exactly ln
+    2 and AUC 0.5: weight
       decay 0.9 collapses the network to a constant output. Without the weight decay,
       RMSprop at CyclicLR's rates (up to 0.1) diverges (test losses 2.9 and 5,048) or stays
       at 0.69.
-    * Adam 1e-3 without weight decay but with the seed's dropouts (:func:`adam_variant`)
+    * Adam 1e-3 without weight decay but with the seed's dropouts
+    ([`adam_variant`][histomammo.systems.pcam.adam_variant])
       learns slowly and depending on the seed: after 3 epochs, AUC 0.36, 0.65 and 0.93 at a
       loss of 0.69 for three seeds. Longer runs get there (AUC 0.98 after 6 epochs at widths
       16-96 in ``examples/pcam_classification.py``).
@@ -162,7 +167,8 @@ def gcnn_final(model: nn.Module, epochs: int = 100, lr: float = 0.05) -> Recipe:
 
 
 def gcnn_learning(model: nn.Module, epochs: int = 100, lr: float = 1e-3) -> Recipe:
-    """:func:`gcnn_final` with Adam's usual lr 1e-3 and the mean loss: the side-by-side run.
+    """[`gcnn_final`][histomammo.systems.pcam.gcnn_final] with Adam's usual lr 1e-3 and the mean
+    loss: the side-by-side run.
 
     The seed's G-CNN stayed at 50% on real PCam with lr 0.05. Adam's step is about ``lr`` per
     weight whatever the gradient's scale (so summing the loss over the batch changes little),
@@ -185,7 +191,8 @@ def adam_variant(
     The side-by-side run for the seed recipes with weight decay 0.9 (Inception runs, All-CNN),
     which pulls every weight towards zero at 90% of its value per unit of lr (on top of the
     Inception runs' lr 0.1). For the All-CNN it learns, but slowly and depending on the seed
-    (its dropouts: :func:`all_cnn_learning`). What each does in short synthetic runs is in
+    (its dropouts: [`all_cnn_learning`][histomammo.systems.pcam.all_cnn_learning]). What each does
+    in short synthetic runs is in
     ``docs/pcam-models.md``.
 
     Examples
@@ -229,7 +236,8 @@ RECIPES: dict[str, Callable[..., Recipe]] = {
 
 
 def recipe(name: str, model: nn.Module, **options: Any) -> Recipe:
-    """The PCam report's recipe ``name`` (a key of :data:`RECIPES`) for ``model``;
+    """The PCam report's recipe ``name`` (a key of [`RECIPES`][histomammo.systems.pcam.RECIPES]) for
+    ``model``;
     ``options`` (``epochs``, ``lr``, ...) go to that function.
 
     Examples

@@ -5,7 +5,8 @@ patch and whole image datasets in training. [...] horizontal and vertical flips,
 [-25, 25] degrees, zoom in [0.8, 1.2] ratio and intensity shift in [-20, 20] pixel values."
 
 Intensity scale: the paper states the shift in pixel values without their range. Here images
-are float with the full range 1.0 (as :func:`histomammo.io.read_dicom` returns them), and a
+are float with the full range 1.0 (as [`histomammo.io.read_dicom`][histomammo.io.read_dicom] returns
+them), and a
 shift of ``s`` pixel values is ``s / value_scale`` with ``value_scale=255`` (8-bit pixel
 values, as in the PNG files such pipelines train from): [-20, 20] becomes [-0.078, 0.078].
 Pass ``value_scale=1`` for images already in pixel values.
@@ -92,7 +93,7 @@ def shen_augmentation(
         Training-set mean grey on the images' own scale, subtracted last:
         ``compute_mean_std(train_images, scale=False)[0].item()`` for grey images
         ([`compute_mean_std`][histomammo.datasets.stats.compute_mean_std]).
-        For validation and test use :class:`SubtractMean` alone.
+        For validation and test use [`SubtractMean`][histomammo.systems.shen.SubtractMean] alone.
     max_shift : float
         Intensity shift bound in pixel values (20).
     value_scale : float

@@ -4,7 +4,8 @@ Patch classifier (S10 patch set): Adam, batch 32; learning rate 1e-3 on the last
 epochs, 1e-4 with the top layers unfrozen for 10 epochs ("46 for Resnet50 and 11 for
 VGG16"), 1e-5 on all layers for 37 epochs (50 in all). The S1 patch set trains 200 epochs in
 all; randomly initialised networks use a constant 1e-3. The sample weights are adjusted in
-each batch to balance the five classes (:func:`batch_balanced_cross_entropy`).
+each batch to balance the five classes
+([`batch_balanced_cross_entropy`][histomammo.systems.shen.batch_balanced_cross_entropy]).
 
 Whole-image classifier (converted from the patch classifier): batch 2; 1e-4 with weight
 decay 1e-3 on the newly added top layers for 30 epochs, then 1e-5 with weight decay 1e-2 on
@@ -16,7 +17,8 @@ pooling, all of res5, all of res4f, and the weightless add + activation closing 
 torchvision's ``layer3.5``, ``layer4`` and ``fc``; the top 11 of its VGG16 (dense, global
 pooling, block5_pool, block5_conv3..1, block4_pool, block4_conv3..1, block3_pool) are the
 convolutions ``features.17/19/21/24/26/28`` and ``fc``. Each model carries its cut as
-``shen_top_prefixes`` ([`models.resnet`][histomammo.models.resnet], [`models.vgg`][histomammo.models.vgg]).
+``shen_top_prefixes`` ([`models.resnet`][histomammo.models.resnet],
+[`models.vgg`][histomammo.models.vgg]).
 """
 
 from __future__ import annotations
@@ -89,7 +91,8 @@ def patch_recipe(
     Returns
     -------
     Recipe
-        ``callbacks[0]`` is the :class:`StagedUnfreeze` schedule; ``epochs`` its total.
+        ``callbacks[0]`` is the [`StagedUnfreeze`][histomammo.engine.callbacks.StagedUnfreeze]
+        schedule; ``epochs`` its total.
 
     Examples
     --------
@@ -207,14 +210,16 @@ def batch_balanced_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) ->
 
 
 class BatchBalancedCrossEntropy(nn.Module):
-    """:func:`batch_balanced_cross_entropy` as a loss module for the Trainer."""
+    """[`batch_balanced_cross_entropy`][histomammo.systems.shen.batch_balanced_cross_entropy] as a
+    loss module for the Trainer."""
 
     def forward(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return batch_balanced_cross_entropy(logits, targets)
 
 
 def recipe(name: str, model: nn.Module, **options: object) -> Recipe:
-    """The named recipe of the paper: ``"patch"`` ([`patch_recipe`][histomammo.systems.shen.patch_recipe])
+    """The named recipe of the paper: ``"patch"``
+    ([`patch_recipe`][histomammo.systems.shen.patch_recipe])
     or ``"whole_image"`` ([`whole_image_recipe`][histomammo.systems.shen.whole_image_recipe]);
     ``options`` go to that function.
 

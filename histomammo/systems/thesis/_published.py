@@ -5,7 +5,7 @@ table 6.3 ("Evaluation results of the training process", iBOB screening archive,
 fixed on validation for 90% sensitivity and applied to test) and table 6.4 ("Performance
 difference by aggregating classification scores across view positions", test set). Values
 are fractions (the thesis prints percentages). The keys of a table 6.3 row are those of
-:func:`histomammo.metrics.classification.specificity_at_sensitivity`; the threshold itself is
+[`histomammo.metrics.classification.specificity_at_sensitivity`][histomammo.metrics.specificity_at_sensitivity]; the threshold itself is
 not published. Validation sensitivity is 0.9 "by definition".
 """
 

@@ -87,7 +87,8 @@ def train_whole_image(train: dict, val: dict, *, model_name: str, size: tuple[in
     """Train with [`thesis_recipe`][histomammo.systems.thesis.thesis_recipe] (``optimizer``
     ``"sgd"``, the thesis's, or ``"adam"``) and return the best-val-loss snapshot and history.
 
-    ``train``/``val`` are :func:`load_inbreast` splits. The history has ``val_auc`` and
+    ``train``/``val`` are [`load_inbreast`][histomammo.systems.thesis.load_inbreast] splits. The
+    history has ``val_auc`` and
     ``val_accuracy`` (at the arg-max) of every epoch.
     """
     torch.manual_seed(seed)

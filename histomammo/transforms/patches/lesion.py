@@ -43,7 +43,7 @@ class LesionPatches(NamedTuple):
     patches : numpy.ndarray
         ``(P, size, size)``, the image's dtype.
     labels : numpy.ndarray
-        ``(P,)`` int64 labels into :data:`PATCH_CLASSES`.
+        ``(P,)`` int64 labels into [`PATCH_CLASSES`][histomammo.transforms.patches.PATCH_CLASSES].
     centers : numpy.ndarray
         ``(P, 2)`` int64 ``(row, column)`` patch centres in image coordinates.
     """
@@ -145,7 +145,7 @@ def lesion_patches(
     roi_masks : sequence of numpy.ndarray
         Boolean ``(H, W)`` mask per ROI (e.g. ``CBISDDSM.roi_masks(i)``).
     roi_classes : sequence of int
-        Label per ROI, 1..4 (see :func:`patch_class`).
+        Label per ROI, 1..4 (see [`patch_class`][histomammo.transforms.patches.patch_class]).
     n_per_roi : int
         Patches per ROI: 10 (S10) or 1 (S1).
     n_background : int

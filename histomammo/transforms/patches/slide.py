@@ -1,6 +1,7 @@
 """Patches from a slide larger than memory, on a grid or at random, as a torch Dataset.
 
-:class:`SlidePatches` reads through :class:`histomammo.io.TiffImage` (any object with its
+[`SlidePatches`][histomammo.transforms.patches.SlidePatches] reads through
+[`histomammo.io.TiffImage`][histomammo.io.TiffImage] (any object with its
 ``levels`` and ``read_region``) only what its patches need. On a grid it reads the level in
 aligned blocks and keeps the blocks of two block rows, so going through the grid in order
 decodes each tile once, not once per patch that touches it; random patches are read
@@ -50,7 +51,8 @@ class SlidePatches(torch.utils.data.Dataset):
         Draw ``n`` random patches instead of a grid.
     tissue_mask : {None, "saturation", "otsu"} or TissueMask
         Keep only patches whose tissue share is at least ``min_tissue``; a string computes
-        the mask on the slide's smallest level (:func:`histomammo.transforms.tissue.tissue_mask`).
+        the mask on the slide's smallest level
+        ([`histomammo.transforms.tissue.tissue_mask`][histomammo.transforms.tissue.tissue_mask]).
     min_tissue : float
         Tissue share a patch needs, in [0, 1]; 0 keeps patches with any tissue at all.
     seed : int

@@ -4,21 +4,19 @@ Functions work on one numpy ``(H, W, 3)`` RGB image (uint8, or float on [0, 1]);
 take numpy ``(H, W, 3)`` / ``(N, H, W, 3)`` or torch ``(3, H, W)`` / ``(N, 3, H, W)``, uint8 or
 float, on any device, batched in torch, and give back the input's kind, dtype and device.
 
-Normalisation
-    [`StainNormalizer`][histomammo.transforms.stain.StainNormalizer] (Macenko, Vahadane,
-    Reinhard) and its v2 transform [`NormalizeStain`][histomammo.transforms.stain.NormalizeStain];
-    [`macenko_stain_matrix`][histomammo.transforms.stain.macenko_stain_matrix] and
-    [`vahadane_stain_matrix`][histomammo.transforms.stain.vahadane_stain_matrix]: ``(3, 2)``
-    unit OD vectors, haematoxylin first (the column with the larger red optical density).
-Augmentation
-    [`HEDJitter`][histomammo.transforms.stain.HEDJitter] (Tellez et al.) and
-    [`RandStainNA`][histomammo.transforms.stain.RandStainNA] (Shen et al.).
-Empty tiles
-    A tile counts as tissue when at least ``MIN_TISSUE_FRACTION`` (1 %) of its pixels have an
-    optical density of at least ``beta`` (0.15) in every channel and those pixels are not all
-    of one colour (second eigenvalue of their OD covariance at least 1e-6). Other tiles
-    (all white, all black, one colour) are returned unchanged, with one logged warning per
-    call; the estimators ``*_stain_matrix`` and ``fit`` raise ``DataFormatError`` on them.
+- **Normalisation**: [`StainNormalizer`][histomammo.transforms.stain.StainNormalizer] (Macenko,
+  Vahadane, Reinhard) and its v2 transform
+  [`NormalizeStain`][histomammo.transforms.stain.NormalizeStain];
+  [`macenko_stain_matrix`][histomammo.transforms.stain.macenko_stain_matrix] and
+  [`vahadane_stain_matrix`][histomammo.transforms.stain.vahadane_stain_matrix]: ``(3, 2)`` unit
+  OD vectors, haematoxylin first (the column with the larger red optical density).
+- **Augmentation**: [`HEDJitter`][histomammo.transforms.stain.HEDJitter] (Tellez et al.) and
+  [`RandStainNA`][histomammo.transforms.stain.RandStainNA] (Shen et al.).
+- **Empty tiles**: A tile counts as tissue when at least ``MIN_TISSUE_FRACTION`` (1 %) of its
+  pixels have an optical density of at least ``beta`` (0.15) in every channel and those pixels
+  are not all of one colour (second eigenvalue of their OD covariance at least 1e-6). Other
+  tiles (all white, all black, one colour) are returned unchanged, with one logged warning per
+  call; the estimators ``*_stain_matrix`` and ``fit`` raise ``DataFormatError`` on them.
 
 References
 ----------

@@ -73,7 +73,8 @@ class StainNormalizer:
     Inputs: numpy ``(H, W, 3)`` / ``(N, H, W, 3)`` or torch ``(3, H, W)`` / ``(N, 3, H, W)``,
     uint8 (0-255) or floating point ([0, 1]); outputs have the input's kind, shape, dtype and
     device. Macenko and Reinhard run batched in torch; Vahadane estimates each image's
-    vectors in turn (or once, with [`fit_source`][histomammo.transforms.stain.StainNormalizer.fit_source]).
+    vectors in turn (or once, with
+    [`fit_source`][histomammo.transforms.stain._normalizer.StainNormalizer.fit_source]).
     Concentrations are least-squares for both vector methods.
 
     References
@@ -217,7 +218,8 @@ class StainNormalizer:
                 "source": None if self.source is None else dict(self.source)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore what [`state_dict`][histomammo.transforms.stain.StainNormalizer.state_dict] gave."""
+        """Restore what
+        [`state_dict`][histomammo.transforms.stain._normalizer.StainNormalizer.state_dict] gave."""
         if state.get("method") != self.method:
             raise CheckpointError(f"state_dict is for method {state.get('method')!r}, this normalizer is {self.method!r}")
         for name in ("target", "source"):
