@@ -13,7 +13,7 @@ import pytest
 PUBLIC_API: dict[str, set[str]] = {
     "histomammo": {
         "__version__", "datasets", "engine", "errors", "inference", "io", "metrics", "models",
-        "plot", "postprocess", "systems", "transforms",
+        "plot", "postprocess", "show_versions", "systems", "transforms",
     },
     "histomammo.inference": {
         "Heatmap", "MPP_TOLERANCE", "OutputExistsError", "classify_slide", "detect_slide",
