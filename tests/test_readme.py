@@ -85,6 +85,17 @@ def test_readme_has_no_relative_links():
     assert relative == [], f"README.md links {relative}: use absolute URLs or plain text"
 
 
+def test_readme_renders_as_a_package_index_renders_it():
+    # readme_renderer is what PyPI and `twine check` use for text/markdown (GitHub's flavour).
+    from readme_renderer.markdown import render
+
+    html = render(README.read_text(), variant="GFM")
+    assert html is not None and "<h2" in html and "<pre" in html
+    targets = re.findall(r'(?:href|src)="([^"]*)"', html)
+    broken = [t for t in targets if not t.startswith(("https://", "http://", "#user-content-"))]
+    assert broken == [], broken
+
+
 @pytest.mark.parametrize("page", [README, INSTALLATION], ids=lambda p: p.name)
 def test_no_claim_that_histomammo_is_on_a_package_index(page):
     # Not on an index yet: every bare `pip install histomammo` must say that it finds nothing.
