@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-all lint docs bench fuzz clean
+.PHONY: venv demo test test-all lint docs bench fuzz clean dist dist-check
 
 venv: $(STAMP)
 
@@ -53,6 +53,18 @@ bench: venv
 # 10,000 seeded mutants per reader (DICOM, TIFF, HDF5), two reader processes: the tally table.
 fuzz: venv
 	$(PY) tests/fuzz/run_fuzz.py --mutants 10000 --workers 2
+
+# Wheel and sdist into dist/ (`python -m build`: the sdist first, the wheel built from it), and
+# what they hold checked: the package and its metadata, no tests (ci/check_dist_contents.py).
+dist: venv
+	rm -rf dist
+	$(PY) -m build --outdir dist .
+	$(PY) ci/check_dist_contents.py dist
+
+# The wheel as a dependency: a clean venv, torch from this machine's disk, a downstream project
+# (ci/downstream) that needs histomammo, its script run outside the repository (ci/dist_check.sh).
+dist-check: dist
+	bash ci/dist_check.sh $(PYTHON)
 
 clean:
 	rm -rf $(VENV) $(DOCS_VENV) site demo_out .pytest_cache

@@ -12,5 +12,6 @@ from histomammo import plot as plot
 from histomammo import postprocess as postprocess
 from histomammo import systems as systems
 from histomammo import transforms as transforms
+from histomammo._show_versions import show_versions as show_versions
 
 __version__: str
