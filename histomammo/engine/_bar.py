@@ -12,6 +12,7 @@ text (``epoch 1/3: 100%|...``) beside the widget, not the empty bar it started a
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from typing import Any
 
@@ -33,11 +34,7 @@ def in_jupyter_kernel() -> bool:
 
 
 def _has_widgets() -> bool:
-    try:
-        import ipywidgets  # noqa: F401
-    except ImportError:
-        return False
-    return True
+    return importlib.util.find_spec("ipywidgets") is not None
 
 
 def epoch_bar(total: int | None, initial: int, desc: str, enabled: bool) -> Any:
@@ -67,8 +64,8 @@ def epoch_bar(total: int | None, initial: int, desc: str, enabled: bool) -> Any:
     True
     >>> bar.close()
     """
-    options = {"total": total, "initial": initial, "desc": desc, "unit": "batch",
-               "leave": True, "disable": not enabled}
+    options: dict[str, Any] = {"total": total, "initial": initial, "desc": desc, "unit": "batch",
+                               "leave": True, "disable": not enabled}
     if enabled and in_jupyter_kernel() and _has_widgets():
         return _widget_bar(options)
     from tqdm.std import tqdm
