@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from histomammo.engine import distributed as dist
+from histomammo.engine._bar import epoch_bar
 from histomammo.engine._checkpointer import Checkpointer
 from histomammo.engine._evaluate import evaluate
 from histomammo.engine._progress import Progress
@@ -226,10 +227,9 @@ def _step_epoch_scheduler(run: FitRun, row: dict[str, Any]) -> None:
 
 
 def _progress_bar(run: FitRun, total: int | None, epochs: int):
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, initial=run.progress.batch_in_epoch, unit="batch", leave=False,
-                desc=f"epoch {run.progress.epoch + 1}/{epochs}", disable=not run.show_progress)
+    """The epoch's bar; it stays as the epoch's line when it closes (``_bar.epoch_bar``)."""
+    return epoch_bar(total, run.progress.batch_in_epoch, f"epoch {run.progress.epoch + 1}/{epochs}",
+                     enabled=run.show_progress)
 
 
 def _format_row(row: dict[str, Any]) -> str:

@@ -7,18 +7,16 @@ import sys
 import torch
 
 from histomammo.engine import distributed as dist
+from histomammo.engine._bar import in_jupyter_kernel
 
 __all__ = ["check_arguments", "draw_seed", "can_show_a_bar"]
 
 
 def can_show_a_bar() -> bool:
-    """A terminal on stderr, or a Jupyter kernel (tqdm.auto draws a widget there)."""
+    """A terminal on stderr, or a Jupyter kernel (a widget there with ipywidgets)."""
     if sys.stderr is not None and hasattr(sys.stderr, "isatty") and sys.stderr.isatty():
         return True
-    shell = sys.modules.get("IPython")
-    get_ipython = getattr(shell, "get_ipython", None)
-    kernel = get_ipython() if callable(get_ipython) else None
-    return kernel is not None and "IPKernelApp" in getattr(kernel, "config", {})
+    return in_jupyter_kernel()
 
 
 def draw_seed() -> int:

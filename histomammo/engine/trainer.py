@@ -88,9 +88,9 @@ class Trainer:
     callbacks : iterable of Callback
         Called in order (see [`histomammo.engine.callbacks`][histomammo.engine.callbacks]).
     progress : bool
-        ``tqdm.auto`` bar per epoch (main process, when stderr is a terminal or in a
-        Jupyter kernel); otherwise one INFO log line per epoch on the ``histomammo``
-        logger.
+        A bar per epoch (main process, when stderr is a terminal or in a Jupyter kernel:
+        a widget there with ipywidgets), left as the epoch's finished line when the epoch
+        ends; otherwise one INFO log line per epoch on the ``histomammo`` logger.
     prepare_batch : callable or None
         ``prepare_batch(batch) -> (inputs, targets)`` for batch layouts the engine does
         not know (see ``docs/engine.md``, "Batches"); ``None``: tuples ``(inputs,

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import functools
 import inspect
+import warnings
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-__all__ = ["apply", "is_applied"]
+__all__ = ["apply", "is_applied", "r2conv"]
 
 _HASH_ONE_ARRAY = (
     "R2FlipsSolution", "R2FlipsDiscreteRotationsSolution", "R2FlipsContinuousRotationsSolution",
@@ -34,6 +35,9 @@ _HASH_TWO_ARRAYS = ("R2ContinuousRotationsSolution",)  # its gamma is an array t
 _NO_COPY_FUNCTIONS = ("psi", "chi", "psichi")
 _SCALAR_PARAMETERS = {"k", "gamma", "s"}  # the arguments e2cnn passes to np.array(copy=False)
 _applied = False
+#: The one third-party warning e2cnn 0.2.3 raises in use: building an ``R2Conv`` indexes a
+#: tensor with a ``torch.uint8`` mask (``SingleBlockBasisExpansion``), which torch deprecates.
+_UINT8_INDEXING = r"indexing with dtype torch\.uint8 is now deprecated"
 
 
 def _hash_mu(self: Any) -> int:
@@ -104,3 +108,29 @@ def apply() -> bool:
 def is_applied() -> bool:
     """Whether `apply` has patched e2cnn in this process."""
     return _applied
+
+
+def r2conv(*args: Any, **kwargs: Any) -> Any:
+    """e2cnn's ``R2Conv(*args, **kwargs)``, without its ``torch.uint8`` indexing warning.
+
+    The filter covers this one call only (``warnings.catch_warnings``), and only that message
+    as a ``UserWarning``: any other warning still reaches the user.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from histomammo.models import equivariant  # applies the numpy-2 shim first
+    >>> import e2cnn.gspaces as gspaces, e2cnn.nn as enn
+    >>> space = gspaces.Rot2dOnR2(4)
+    >>> field = enn.FieldType(space, [space.regular_repr])
+    >>> with warnings.catch_warnings():
+    ...     warnings.simplefilter("error")
+    ...     conv = r2conv(field, field, 3)
+    >>> type(conv).__name__
+    'R2Conv'
+    """
+    import e2cnn.nn as enn
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=_UINT8_INDEXING, category=UserWarning)
+        return enn.R2Conv(*args, **kwargs)

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from histomammo.models._e2cnn_compat import r2conv
 from histomammo.models._input_grid import InputGrid
 from histomammo.models._registry import register_model
 from histomammo.models._weights import Weights, load_weights
@@ -52,7 +53,7 @@ __all__ = ["DenseBlock", "P4MDenseNet", "p4m_densenet"]
 def _bn_relu_conv(in_type: Any, out_type: Any, kernel: int) -> Any:
     return enn.SequentialModule(
         enn.InnerBatchNorm(in_type), enn.ReLU(in_type),
-        enn.R2Conv(in_type, out_type, kernel, padding=kernel // 2),
+        r2conv(in_type, out_type, kernel, padding=kernel // 2),
     )
 
 
@@ -166,7 +167,7 @@ class P4MDenseNet(EquivariantClassifier):
         self.group = group
         self.in_type = enn.FieldType(space, in_channels * [space.trivial_repr])
         fields = 2 * growth
-        modules: list[Any] = [enn.R2Conv(self.in_type, regular(space, fields), 3, padding=1)]
+        modules: list[Any] = [r2conv(self.in_type, regular(space, fields), 3, padding=1)]
         for _ in range(5):
             block = DenseBlock(regular(space, fields), growth, layers_per_block)
             kept = max(1, int(len(block.out_type) * compression))

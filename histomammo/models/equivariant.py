@@ -34,6 +34,7 @@ from torch import nn
 
 from histomammo.models import _e2cnn_compat
 from histomammo.models._classifier import ClassifierMixin
+from histomammo.models._e2cnn_compat import r2conv
 from histomammo.models._inference import optimize_exported
 from histomammo.models._input_grid import InputGrid
 from histomammo.models._registry import register_model
@@ -81,7 +82,7 @@ def regular(space: Any, fields: int) -> Any:
 
 def conv_relu(in_type: Any, out_type: Any, kernel: int, **kwargs: Any) -> list[Any]:
     """An equivariant convolution and a pointwise ReLU (equivariant on regular fields)."""
-    return [enn.R2Conv(in_type, out_type, kernel, **kwargs), enn.ReLU(out_type, inplace=True)]
+    return [r2conv(in_type, out_type, kernel, **kwargs), enn.ReLU(out_type, inplace=True)]
 
 
 class PointwiseLeakyReLU(enn.EquivariantModule):

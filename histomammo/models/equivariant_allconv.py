@@ -33,6 +33,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from histomammo.models._e2cnn_compat import r2conv
 from histomammo.models._input_grid import InputGrid
 from histomammo.models._registry import register_model
 from histomammo.models._weights import Weights, load_weights
@@ -68,7 +69,7 @@ def _pair_weights(group: str, kernel: int, lifting: bool) -> tuple[int, int]:
     """Free weights and biases of an e2cnn convolution from one field to one regular field."""
     space = group_space(group)
     in_type = enn.FieldType(space, [space.trivial_repr]) if lifting else regular(space, 1)
-    conv = enn.R2Conv(in_type, regular(space, 1), kernel, **_basis(kernel))
+    conv = r2conv(in_type, regular(space, 1), kernel, **_basis(kernel))
     return conv.weights.numel(), 0 if conv.bias is None else conv.bias.numel()
 
 
@@ -209,7 +210,7 @@ class AllGConvNet(EquivariantClassifier):
                 continue
             kernel, stride, width = args
             out = regular(space, num_classes if width == "classes" else widths[width])
-            layers.append(enn.R2Conv(previous, out, kernel, stride=stride, **_basis(kernel)))
+            layers.append(r2conv(previous, out, kernel, stride=stride, **_basis(kernel)))
             if width != "classes":
                 layers.append(PointwiseLeakyReLU(out))
             previous = out
@@ -229,7 +230,7 @@ class AllGConvNet(EquivariantClassifier):
     def reset_classifier(self, num_classes: int) -> None:
         """A new 1x1 group convolution to ``num_classes`` regular fields."""
         old = self.classifier
-        self.classifier = enn.R2Conv(old.in_type, regular(old.in_type.gspace, num_classes), 1)
+        self.classifier = r2conv(old.in_type, regular(old.in_type.gspace, num_classes), 1)
         self.classifier.to(device=old.weights.device, dtype=old.weights.dtype)
 
     def _export_parts(self) -> list[nn.Module]:
