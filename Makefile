@@ -13,14 +13,14 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -e '.[test,docs,plot,bench,slides,dicom]'
+	$(PY) -m pip install -e '.[test,docs,plot,bench,slides,dicom,notebooks]'
 	touch $(STAMP)
 
 demo: venv
 	$(PY) -m histomammo.demo
 
 lint: venv
-	$(VENV)/bin/ruff check histomammo tests benchmarks examples
+	$(VENV)/bin/ruff check histomammo tests benchmarks examples tools ci
 
 # The site is built in its own venv holding only the `docs` extra: mkdocstrings reads the
 # package by static analysis, so no torch and no numpy (checked), and tools/check_site.py then
@@ -67,4 +67,4 @@ dist-check: dist
 	bash ci/dist_check.sh $(PYTHON)
 
 clean:
-	rm -rf $(VENV) $(DOCS_VENV) site demo_out .pytest_cache
+	rm -rf $(VENV) $(DOCS_VENV) site demo_out .pytest_cache dist build histomammo.egg-info .cache
