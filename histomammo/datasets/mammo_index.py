@@ -276,7 +276,7 @@ class MammoIndex:
 
         rows = self._connection.execute("SELECT path, patient FROM images").fetchall()
         patients = [patient or path for path, patient in rows]
-        counts = {}
+        counts: dict[str, int] = {}
         with self._connection:
             for name in SPLITS:
                 keep = patient_split(patients, name, fractions=fractions, seed=seed)

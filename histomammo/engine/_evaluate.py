@@ -14,8 +14,15 @@ from torch.nn.modules.dropout import _DropoutNd
 from torch.utils.data import DataLoader
 
 from histomammo.engine import distributed as dist
-from histomammo.engine._batch import batch_size, concatenate, interleave, sum_loss_terms, to_python
-from histomammo.engine._loader import not_rebuildable_reason, shard_loader
+from histomammo.engine._batch import (
+    batch_size,
+    concatenate,
+    interleave,
+    same_mapping,
+    sum_loss_terms,
+    to_python,
+)
+from histomammo.engine._loader import dataset_length, not_rebuildable_reason, shard_loader
 from histomammo.engine._step import OptimizationStep
 from histomammo.engine.sampler import EVALUATION_STREAM, stream_seed
 
@@ -49,8 +56,8 @@ def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
                     raise ValueError("metrics need targets, but the loader's batches have none")
                 outputs.append(_to_cpu(output))
                 targets.append(_to_cpu(target))
-    sums = dist.all_reduce_sum(sums.to(dist.communication_device())).tolist()
-    scores: dict[str, Any] = {"loss": sums[0] / sums[1]} if sums[1] else {}
+    loss_sum, samples = dist.all_reduce_sum(sums.to(dist.communication_device())).tolist()
+    scores: dict[str, Any] = {"loss": loss_sum / samples} if samples else {}
     if metrics:
         all_outputs = _gather(concatenate(outputs), total, always=True)
         all_targets = _gather(concatenate(targets), total, always=True)
@@ -118,7 +125,7 @@ def _to_cpu(value: Any) -> Any:
         value = value.detach().cpu()
         return value.float() if value.dtype in (torch.float16, torch.bfloat16) else value
     if isinstance(value, Mapping):
-        return type(value)({key: _to_cpu(item) for key, item in value.items()})
+        return same_mapping(value, {key: _to_cpu(item) for key, item in value.items()})
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return type(value)(_to_cpu(item) for item in value)
     return value
@@ -136,7 +143,7 @@ def _evaluation_loader(step: OptimizationStep, seed: int, loader: DataLoader
                                generator=torch.Generator())
         _sharded_loaders[loader] = sharded
     sharded.generator.manual_seed(stream_seed(seed, EVALUATION_STREAM))
-    return sharded, len(loader.dataset)
+    return sharded, dataset_length(loader.dataset)
 
 
 def _gather(local: Any, total: int | None, *, always: bool) -> Any:

@@ -10,7 +10,7 @@ when training on CUDA.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import Any
 
 import numpy as np
@@ -81,7 +81,7 @@ class SampleSeededDataset(Dataset):
         self.dataset, self.seed = dataset, int(seed)
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return dataset_length(self.dataset)
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         epoch, index = key
@@ -90,6 +90,14 @@ class SampleSeededDataset(Dataset):
         np.random.seed(sample_seed % 2**32)  # noqa: NPY002 (the worker's own global state)
         torch.manual_seed(sample_seed)
         return self.dataset[index]
+
+
+def dataset_length(dataset: object) -> int:
+    """``len(dataset)``; a dataset without ``__len__`` is a TypeError saying the engine needs it."""
+    if not isinstance(dataset, Sized):
+        raise TypeError(f"the loader's dataset ({type(dataset).__name__}) has no __len__; the "
+                        "engine samples, shards and counts map-style datasets by their length")
+    return len(dataset)
 
 
 def not_rebuildable_reason(loader: DataLoader) -> str | None:
@@ -105,7 +113,7 @@ def not_rebuildable_reason(loader: DataLoader) -> str | None:
     return None
 
 
-def loader_shuffles(sampler: Sampler) -> bool | None:
+def loader_shuffles(sampler: Sampler[Any] | Iterable[Any]) -> bool | None:
     """``True``/``False`` for a plain shuffling/sequential sampler, ``None`` for anything else.
 
     A :class:`RandomSampler` drawing with replacement or a number of samples other than the
@@ -147,7 +155,7 @@ def rebuild_loader(
     dataset : Dataset or None
         Replaces the loader's dataset (the per-sample seeding wrapper).
     """
-    extra = {}
+    extra: dict[str, Any] = {}  # keywords of newer torch releases only
     if hasattr(loader, "in_order"):
         extra["in_order"] = loader.in_order
     return DataLoader(
@@ -181,7 +189,7 @@ def engine_loader(
     ``loader`` must be rebuildable (:func:`not_rebuildable_reason` is ``None``). With
     workers, every sample is loaded through :class:`SampleSeededDataset`.
     """
-    sampler = ResumableSampler(len(loader.dataset), shuffle=shuffle, seed=seed,
+    sampler = ResumableSampler(dataset_length(loader.dataset), shuffle=shuffle, seed=seed,
                                num_replicas=dist.get_world_size(), rank=dist.get_rank())
     generator = torch.Generator()
     if loader.num_workers > 0:
@@ -197,6 +205,6 @@ def engine_loader(
 def shard_loader(loader: DataLoader, *, pin_memory: bool, generator: torch.Generator
                  ) -> DataLoader:
     """``loader`` rebuilt over this rank's unpadded :class:`ShardSampler`, in order."""
-    sampler = ShardSampler(len(loader.dataset), dist.get_world_size(), dist.get_rank())
+    sampler = ShardSampler(dataset_length(loader.dataset), dist.get_world_size(), dist.get_rank())
     return rebuild_loader(loader, sampler, generator=generator, pin_memory=pin_memory,
                           drop_last=False)

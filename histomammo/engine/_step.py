@@ -84,8 +84,8 @@ class OptimizationStep:
                 "the training batches hold no targets (got inputs only); a dict batch needs "
                 "a 'target', 'label' or 'mask' key, or pass Trainer(prepare_batch=...)"
             )
-        synced = sync or not hasattr(module, "no_sync")
-        with contextlib.nullcontext() if synced else module.no_sync():
+        no_sync = None if sync else getattr(module, "no_sync", None)
+        with contextlib.nullcontext() if no_sync is None else no_sync():
             with self.autocast():
                 if self.loss_fn is None:
                     total, terms = sum_loss_terms(module(inputs, targets),

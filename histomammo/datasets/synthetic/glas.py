@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -207,10 +208,10 @@ def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list]:
     """
     usual = {p: "malignant" if rng.random() < 0.55 else "benign"
              for p in range(1, _PATIENTS + 1)}
-    rows = [[f"{part}_{i}", patient, usual[patient], ""]
+    rows: list[list[Any]] = [[f"{part}_{i}", patient, usual[patient], ""]
             for part, count in counts.items() if count
             for i, patient in enumerate(_part_patients(count, rng), start=1)]
-    pairs: dict[tuple[str, int], list[list]] = {}
+    pairs: dict[tuple[str, int], list[list[Any]]] = {}
     for row in rows:
         pairs.setdefault((row[0].split("_")[0], row[1]), []).append(row)
     several = [members for members in pairs.values() if len(members) > 1]

@@ -9,6 +9,7 @@ drew, at a known downsample, so tissue filters and patch labelling can be checke
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -162,12 +163,14 @@ def make_slide(
     options = dict(tile=(tile, tile), photometric="rgb", dtype=np.uint8,
                    compression=None if compression == "none" else compression)
     with atomic_write(path, "wb") as handle:
-        handle.raw.name = str(path)  # tifffile names its stream after the file; fdopen's is an int
+        # tifffile names its stream after the file; fdopen's is an int
+        if isinstance(handle, io.BufferedWriter) and isinstance(handle.raw, io.FileIO):
+            handle.raw.name = str(path)
         with tifffile.TiffWriter(handle, bigtiff=True) as tif:
             _write_levels(tif, classes, mask_downsample, shape, tile, levels, layout, bank,
                           options)
-    return SyntheticSlide(path, tuple(shape), classes != _BACKGROUND, classes == _TUMOUR,
-                          mask_downsample)
+    return SyntheticSlide(path, (int(shape[0]), int(shape[1])), classes != _BACKGROUND,
+                          classes == _TUMOUR, mask_downsample)
 
 
 def _write_levels(

@@ -144,8 +144,7 @@ class StainNormalizer:
 
     def transform(self, images: Any) -> Any:
         """Normalise one image or a batch; tiles without enough tissue come back unchanged."""
-        if self.target is None:
-            raise RuntimeError("StainNormalizer.transform called before fit(target)")
+        self._fitted_target()  # refuses before fit
         batch = as_batch(images)
         pixels = batch.pixels
         step = max(1, CHUNK_PIXELS // (pixels.shape[-2] * pixels.shape[-1] or 1))
@@ -171,6 +170,11 @@ class StainNormalizer:
             out[~ok] = pixels[~ok]
         return out, ok
 
+    def _fitted_target(self) -> dict[str, torch.Tensor]:
+        if self.target is None:
+            raise RuntimeError("StainNormalizer.transform called before fit(target)")
+        return self.target
+
     def _given(self, profile: dict[str, torch.Tensor], like: torch.Tensor) -> list[torch.Tensor]:
         return [profile[key].to(like) for key in _KEYS[self.method]]
 
@@ -181,7 +185,7 @@ class StainNormalizer:
         else:
             stains = self._per_image_stains(od, mask, cov, ok)
             source_max = None
-        target_stains, target_max = self._given(self.target, od)
+        target_stains, target_max = self._given(self._fitted_target(), od)
         concentrations = torch.linalg.pinv(stains) @ od
         if source_max is None:
             source_max = quantile(concentrations.flatten(0, 1), 0.99).reshape(len(od), 2)
@@ -191,7 +195,7 @@ class StainNormalizer:
     def _per_image_stains(self, od: torch.Tensor, mask: torch.Tensor, cov: torch.Tensor,
                           ok: torch.Tensor) -> torch.Tensor:
         """Each usable image's own vectors; the target's stand in for the others."""
-        fallback = self._given(self.target, od)[0].expand(len(od), 3, 2)
+        fallback = self._given(self._fitted_target(), od)[0].expand(len(od), 3, 2)
         if self.method == "macenko":  # batched, no host synchronisation
             return torch.where(ok[:, None, None], macenko_batch(od, mask, self.alpha, cov), fallback)
         stains = fallback.clone()
@@ -205,7 +209,7 @@ class StainNormalizer:
             means, stds = (t[None, :, None, None] for t in self._given(self.source, lab))
         else:
             means, stds = lab.mean(dim=(2, 3), keepdim=True), lab.std(dim=(2, 3), keepdim=True, correction=0)
-        target_means, target_stds = (t[None, :, None, None] for t in self._given(self.target, lab))
+        target_means, target_stds = (t[None, :, None, None] for t in self._given(self._fitted_target(), lab))
         lab = (lab - means) / stds.clamp_min(1e-6) * target_stds + target_means
         return (lab_to_rgb(lab) * 255.0).clamp(0, 255)
 

@@ -75,7 +75,7 @@ class Batch:
     """Images as a float ``(N, 3, H, W)`` tensor on the 0-255 scale, and how to give them back."""
 
     pixels: torch.Tensor
-    restore: Callable[[torch.Tensor], Any]
+    restore: Callable[[torch.Tensor | list[torch.Tensor]], Any]
     original: Any
 
 

@@ -79,8 +79,10 @@ class StainStatistics:
         stats = [channel_statistics(item, color_space) for item in items]
         means = torch.cat([m for m, _ in stats]).numpy()
         stds = torch.cat([s for _, s in stats]).numpy()
-        return cls(_space(color_space), *(tuple(float(v) for v in row) for row in (
-            means.mean(0), means.std(0), stds.mean(0), stds.std(0))))
+        avg_mean, avg_std, std_mean, std_std = (
+            (float(row[0]), float(row[1]), float(row[2]))
+            for row in (means.mean(0), means.std(0), stds.mean(0), stds.std(0)))
+        return cls(_space(color_space), avg_mean, avg_std, std_mean, std_std)
 
 
 #: The RandStainNA authors' LAB statistics of NCT-CRC-HE-100K (their ``CRC_LAB_randomTrue_n0.yaml``),
