@@ -335,7 +335,8 @@ class BreCaHAD(ContractDataset):
         return clipped[keep], labels[keep]
 
 
-def _check_arguments(patches, patch_size, box_size, min_inside, samples_per_image):
+def _check_arguments(patches: str, patch_size: tuple[int, int], box_size: float,
+                     min_inside: float, samples_per_image: int | None) -> None:
     if patches not in ("crop", "downscale"):
         raise ValueError(f"patches must be 'crop' or 'downscale', but got {patches!r}")
     if len(patch_size) != 2 or min(patch_size) < 1:

@@ -79,7 +79,8 @@ def predict(step: OptimizationStep, seed: int, loader: DataLoader) -> Any:
     return _gather(concatenate(outputs), total, always=False)
 
 
-def _evaluation_pass(step: OptimizationStep, inputs: Any, target: Any, want_outputs: bool):
+def _evaluation_pass(step: OptimizationStep, inputs: Any, target: Any, want_outputs: bool
+                     ) -> tuple[torch.Tensor | None, Any]:
     """``(loss or None, outputs or None)`` of one batch."""
     model = step.model
     if step.loss_fn is not None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -27,6 +27,9 @@ from histomammo.engine._progress import Progress
 from histomammo.engine._step import OptimizationStep
 from histomammo.engine._view import TrainerView
 from histomammo.engine.sampler import WORKER_STREAM, ResumableSampler, stream_seed
+
+if TYPE_CHECKING:
+    from tqdm.auto import tqdm
 
 __all__ = ["FitRun", "run_epoch"]
 
@@ -230,7 +233,7 @@ def _step_epoch_scheduler(run: FitRun, row: dict[str, Any]) -> None:
         scheduler.step()
 
 
-def _progress_bar(run: FitRun, total: int | None, epochs: int):
+def _progress_bar(run: FitRun, total: int | None, epochs: int) -> tqdm[Any]:
     from tqdm.auto import tqdm
 
     return tqdm(total=total, initial=run.progress.batch_in_epoch, unit="batch", leave=False,

@@ -18,6 +18,8 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 from scipy import ndimage
 
@@ -47,7 +49,7 @@ def _labels(image: np.ndarray, name: str = "labels") -> np.ndarray:
     return array
 
 
-def _objects(labels: np.ndarray):
+def _objects(labels: np.ndarray) -> Iterator[tuple[int, tuple[slice, ...]]]:
     """(label, bounding box) of every object, through one consecutive relabelling."""
     values, inverse = np.unique(labels, return_inverse=True)
     inverse = inverse.reshape(labels.shape)

@@ -53,7 +53,8 @@ def _radius_profile(rng: np.random.Generator, malignant: bool) -> tuple[np.ndarr
     return orders, amplitudes, rng.uniform(0, 2 * np.pi, len(orders))
 
 
-def _place(rng, centres, radii, r0, shape, touching: bool):
+def _place(rng: np.random.Generator, centres: list[tuple[float, float]], radii: list[float],
+           r0: float, shape: tuple[int, int], touching: bool) -> tuple[float, float] | None:
     """A centre for a gland of radius ``r0``: touching an existing one, or apart from all."""
     height, width = shape
     for _ in range(60):
@@ -71,7 +72,9 @@ def _place(rng, centres, radii, r0, shape, touching: bool):
     return None
 
 
-def _paint_gland(image, labels, label, centre, r0, profile, rng, malignant) -> None:
+def _paint_gland(image: np.ndarray, labels: np.ndarray, label: int, centre: tuple[float, float],
+                r0: float, profile: tuple[np.ndarray, ...], rng: np.random.Generator, malignant: bool
+                ) -> None:
     height, width = labels.shape
     reach = int(r0 * 1.6) + 2
     y0, y1 = max(0, int(centre[0]) - reach), min(height, int(centre[0]) + reach)
@@ -106,7 +109,7 @@ def _paint_gland(image, labels, label, centre, r0, profile, rng, malignant) -> N
         patch[nucleus & gland] = _NUCLEUS
 
 
-def _stroma(shape, rng: np.random.Generator) -> np.ndarray:
+def _stroma(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     height, width = shape
     fibres = ndimage.gaussian_filter(rng.normal(0, 1, (height, width)), (1.0, 4.0))
     image = _STROMA + 18.0 * fibres[..., None] / (fibres.std() + 1e-6)
