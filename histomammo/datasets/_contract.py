@@ -134,7 +134,7 @@ class _SeparateTransforms:
         return image, target
 
 
-class ContractDataset(Dataset):
+class ContractDataset(Dataset[Any]):
     """Base of every histomammo dataset: transforms, negative indices, problems, strictness.
 
     Subclasses call ``super().__init__(root, transforms=..., transform=...,

@@ -329,7 +329,7 @@ def decompress(
     return written
 
 
-def _gunzip(path: Path, bar: tqdm) -> Path:
+def _gunzip(path: Path, bar: tqdm[Any]) -> Path:
     target = path.with_suffix("")
     try:
         with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as source, \

@@ -32,7 +32,7 @@ def _images_of(batch: Any) -> torch.Tensor:
 
 
 def compute_mean_std(
-    dataset: Dataset,
+    dataset: Dataset[Any],
     *,
     batch_size: int = 256,
     num_workers: int = 0,

@@ -61,7 +61,7 @@ def split_batch(batch: Any, prepare_batch: Any = None) -> tuple[Any, Any]:
     return batch, None
 
 
-def _split_dict(batch: Mapping) -> tuple[Any, Any]:
+def _split_dict(batch: Mapping[str, Any]) -> tuple[Any, Any]:
     inputs = next((key for key in INPUT_KEYS if key in batch), None)
     if inputs is None:
         raise ValueError(

@@ -28,10 +28,10 @@ from histomammo.engine.sampler import EVALUATION_STREAM, stream_seed
 
 __all__ = ["evaluate", "predict"]
 
-_sharded_loaders: weakref.WeakKeyDictionary[DataLoader, DataLoader] = weakref.WeakKeyDictionary()
+_sharded_loaders: weakref.WeakKeyDictionary[DataLoader[Any], DataLoader[Any]] = weakref.WeakKeyDictionary()
 
 
-def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
+def evaluate(step: OptimizationStep, seed: int, loader: DataLoader[Any],
              metrics: Mapping[str, Callable[[Any, Any], Any]]) -> dict[str, Any]:
     """See :meth:`Trainer.evaluate <histomammo.engine.Trainer.evaluate>`.
 
@@ -66,7 +66,7 @@ def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
     return scores
 
 
-def predict(step: OptimizationStep, seed: int, loader: DataLoader) -> Any:
+def predict(step: OptimizationStep, seed: int, loader: DataLoader[Any]) -> Any:
     """See :meth:`Trainer.predict <histomammo.engine.Trainer.predict>`."""
     loader, total = _evaluation_loader(step, seed, loader)
     outputs = []
@@ -132,7 +132,7 @@ def _to_cpu(value: Any) -> Any:
     return value
 
 
-def _evaluation_loader(step: OptimizationStep, seed: int, loader: DataLoader
+def _evaluation_loader(step: OptimizationStep, seed: int, loader: DataLoader[Any]
                        ) -> tuple[Any, int | None]:
     """``(loader, dataset length)``: under DDP a plain loader is sharded in order across
     ranks without padding; otherwise ``(loader as given, None)``."""

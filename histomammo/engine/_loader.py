@@ -52,7 +52,7 @@ class ShardSampler(Sampler[int]):
         return iter(self.indices)
 
 
-class _EpochTagged(Sampler):
+class _EpochTagged(Sampler[Any]):
     """Yield ``(epoch, index)`` pairs of a :class:`ResumableSampler`, so that a worker knows
     the epoch of every sample it loads (persistent workers included)."""
 
@@ -67,7 +67,7 @@ class _EpochTagged(Sampler):
         return ((epoch, index) for index in iter(self.sampler))
 
 
-class SampleSeededDataset(Dataset):
+class SampleSeededDataset(Dataset[Any]):
     """Seed ``random``, ``numpy.random`` and ``torch`` from ``(seed, epoch, index)`` before
     each ``dataset[index]``, inside the DataLoader worker that loads it.
 
@@ -77,7 +77,7 @@ class SampleSeededDataset(Dataset):
     the generators it seeds are the worker process's own, never the main process's.
     """
 
-    def __init__(self, dataset: Dataset, seed: int) -> None:
+    def __init__(self, dataset: Dataset[Any], seed: int) -> None:
         self.dataset, self.seed = dataset, int(seed)
 
     def __len__(self) -> int:
@@ -100,7 +100,7 @@ def dataset_length(dataset: object) -> int:
     return len(dataset)
 
 
-def not_rebuildable_reason(loader: DataLoader) -> str | None:
+def not_rebuildable_reason(loader: DataLoader[Any]) -> str | None:
     """Why ``loader`` cannot get the engine's sampler, or ``None`` when it can."""
     if not isinstance(loader, DataLoader):
         return f"it is a {type(loader).__name__}, not a torch DataLoader"
@@ -130,14 +130,14 @@ def loader_shuffles(sampler: Sampler[Any] | Iterable[Any]) -> bool | None:
 
 
 def rebuild_loader(
-    loader: DataLoader,
-    sampler: Sampler,
+    loader: DataLoader[Any],
+    sampler: Sampler[Any],
     *,
     generator: torch.Generator,
     pin_memory: bool,
     drop_last: bool | None = None,
-    dataset: Dataset | None = None,
-) -> DataLoader:
+    dataset: Dataset[Any] | None = None,
+) -> DataLoader[Any]:
     """A DataLoader with every setting of ``loader`` but ``sampler`` and ``generator``.
 
     Parameters
@@ -177,13 +177,13 @@ def rebuild_loader(
 
 
 def engine_loader(
-    loader: DataLoader,
+    loader: DataLoader[Any],
     *,
     shuffle: bool,
     seed: int,
     pin_memory: bool,
     drop_last: bool | None = None,
-) -> tuple[DataLoader, ResumableSampler, torch.Generator]:
+) -> tuple[DataLoader[Any], ResumableSampler, torch.Generator]:
     """``(rebuilt loader, its sampler, its generator)``, sharded over this process's ranks.
 
     ``loader`` must be rebuildable (:func:`not_rebuildable_reason` is ``None``). With
@@ -202,8 +202,8 @@ def engine_loader(
     return rebuilt, sampler, generator
 
 
-def shard_loader(loader: DataLoader, *, pin_memory: bool, generator: torch.Generator
-                 ) -> DataLoader:
+def shard_loader(loader: DataLoader[Any], *, pin_memory: bool, generator: torch.Generator
+                 ) -> DataLoader[Any]:
     """``loader`` rebuilt over this rank's unpadded :class:`ShardSampler`, in order."""
     sampler = ShardSampler(dataset_length(loader.dataset), dist.get_world_size(), dist.get_rank())
     return rebuild_loader(loader, sampler, generator=generator, pin_memory=pin_memory,

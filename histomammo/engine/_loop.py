@@ -161,7 +161,7 @@ def _group_size(index: int, accumulate: int, total: int | None) -> int:
     return accumulate if total is None else min(accumulate, total - start)
 
 
-def _step(run: FitRun, group: list, samples_per_batch: int) -> dict[str, float]:
+def _step(run: FitRun, group: list[Any], samples_per_batch: int) -> dict[str, float]:
     """Optimizer (and per-batch scheduler) step; commit the group to the progress; return
     the step's logs."""
     run.step.step()

@@ -216,9 +216,9 @@ class Trainer:
     # ------------------------------------------------------------------ fit
     def fit(
         self,
-        train_loader: DataLoader,
+        train_loader: DataLoader[Any],
         epochs: int,
-        val_loader: DataLoader | None = None,
+        val_loader: DataLoader[Any] | None = None,
         resume: bool | str | os.PathLike[str] = True,
         metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None,
     ) -> list[dict[str, Any]]:
@@ -316,7 +316,7 @@ class Trainer:
         logger.info("resumed from %s (epoch %d, step %d)", path, self.epoch, self.global_step)
 
     def _training_loader(
-        self, loader: DataLoader
+        self, loader: DataLoader[Any]
     ) -> tuple[Any, ResumableSampler | None, torch.Generator | None]:
         reason = not_rebuildable_reason(loader)
         if reason is None:
@@ -349,7 +349,7 @@ class Trainer:
 
     # ------------------------------------------------------------ evaluation
     def evaluate(
-        self, loader: DataLoader, metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None
+        self, loader: DataLoader[Any], metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None
     ) -> dict[str, Any]:
         """Loss and metrics over a whole loader (all ranks' samples under DDP).
 
@@ -378,7 +378,7 @@ class Trainer:
         """
         return _evaluate.evaluate(self._step, self.seed, loader, metrics or {})
 
-    def predict(self, loader: DataLoader) -> Any:
+    def predict(self, loader: DataLoader[Any]) -> Any:
         """Model outputs in eval mode on the CPU, concatenated over the loader.
 
         Returns

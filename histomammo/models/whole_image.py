@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from typing import Protocol, TypeGuard
+from typing import Any, Protocol, TypeGuard
 
 import torch
 from torch import nn
@@ -93,7 +93,7 @@ def resnet_block(in_channels: int, widths: Sequence[int], n_units: int) -> nn.Se
     return nn.Sequential(*units)
 
 
-def _top_blocks(top: str, blocks: Sequence, in_channels: int) -> tuple[nn.Sequential, int]:
+def _top_blocks(top: str, blocks: Sequence[tuple[Any, int]], in_channels: int) -> tuple[nn.Sequential, int]:
     modules = []
     channels = in_channels
     for pattern, count in blocks:
@@ -188,7 +188,7 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
         self,
         patch_net: nn.Module,
         top: str = "resnet",
-        top_blocks: Sequence | None = None,
+        top_blocks: Sequence[tuple[Any, int]] | None = None,
         heatmap: bool = False,
         head: str = "conv",
         num_classes: int = 2,
@@ -293,7 +293,7 @@ def patch_to_image(
     in_channels: int | None = None,
     weights: Weights = None,
     top: str | None = None,
-    top_blocks: Sequence | None = None,
+    top_blocks: Sequence[tuple[Any, int]] | None = None,
     heatmap: bool = False,
     head: str = "conv",
     input_size: tuple[int, int] | None = None,

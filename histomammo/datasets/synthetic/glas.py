@@ -202,7 +202,7 @@ def _part_patients(count: int, rng: np.random.Generator) -> list[int]:
     return [int(p) for p, n in zip(chosen, sizes, strict=True) for _ in range(n)]
 
 
-def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list]:
+def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list[Any]]:
     """``[name, patient, grade, subgrade]`` per image, with the release's quirks in the values.
 
     Patients 1-16 recur across the parts with one usual grade each; in up to 5 (part,
@@ -232,7 +232,7 @@ def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list]:
     return rows
 
 
-def _grade_csv(rows: list[list], quirks: bool) -> str:
+def _grade_csv(rows: list[list[Any]], quirks: bool) -> str:
     """``Grade.csv`` text; with ``quirks`` as released: bare CR line ends, no final newline,
     no space before the patient ID in the testA rows."""
     header = "name,patient ID, grade (GlaS), grade (Sirinukunwattana et al. 2015)"

@@ -14,7 +14,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import tifffile
@@ -175,13 +175,13 @@ def make_slide(
 
 def _write_levels(
     tif: tifffile.TiffWriter, classes: np.ndarray, mask_downsample: int, shape: tuple[int, int],
-    tile: int, levels: int, layout: str, bank: dict[int, list[np.ndarray]], options: dict,
+    tile: int, levels: int, layout: str, bank: dict[int, list[np.ndarray]], options: dict[str, Any],
 ) -> None:
     """Level 0 then each half-size level, as SubIFDs of the first page or as reduced pages."""
     for level in range(levels):
         factor = 2**level
         size = (-(-shape[0] // factor), -(-shape[1] // factor))
-        extra: dict = {"subfiletype": 1} if level else {}
+        extra: dict[str, Any] = {"subfiletype": 1} if level else {}
         if level == 0 and layout == "subifd" and levels > 1:
             extra = {"subifds": levels - 1}
         tif.write(_tiles(classes, mask_downsample, factor, size, tile, bank),

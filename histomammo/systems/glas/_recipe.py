@@ -102,8 +102,8 @@ def unet_recipe(*, epochs: Sequence[int] = (900, 50), batch_size: int = 6) -> Re
 
 def train_unet(
     model: nn.Module,
-    train_set: Dataset,
-    val_set: Dataset | None = None,
+    train_set: Dataset[Any],
+    val_set: Dataset[Any] | None = None,
     recipe: Recipe | None = None,
     *,
     checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -208,8 +208,8 @@ def maskrcnn_evaluation_loss(
 
 def train_maskrcnn(
     model: nn.Module,
-    train_set: Dataset,
-    val_set: Dataset | None = None,
+    train_set: Dataset[Any],
+    val_set: Dataset[Any] | None = None,
     recipe: Recipe | None = None,
     *,
     checkpoint_dir: str | os.PathLike[str] | None = None,

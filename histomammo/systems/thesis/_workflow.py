@@ -80,11 +80,11 @@ def load_inbreast(root: Path, split: str, size: tuple[int, int], *, target: str 
             "patient": np.array([r.patient for r in data.records])}
 
 
-def train_whole_image(train: dict, val: dict, *, model_name: str, size: tuple[int, int],
+def train_whole_image(train: dict[str, Any], val: dict[str, Any], *, model_name: str, size: tuple[int, int],
                       epochs: int, out: Path, optimizer: str = "sgd", seed: int = 0,
                       batch_size: int = 16, device: str = "auto", amp: bool = False,
                       channels_last: bool = False, **model_kwargs: Any
-                      ) -> tuple[torch.nn.Module, list[dict]]:
+                      ) -> tuple[torch.nn.Module, list[dict[str, Any]]]:
     """Train with [`thesis_recipe`][histomammo.systems.thesis.thesis_recipe] (``optimizer``
     ``"sgd"``, the thesis's, or ``"adam"``) and return the best-val-loss snapshot and history.
 
@@ -108,7 +108,7 @@ def train_whole_image(train: dict, val: dict, *, model_name: str, size: tuple[in
     return trainer.model, trainer.history
 
 
-def evaluate_whole_image(model: torch.nn.Module, val: dict, test: dict, *, n_boot: int = 200,
+def evaluate_whole_image(model: torch.nn.Module, val: dict[str, Any], test: dict[str, Any], *, n_boot: int = 200,
                          seed: int = 0) -> dict[str, Any]:
     """Table 6.3 row, table 6.4 rows (per breast) and patient-bootstrap intervals."""
     val_s, test_s = predict_scores(model, val["x"]), predict_scores(model, test["x"])
@@ -174,7 +174,7 @@ def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
     return {"history": history, **results}
 
 
-def plot_view_inputs(split: dict, path: Path, per_view: int = 2) -> None:
+def plot_view_inputs(split: dict[str, Any], path: Path, per_view: int = 2) -> None:
     """The first ``per_view`` CC and MLO inputs of a view-target split, as the network sees them."""
     labels = split["y"].numpy()
     panels = [(f"{name} ({split['breast'][i].split('/')[-1]})", split["x"][i, 0].numpy())

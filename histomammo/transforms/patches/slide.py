@@ -36,7 +36,7 @@ def _tissue(image: Slide, spec: TissueMask | Literal["saturation", "otsu"] | Non
     )
 
 
-class SlidePatches(torch.utils.data.Dataset):
+class SlidePatches(torch.utils.data.Dataset[Any]):
     """Square patches of one slide level, on a grid (``stride``) or at random (``n``).
 
     Parameters

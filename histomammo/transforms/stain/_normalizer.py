@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,8 @@ from histomammo.transforms.stain._colour import lab_to_rgb, rgb_to_lab
 from histomammo.transforms.stain._macenko import macenko_batch
 from histomammo.transforms.stain._od import (
     MIN_TISSUE_FRACTION,
+    Images,
+    ImagesT,
     as_batch,
     od_of,
     rgb_of,
@@ -35,9 +38,9 @@ _KEYS = {"macenko": ("stains", "max_concentrations"), "vahadane": ("stains", "ma
          "reinhard": ("means", "stds")}
 
 
-def pooled_pixels(images: Any) -> torch.Tensor:
+def pooled_pixels(images: Images | Sequence[Images]) -> torch.Tensor:
     """One image, a batch or a sequence of images as float64 0-255 pixels ``(1, 3, 1, P)``."""
-    items = images if isinstance(images, (list, tuple)) else [images]
+    items = [images] if isinstance(images, (np.ndarray, torch.Tensor)) else images
     if not items:
         raise DataFormatError("expected at least one image to fit on, got an empty sequence")
     flat = [as_batch(item, torch.float64).pixels for item in items]
@@ -102,12 +105,12 @@ class StainNormalizer:
         self.target: dict[str, torch.Tensor] | None = None
         self.source: dict[str, torch.Tensor] | None = None
 
-    def fit(self, target: Any) -> StainNormalizer:
+    def fit(self, target: Images | Sequence[Images]) -> StainNormalizer:
         """Fit the target appearance on one image, a batch, or a sequence of images (pooled)."""
         self.target = self._profile(pooled_pixels(target), "target")
         return self
 
-    def fit_source(self, patches: Any) -> StainNormalizer:
+    def fit_source(self, patches: Images | Sequence[Images]) -> StainNormalizer:
         """Estimate one source appearance for a whole slide from its ``patches`` (pooled).
 
         Later calls of ``transform`` use it for every image instead of estimating each
@@ -142,7 +145,7 @@ class StainNormalizer:
         concentrations = torch.linalg.pinv(stains) @ od
         return quantile(concentrations.flatten(0, 1), 0.99).reshape(od.shape[0], 2)
 
-    def transform(self, images: Any) -> Any:
+    def transform(self, images: ImagesT) -> ImagesT:
         """Normalise one image or a batch; tiles without enough tissue come back unchanged."""
         self._fitted_target()  # refuses before fit
         batch = as_batch(images)

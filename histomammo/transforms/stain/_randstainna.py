@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from histomammo.transforms.stain._augment import StainTransform, batch_size
@@ -18,6 +20,7 @@ from histomammo.transforms.stain._colour import (
 )
 from histomammo.transforms.stain._od import (
     MIN_TISSUE_FRACTION,
+    Images,
     as_batch,
     od_of,
     tissue_covariance,
@@ -36,7 +39,7 @@ _SPACES = {
 _DISTRIBUTIONS = ("normal", "laplace", "uniform")
 
 
-def channel_statistics(images: Any, color_space: str = "lab") -> tuple[torch.Tensor, torch.Tensor]:
+def channel_statistics(images: Images, color_space: str = "lab") -> tuple[torch.Tensor, torch.Tensor]:
     """Per image, the mean and standard deviation of each channel in ``color_space``.
 
     Returns two float ``(N, 3)`` tensors (one row for a single image). Channels: CIELAB
@@ -73,9 +76,9 @@ class StainStatistics:
     std_std: tuple[float, float, float]
 
     @classmethod
-    def fit(cls, images: Any, color_space: str = "lab") -> StainStatistics:
+    def fit(cls, images: Images | Sequence[Images], color_space: str = "lab") -> StainStatistics:
         """The statistics of a batch or a sequence of training images (their pre-processing step)."""
-        items = images if isinstance(images, (list, tuple)) else [images]
+        items = [images] if isinstance(images, (np.ndarray, torch.Tensor)) else images
         stats = [channel_statistics(item, color_space) for item in items]
         means = torch.cat([m for m, _ in stats]).numpy()
         stds = torch.cat([s for _, s in stats]).numpy()
