@@ -17,6 +17,7 @@ from histomammo.transforms.stain._od import (
     Images,
     ImagesT,
     as_batch,
+    image_list,
     od_of,
     rgb_of,
     tissue_covariance,
@@ -40,7 +41,7 @@ _KEYS = {"macenko": ("stains", "max_concentrations"), "vahadane": ("stains", "ma
 
 def pooled_pixels(images: Images | Sequence[Images]) -> torch.Tensor:
     """One image, a batch or a sequence of images as float64 0-255 pixels ``(1, 3, 1, P)``."""
-    items = [images] if isinstance(images, (np.ndarray, torch.Tensor)) else images
+    items = image_list(images)
     if not items:
         raise DataFormatError("expected at least one image to fit on, got an empty sequence")
     flat = [as_batch(item, torch.float64).pixels for item in items]

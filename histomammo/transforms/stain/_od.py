@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -84,6 +84,13 @@ class Batch:
     pixels: torch.Tensor
     restore: Callable[[torch.Tensor | list[torch.Tensor]], Any]
     original: Any
+
+
+def image_list(images: Images | Sequence[Images]) -> Sequence[Images]:
+    """One image or batch as a list of one; a sequence of them as it is."""
+    if isinstance(images, (np.ndarray, torch.Tensor)) or not isinstance(images, Sequence):
+        return [images]
+    return images
 
 
 def as_batch(images: Images, dtype: torch.dtype | None = None) -> Batch:

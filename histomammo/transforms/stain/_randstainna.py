@@ -6,7 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from histomammo.transforms.stain._augment import StainTransform, batch_size
@@ -22,6 +21,7 @@ from histomammo.transforms.stain._od import (
     MIN_TISSUE_FRACTION,
     Images,
     as_batch,
+    image_list,
     od_of,
     tissue_covariance,
     tissue_pixels,
@@ -78,7 +78,7 @@ class StainStatistics:
     @classmethod
     def fit(cls, images: Images | Sequence[Images], color_space: str = "lab") -> StainStatistics:
         """The statistics of a batch or a sequence of training images (their pre-processing step)."""
-        items = [images] if isinstance(images, (np.ndarray, torch.Tensor)) else images
+        items = image_list(images)
         stats = [channel_statistics(item, color_space) for item in items]
         means = torch.cat([m for m, _ in stats]).numpy()
         stds = torch.cat([s for _, s in stats]).numpy()
