@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("histomammo")
 
 # A callable receives (name, parameter) as in model.named_parameters().
-Trainable = str | Sequence[str] | int | Callable[[str, "nn.Parameter"], bool]
+Trainable = str | Sequence[str] | int | Callable[[str, Any], bool]
 
 
 @dataclass(frozen=True)
