@@ -21,7 +21,7 @@ import inspect
 import re
 import warnings
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 __all__ = [
     "DeprecationExpired",
@@ -97,7 +97,7 @@ def deprecated_alias(old: str, new: F, *, since: str, remove_in: str) -> F:
 
         alias = type(old.rsplit(".", 1)[-1], (new,), {"__init__": __init__,
                                                      "__doc__": f"Deprecated: {message}."})
-        return alias  # type: ignore[return-value]
+        return cast(F, alias)  # a subclass of new, callable alike
 
     @functools.wraps(new)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -105,7 +105,7 @@ def deprecated_alias(old: str, new: F, *, since: str, remove_in: str) -> F:
         return new(*args, **kwargs)
 
     wrapper.__doc__ = f"Deprecated: {message}."
-    return wrapper  # type: ignore[return-value]
+    return cast(F, wrapper)  # functools.wraps: the signature is new's
 
 
 def rename_parameter(old: str, new: str, *, since: str, remove_in: str) -> Callable[[F], F]:
@@ -135,7 +135,7 @@ def rename_parameter(old: str, new: str, *, since: str, remove_in: str) -> Calla
                 kwargs[new] = kwargs.pop(old)
             return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(F, wrapper)  # functools.wraps: the signature is fn's
 
     return decorate
 
@@ -165,7 +165,7 @@ def remove_parameter(name: str, *, since: str, remove_in: str,
                               f"ignored: {hint}", remove_in, stacklevel=2)
             return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(F, wrapper)  # functools.wraps: the signature is fn's
 
     return decorate
 
@@ -203,6 +203,6 @@ def change_default(name: str, old: Any, new: Any, *, since: str,
                               stacklevel=2)
             return fn(*args, **kwargs)
 
-        return wrapper  # type: ignore[return-value]
+        return cast(F, wrapper)  # functools.wraps: the signature is fn's
 
     return decorate

@@ -143,13 +143,14 @@ def find_pairs(
         raise MissingFileError(f"{images_dir}: no .tif images")
     for names, have, lack in ((images.keys() - truths.keys(), images, truth_dir),
                               (truths.keys() - images.keys(), truths, images_dir)):
-        if names and on_problem is None:
+        if not names:
+            continue
+        if on_problem is None:
             first = have[sorted(names)[0]]
             raise MissingFileError(f"{first}: has no counterpart in {lack} "
                                    f"({len(names)} unpaired file(s) in all: {sorted(names)[:5]})")
         for name in sorted(names):
-            on_problem(have[name], None, f"no counterpart in {lack}; left out",  # type: ignore[misc]
-                       MissingFileError)
+            on_problem(have[name], None, f"no counterpart in {lack}; left out", MissingFileError)
     return [(name, images[name], truths[name]) for name in sorted(images.keys() & truths.keys())]
 
 

@@ -17,18 +17,23 @@ parts; a reader supplies ``__len__``, ``_load(index) -> (image, target)`` and
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from torch.utils.data import Dataset
 
 from histomammo.errors import DataFormatError
 
-__all__ = ["INFO_KEYS", "ContractDataset", "Problem", "resolve_split", "SPLIT_ALIASES"]
+__all__ = ["INFO_KEYS", "ContractDataset", "Problem", "SizedDataset", "resolve_split",
+           "SPLIT_ALIASES"]
 
 logger = logging.getLogger("histomammo.datasets")
+
+#: A dataset's split names, e.g. ``Literal["train", "val", "test"]``.
+SplitName = TypeVar("SplitName", bound=str)
 
 #: Names a release uses that mean one of the contract's splits.
 SPLIT_ALIASES: dict[str, str] = {"valid": "val", "validation": "val"}
@@ -36,6 +41,14 @@ SPLIT_ALIASES: dict[str, str] = {"valid": "val", "validation": "val"}
 #: Keys every ``sample_info(i)`` holds: the image file, the contract's split name, and the
 #: patient (or the finest unit the release records: a case, a slide), ``None`` where unknown.
 INFO_KEYS: tuple[str, ...] = ("file", "split", "patient")
+
+
+class SizedDataset(Protocol):
+    """A map-style dataset with a length: every contract dataset, ``TensorDataset``, a list."""
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index: int, /) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -63,11 +76,11 @@ class Problem:
 
 def resolve_split(
     split: str,
-    allowed: Iterable[str],
+    allowed: Iterable[SplitName],
     *,
     dataset: str,
     aliases: Mapping[str, str] = SPLIT_ALIASES,
-) -> str:
+) -> SplitName:
     """The contract's name for ``split`` (``"valid"`` -> ``"val"``), checked against ``allowed``.
 
     Parameters
@@ -91,11 +104,12 @@ def resolve_split(
     >>> resolve_split("valid", ("train", "val", "test"), dataset="PCam")
     'val'
     """
-    allowed = tuple(allowed)
+    choices = tuple(allowed)
     name = aliases.get(split, split) if isinstance(split, str) else split
-    if name not in allowed:
-        raise ValueError(f"unknown {dataset} split {split!r}; expected one of {allowed}")
-    return name
+    for choice in choices:
+        if choice == name:
+            return choice
+    raise ValueError(f"unknown {dataset} split {split!r}; expected one of {choices}")
 
 
 def _joint(transform: Callable[[Any], Any] | None,
@@ -120,7 +134,7 @@ class _SeparateTransforms:
         return image, target
 
 
-class ContractDataset(Dataset):
+class ContractDataset(Dataset[Any]):
     """Base of every histomammo dataset: transforms, negative indices, problems, strictness.
 
     Subclasses call ``super().__init__(root, transforms=..., transform=...,
@@ -142,7 +156,7 @@ class ContractDataset(Dataset):
 
     def __init__(
         self,
-        root: str | Path,
+        root: str | os.PathLike[str],
         *,
         transforms: Callable[[Any, Any], Any] | None = None,
         transform: Callable[[Any], Any] | None = None,

@@ -7,7 +7,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -21,7 +21,7 @@ from histomammo.io.dicom import read_dicom
 __all__ = ["PIXELS", "MammoDataset", "MammoRecord", "RecordDataset", "check_pixels", "load_image",
            "patient_split", "read_table", "split_names"]
 
-SPLITS = ("train", "val", "test")
+SPLITS: tuple[Literal["train", "val", "test"], ...] = ("train", "val", "test")
 
 
 @dataclass(frozen=True)

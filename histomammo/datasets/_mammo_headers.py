@@ -8,6 +8,7 @@ import struct
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
+from typing import SupportsInt
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -95,7 +96,7 @@ def _text(value: object) -> str | None:
     return text or None
 
 
-def _integer(value: object) -> int | None:
+def _integer(value: str | SupportsInt | None) -> int | None:
     return None if value is None or value == "" else int(value)
 
 

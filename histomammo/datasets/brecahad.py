@@ -50,7 +50,7 @@ __all__ = [
 
 logger = logging.getLogger("histomammo.datasets.brecahad")
 
-_PATCHES_PER_IMAGE = {"train": 1, "val": 5, "test": 10}  # the paper's 138, 60 and 120 patches
+_PATCHES_PER_IMAGE: dict[Literal["train", "val", "test"], int] = {"train": 1, "val": 5, "test": 10}  # the paper's 138, 60 and 120 patches
 _EVAL_STREAM = 1  # seed stream of the fixed validation/test patch positions
 
 
@@ -216,7 +216,8 @@ class BreCaHAD(ContractDataset):
                              f"{len(pairs)} images such as {sorted(pairs)[:3]}")
         loaded = [(n, *pairs[n], self._load_image(*pairs[n], image_size))
                   for n in sorted(set(names))]
-        kept = [item for item in loaded if item[3] is not None]
+        kept = [(name, image, truth, loaded_image) for name, image, truth, loaded_image in loaded
+                if loaded_image is not None]
         if not kept:
             raise DataFormatError(f"{self.root}: every {split} image was skipped "
                                   f"({len(self.problems)} problems, see the log)")
@@ -337,7 +338,8 @@ class BreCaHAD(ContractDataset):
         return clipped[keep], labels[keep]
 
 
-def _check_arguments(patches, patch_size, box_size, min_inside, samples_per_image):
+def _check_arguments(patches: str, patch_size: tuple[int, int], box_size: float,
+                     min_inside: float, samples_per_image: int | None) -> None:
     if patches not in ("crop", "downscale"):
         raise ValueError(f"patches must be 'crop' or 'downscale', but got {patches!r}")
     if len(patch_size) != 2 or min(patch_size) < 1:

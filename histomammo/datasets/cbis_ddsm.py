@@ -141,7 +141,7 @@ class CBISDDSM(MammoDataset):
         self._series: dict[str, dict[str, list[tuple[Path, tuple[int, int]]]]] = {}
         official = "test" if self.split == "test" else "train"
         kinds = ["mass", "calc"] if abnormality == "both" else [abnormality]
-        groups: dict[tuple, list[dict[str, Any]]] = {}
+        groups: dict[tuple[Any, ...], list[dict[str, Any]]] = {}
         for kind in kinds:
             for row in self._rows(kind, official):
                 key = (row["patient"], row["side"], row["view"]) if abnormality == "both" else (row["folder"],)

@@ -52,8 +52,9 @@ from histomammo.errors import DataFormatError, MissingFileError
 __all__ = ["GlaS", "read_grade_csv", "read_glas_image", "read_glas_annotation"]
 
 #: The dataset's splits: the release's three parts, and ``"test"`` for testA and testB.
-SPLITS = ("train", "testA", "testB", "test")
-PARTS = {"train": ("train",), "testA": ("testA",), "testB": ("testB",),
+SPLITS: tuple[Literal["train", "testA", "testB", "test"], ...] = ("train", "testA", "testB",
+                                                                   "test")
+PARTS: dict[str, tuple[str, ...]] = {"train": ("train",), "testA": ("testA",), "testB": ("testB",),
          "test": ("testA", "testB")}
 TARGETS = ("instances", "semantic")
 

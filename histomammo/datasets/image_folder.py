@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from histomammo._atomic import atomic_write
+from histomammo.datasets._contract import SizedDataset
 
 __all__ = ["CLASS_NAMES", "export_image_folder"]
 
@@ -47,13 +47,13 @@ def _write_png(path: Path, image: np.ndarray) -> None:
         Image.fromarray(image).save(handle, format="PNG")
 
 
-def _fetch(dataset: Dataset, indices: list[int]) -> list[Any]:
+def _fetch(dataset: SizedDataset, indices: list[int]) -> list[Any]:
     getitems = getattr(dataset, "__getitems__", None)
     return getitems(indices) if getitems else [dataset[i] for i in indices]
 
 
 def export_image_folder(
-    dataset: Dataset,
+    dataset: SizedDataset,
     out_dir: str | os.PathLike[str],
     *,
     split: str | None = None,

@@ -165,7 +165,7 @@ class INbreast(MammoDataset):
         table = self.root / "INbreast.csv"
         rows = read_table(table, _REQUIRED, delimiter=";", what="INbreast table",
                           problem=self.report_problem)
-        files, seen = self._files(), set()
+        files, seen = self._files(), set[str]()
         return [self._row_record(table, row, files, seen, birads3) for row in rows]
 
     def _row_record(self, table: Path, row: dict[str, str], files: dict[str, Any],

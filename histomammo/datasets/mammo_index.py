@@ -278,7 +278,7 @@ class MammoIndex:
 
         rows = self._connection.execute("SELECT path, patient FROM images").fetchall()
         patients = [patient or path for path, patient in rows]
-        counts = {}
+        counts: dict[str, int] = {}
         with self._connection:
             for name in SPLITS:
                 keep = patient_split(patients, name, fractions=fractions, seed=seed)
@@ -317,8 +317,8 @@ class MammoIndex:
         """
         records = [
             MammoRecord(row.path, row.patient or "", row.laterality or "", row.view or "",
-                        int(row.label), {"study_date": row.study_date})  # type: ignore[arg-type]
-            for row in self.query(labelled=True, **filters)
+                        int(row.label), {"study_date": row.study_date})
+            for row in self.query(labelled=True, **filters) if row.label is not None
         ]
         return RecordDataset(records, filters.get("split"), transforms=transforms,
                              transform=transform, target_transform=target_transform,

@@ -26,7 +26,7 @@ import warnings
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -51,7 +51,7 @@ __all__ = ["PCam", "decompress"]
 
 logger = logging.getLogger("histomammo.datasets.pcam")
 
-SPLITS = ("train", "val", "test")
+SPLITS: tuple[Literal["train", "val", "test"], ...] = ("train", "val", "test")
 _RELEASE_SPLIT = {"train": "train", "val": "valid", "test": "test"}  # the file names' word
 
 
@@ -329,7 +329,7 @@ def decompress(
     return written
 
 
-def _gunzip(path: Path, bar: tqdm) -> Path:
+def _gunzip(path: Path, bar: tqdm[Any]) -> Path:
     target = path.with_suffix("")
     try:
         with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as source, \

@@ -94,7 +94,7 @@ class _Progress:
 def _sample_split(
     sources: list[SlideSource], n: int, progress: _Progress, rng: np.random.Generator, *,
     balance: float, hard_negative: Callable[[np.ndarray], float] | None, floor: float,
-    bar: tqdm,
+    bar: tqdm[Any],
 ) -> None:
     progress.restore(rng)
     bar.update(progress.count)

@@ -230,8 +230,8 @@ class ScreeningArchive(MammoDataset):
     def _images(self, index: MammoIndex | str | Path | None, workers: int | None,
                 progress: bool) -> list[dict[str, Any]]:
         if index is not None:
-            owned = not isinstance(index, MammoIndex)
-            database = MammoIndex(index) if owned else index
+            database = index if isinstance(index, MammoIndex) else MammoIndex(index)
+            owned = database is not index
             try:
                 built = database.build(self.root, workers=workers, progress=progress)
                 for path, message in built.failed.items():

@@ -33,7 +33,7 @@ def _images_of(batch: Any) -> torch.Tensor:
 
 
 def compute_mean_std(
-    dataset: Dataset,
+    dataset: Dataset[Any],
     *,
     batch_size: int = 256,
     num_workers: int = 0,
@@ -80,7 +80,9 @@ def compute_mean_std(
     (array([31.5, 47.5, 63.5]), array([24.44, 24.44, 24.44]))
     """
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    count, mean, m2 = 0, None, None
+    count = 0
+    mean: np.ndarray | None = None
+    m2: np.ndarray | None = None
     for batch in tqdm(loader, desc="mean/std", disable=not progress, leave=False):
         images = _images_of(batch)
         divisor = 1.0
@@ -97,7 +99,7 @@ def compute_mean_std(
         mean = mean + delta * (n_b / total)
         m2 = m2 + m2_b + delta**2 * (count * n_b / total)
         count = total
-    if mean is None or count - ddof <= 0:
+    if mean is None or m2 is None or count - ddof <= 0:
         raise ValueError(f"compute_mean_std needs more than ddof={ddof} pixels; the dataset "
                          f"gave {count}")
     return mean, np.sqrt(m2 / (count - ddof))

@@ -97,7 +97,7 @@ def _patches(rng: np.random.Generator, n: int) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(x, 0, 255).astype(np.uint8), labels
 
 
-class _H5Patches(Dataset):
+class _H5Patches(Dataset[Any]):
     """(CHW float image, centred and scaled, label) pairs read lazily from PCam-layout HDF5 files."""
 
     def __init__(self, x_path: Path, y_path: Path) -> None:

@@ -73,7 +73,8 @@ def _slide_part(out: Path, seed: int) -> dict[str, Any]:
         mask = tissue_mask(image, "saturation")
         patches = SlidePatches(image, 96, level=2, tissue_mask=mask, min_tissue=0.5)
         first = patches[0][0]
-        thumbnail = image.read_region(0, 0, *image.levels[-1].shape[:2], level=-1)
+        height, width = image.levels[-1].shape[:2]
+        thumbnail = image.read_region(0, 0, height, width, level=-1)
     try:
         import matplotlib.pyplot as plt
 

@@ -38,7 +38,8 @@ def amp_setup(
     return torch.float16, torch.amp.GradScaler("cuda")
 
 
-def autocast(device: torch.device, dtype: torch.dtype | None):
+def autocast(device: torch.device, dtype: torch.dtype | None
+             ) -> contextlib.AbstractContextManager[object]:
     """``torch.autocast`` for ``dtype``, or a do-nothing context when ``dtype`` is None."""
     if dtype is None:
         return contextlib.nullcontext()

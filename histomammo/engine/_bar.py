@@ -77,7 +77,7 @@ def _widget_bar(options: dict[str, Any]) -> Any:
     from IPython.display import display
     from tqdm.notebook import tqdm as notebook_tqdm
 
-    class WidgetBar(notebook_tqdm):
+    class WidgetBar(notebook_tqdm):  # type: ignore[type-arg]  # tqdm is generic in its item type; bars of batches have none
         """``tqdm.notebook.tqdm`` whose output is updated (by display id) when it closes."""
 
         def __init__(self, **kwargs: Any) -> None:

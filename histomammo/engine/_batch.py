@@ -61,7 +61,7 @@ def split_batch(batch: Any, prepare_batch: Any = None) -> tuple[Any, Any]:
     return batch, None
 
 
-def _split_dict(batch: Mapping) -> tuple[Any, Any]:
+def _split_dict(batch: Mapping[str, Any]) -> tuple[Any, Any]:
     inputs = next((key for key in INPUT_KEYS if key in batch), None)
     if inputs is None:
         raise ValueError(
@@ -73,6 +73,12 @@ def _split_dict(batch: Mapping) -> tuple[Any, Any]:
     return batch[inputs], (None if target is None else batch[target])
 
 
+def same_mapping(like: Mapping[Any, Any], items: dict[Any, Any]) -> Mapping[Any, Any]:
+    """``items`` as a mapping of ``like``'s type (dict, OrderedDict, a subclass taking a dict)."""
+    # Mapping itself declares no constructor; the concrete batch types all take a dict.
+    return type(like)(items)  # type: ignore[call-arg]
+
+
 def move_to_device(value: Any, device: torch.device, non_blocking: bool = False) -> Any:
     """Move every tensor in nested tuples/lists/dicts to ``device``; tv_tensors keep their type.
 
@@ -81,8 +87,8 @@ def move_to_device(value: Any, device: torch.device, non_blocking: bool = False)
     if isinstance(value, torch.Tensor):
         return value.to(device, non_blocking=non_blocking)
     if isinstance(value, Mapping):
-        return type(value)(
-            {key: move_to_device(item, device, non_blocking) for key, item in value.items()}
+        return same_mapping(
+            value, {key: move_to_device(item, device, non_blocking) for key, item in value.items()}
         )
     if isinstance(value, tuple) and hasattr(value, "_fields"):
         return type(value)(*(move_to_device(item, device, non_blocking) for item in value))

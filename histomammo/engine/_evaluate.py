@@ -14,17 +14,24 @@ from torch.nn.modules.dropout import _DropoutNd
 from torch.utils.data import DataLoader
 
 from histomammo.engine import distributed as dist
-from histomammo.engine._batch import batch_size, concatenate, interleave, sum_loss_terms, to_python
-from histomammo.engine._loader import not_rebuildable_reason, shard_loader
+from histomammo.engine._batch import (
+    batch_size,
+    concatenate,
+    interleave,
+    same_mapping,
+    sum_loss_terms,
+    to_python,
+)
+from histomammo.engine._loader import dataset_length, not_rebuildable_reason, shard_loader
 from histomammo.engine._step import OptimizationStep
 from histomammo.engine.sampler import EVALUATION_STREAM, stream_seed
 
 __all__ = ["evaluate", "predict"]
 
-_sharded_loaders: weakref.WeakKeyDictionary[DataLoader, DataLoader] = weakref.WeakKeyDictionary()
+_sharded_loaders: weakref.WeakKeyDictionary[DataLoader[Any], DataLoader[Any]] = weakref.WeakKeyDictionary()
 
 
-def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
+def evaluate(step: OptimizationStep, seed: int, loader: DataLoader[Any],
              metrics: Mapping[str, Callable[[Any, Any], Any]]) -> dict[str, Any]:
     """See [`Trainer.evaluate`][histomammo.engine.trainer.Trainer.evaluate].
 
@@ -49,8 +56,8 @@ def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
                     raise ValueError("metrics need targets, but the loader's batches have none")
                 outputs.append(_to_cpu(output))
                 targets.append(_to_cpu(target))
-    sums = dist.all_reduce_sum(sums.to(dist.communication_device())).tolist()
-    scores: dict[str, Any] = {"loss": sums[0] / sums[1]} if sums[1] else {}
+    loss_sum, samples = dist.all_reduce_sum(sums.to(dist.communication_device())).tolist()
+    scores: dict[str, Any] = {"loss": loss_sum / samples} if samples else {}
     if metrics:
         all_outputs = _gather(concatenate(outputs), total, always=True)
         all_targets = _gather(concatenate(targets), total, always=True)
@@ -59,7 +66,7 @@ def evaluate(step: OptimizationStep, seed: int, loader: DataLoader,
     return scores
 
 
-def predict(step: OptimizationStep, seed: int, loader: DataLoader) -> Any:
+def predict(step: OptimizationStep, seed: int, loader: DataLoader[Any]) -> Any:
     """See [`Trainer.predict`][histomammo.engine.trainer.Trainer.predict]."""
     loader, total = _evaluation_loader(step, seed, loader)
     outputs = []
@@ -72,7 +79,8 @@ def predict(step: OptimizationStep, seed: int, loader: DataLoader) -> Any:
     return _gather(concatenate(outputs), total, always=False)
 
 
-def _evaluation_pass(step: OptimizationStep, inputs: Any, target: Any, want_outputs: bool):
+def _evaluation_pass(step: OptimizationStep, inputs: Any, target: Any, want_outputs: bool
+                     ) -> tuple[torch.Tensor | None, Any]:
     """``(loss or None, outputs or None)`` of one batch."""
     model = step.model
     if step.loss_fn is not None:
@@ -118,13 +126,13 @@ def _to_cpu(value: Any) -> Any:
         value = value.detach().cpu()
         return value.float() if value.dtype in (torch.float16, torch.bfloat16) else value
     if isinstance(value, Mapping):
-        return type(value)({key: _to_cpu(item) for key, item in value.items()})
+        return same_mapping(value, {key: _to_cpu(item) for key, item in value.items()})
     if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
         return type(value)(_to_cpu(item) for item in value)
     return value
 
 
-def _evaluation_loader(step: OptimizationStep, seed: int, loader: DataLoader
+def _evaluation_loader(step: OptimizationStep, seed: int, loader: DataLoader[Any]
                        ) -> tuple[Any, int | None]:
     """``(loader, dataset length)``: under DDP a plain loader is sharded in order across
     ranks without padding; otherwise ``(loader as given, None)``."""
@@ -136,7 +144,7 @@ def _evaluation_loader(step: OptimizationStep, seed: int, loader: DataLoader
                                generator=torch.Generator())
         _sharded_loaders[loader] = sharded
     sharded.generator.manual_seed(stream_seed(seed, EVALUATION_STREAM))
-    return sharded, len(loader.dataset)
+    return sharded, dataset_length(loader.dataset)
 
 
 def _gather(local: Any, total: int | None, *, always: bool) -> Any:

@@ -22,8 +22,8 @@ __all__ = ["fit_recipe"]
 def fit_recipe(
     model: nn.Module,
     recipe: Recipe,
-    train_data: Dataset,
-    val_data: Dataset | None = None,
+    train_data: Dataset[Any],
+    val_data: Dataset[Any] | None = None,
     *,
     checkpoint_dir: str | os.PathLike[str] | None = None,
     seed: int = 0,

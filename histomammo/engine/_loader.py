@@ -10,7 +10,7 @@ when training on CUDA.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sized
 from typing import Any
 
 import numpy as np
@@ -52,7 +52,7 @@ class ShardSampler(Sampler[int]):
         return iter(self.indices)
 
 
-class _EpochTagged(Sampler):
+class _EpochTagged(Sampler[Any]):
     """Yield ``(epoch, index)`` pairs of a
     [`ResumableSampler`][histomammo.engine.sampler.ResumableSampler], so that a worker knows
     the epoch of every sample it loads (persistent workers included)."""
@@ -68,7 +68,7 @@ class _EpochTagged(Sampler):
         return ((epoch, index) for index in iter(self.sampler))
 
 
-class SampleSeededDataset(Dataset):
+class SampleSeededDataset(Dataset[Any]):
     """Seed ``random``, ``numpy.random`` and ``torch`` from ``(seed, epoch, index)`` before
     each ``dataset[index]``, inside the DataLoader worker that loads it.
 
@@ -78,11 +78,11 @@ class SampleSeededDataset(Dataset):
     the generators it seeds are the worker process's own, never the main process's.
     """
 
-    def __init__(self, dataset: Dataset, seed: int) -> None:
+    def __init__(self, dataset: Dataset[Any], seed: int) -> None:
         self.dataset, self.seed = dataset, int(seed)
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        return dataset_length(self.dataset)
 
     def __getitem__(self, key: tuple[int, int]) -> Any:
         epoch, index = key
@@ -93,7 +93,15 @@ class SampleSeededDataset(Dataset):
         return self.dataset[index]
 
 
-def not_rebuildable_reason(loader: DataLoader) -> str | None:
+def dataset_length(dataset: object) -> int:
+    """``len(dataset)``; a dataset without ``__len__`` is a TypeError saying the engine needs it."""
+    if not isinstance(dataset, Sized):
+        raise TypeError(f"the loader's dataset ({type(dataset).__name__}) has no __len__; the "
+                        "engine samples, shards and counts map-style datasets by their length")
+    return len(dataset)
+
+
+def not_rebuildable_reason(loader: DataLoader[Any]) -> str | None:
     """Why ``loader`` cannot get the engine's sampler, or ``None`` when it can."""
     if not isinstance(loader, DataLoader):
         return f"it is a {type(loader).__name__}, not a torch DataLoader"
@@ -106,7 +114,7 @@ def not_rebuildable_reason(loader: DataLoader) -> str | None:
     return None
 
 
-def loader_shuffles(sampler: Sampler) -> bool | None:
+def loader_shuffles(sampler: Sampler[Any] | Iterable[Any]) -> bool | None:
     """``True``/``False`` for a plain shuffling/sequential sampler, ``None`` for anything else.
 
     A `RandomSampler` drawing with replacement or a number of samples other than the
@@ -123,14 +131,14 @@ def loader_shuffles(sampler: Sampler) -> bool | None:
 
 
 def rebuild_loader(
-    loader: DataLoader,
-    sampler: Sampler,
+    loader: DataLoader[Any],
+    sampler: Sampler[Any],
     *,
     generator: torch.Generator,
     pin_memory: bool,
     drop_last: bool | None = None,
-    dataset: Dataset | None = None,
-) -> DataLoader:
+    dataset: Dataset[Any] | None = None,
+) -> DataLoader[Any]:
     """A DataLoader with every setting of ``loader`` but ``sampler`` and ``generator``.
 
     Parameters
@@ -148,7 +156,7 @@ def rebuild_loader(
     dataset : Dataset or None
         Replaces the loader's dataset (the per-sample seeding wrapper).
     """
-    extra = {}
+    extra: dict[str, Any] = {}  # keywords of newer torch releases only
     if hasattr(loader, "in_order"):
         extra["in_order"] = loader.in_order
     return DataLoader(
@@ -170,19 +178,19 @@ def rebuild_loader(
 
 
 def engine_loader(
-    loader: DataLoader,
+    loader: DataLoader[Any],
     *,
     shuffle: bool,
     seed: int,
     pin_memory: bool,
     drop_last: bool | None = None,
-) -> tuple[DataLoader, ResumableSampler, torch.Generator]:
+) -> tuple[DataLoader[Any], ResumableSampler, torch.Generator]:
     """``(rebuilt loader, its sampler, its generator)``, sharded over this process's ranks.
 
     ``loader`` must be rebuildable (`not_rebuildable_reason` is ``None``). With
     workers, every sample is loaded through `SampleSeededDataset`.
     """
-    sampler = ResumableSampler(len(loader.dataset), shuffle=shuffle, seed=seed,
+    sampler = ResumableSampler(dataset_length(loader.dataset), shuffle=shuffle, seed=seed,
                                num_replicas=dist.get_world_size(), rank=dist.get_rank())
     generator = torch.Generator()
     if loader.num_workers > 0:
@@ -195,9 +203,9 @@ def engine_loader(
     return rebuilt, sampler, generator
 
 
-def shard_loader(loader: DataLoader, *, pin_memory: bool, generator: torch.Generator
-                 ) -> DataLoader:
+def shard_loader(loader: DataLoader[Any], *, pin_memory: bool, generator: torch.Generator
+                 ) -> DataLoader[Any]:
     """``loader`` rebuilt over this rank's unpadded `ShardSampler`, in order."""
-    sampler = ShardSampler(len(loader.dataset), dist.get_world_size(), dist.get_rank())
+    sampler = ShardSampler(dataset_length(loader.dataset), dist.get_world_size(), dist.get_rank())
     return rebuild_loader(loader, sampler, generator=generator, pin_memory=pin_memory,
                           drop_last=False)

@@ -84,7 +84,8 @@ def _position_sampler(run: FitRun, sampler: ResumableSampler | None,
     cannot resume restarts an epoch that was left mid-way."""
     progress = run.progress
     if sampler is not None:
-        generator.manual_seed(stream_seed(run.seed, WORKER_STREAM, progress.epoch))
+        if generator is not None:  # the engine's loader has both or neither
+            generator.manual_seed(stream_seed(run.seed, WORKER_STREAM, progress.epoch))
         sampler.set_epoch(progress.epoch)
         if progress.mid_epoch and progress.resumable:
             sampler.advance(progress.consumed)
@@ -158,7 +159,7 @@ def _group_size(index: int, accumulate: int, total: int | None) -> int:
     return accumulate if total is None else min(accumulate, total - start)
 
 
-def _step(run: FitRun, group: list, samples_per_batch: int) -> dict[str, float]:
+def _step(run: FitRun, group: list[Any], samples_per_batch: int) -> dict[str, float]:
     """Optimizer (and per-batch scheduler) step; commit the group to the progress; return
     the step's logs."""
     run.step.step()
@@ -195,9 +196,9 @@ def _epoch_row(run: FitRun, val_loader: Any, metrics: Any) -> dict[str, Any]:
     progress = run.progress
     sums = progress.epoch_sums
     keys = sorted(k for k in sums if k != "samples")
-    totals = torch.tensor([sums[k] for k in keys] + [sums.get("samples", 0.0)],
-                          dtype=torch.float64, device=dist.communication_device())
-    totals = dist.all_reduce_sum(totals).tolist()
+    totals = dist.all_reduce_sum(torch.tensor(
+        [sums[k] for k in keys] + [sums.get("samples", 0.0)],
+        dtype=torch.float64, device=dist.communication_device())).tolist()
     row: dict[str, Any] = {
         "epoch": progress.epoch,
         "step": progress.global_step,
@@ -221,12 +222,16 @@ def _step_epoch_scheduler(run: FitRun, row: dict[str, Any]) -> None:
     if scheduler is None or run.scheduler_step != "epoch":
         return
     if isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau):
-        scheduler.step(row.get("val_loss", row.get("loss")))
+        loss = row.get("val_loss", row.get("loss"))
+        if loss is None:
+            raise ValueError("ReduceLROnPlateau needs a loss, but the epoch gave none (no "
+                             "training or validation samples)")
+        scheduler.step(loss)
     else:
         scheduler.step()
 
 
-def _progress_bar(run: FitRun, total: int | None, epochs: int):
+def _progress_bar(run: FitRun, total: int | None, epochs: int) -> Any:
     """The epoch's bar; it stays as the epoch's line when it closes (``_bar.epoch_bar``)."""
     return epoch_bar(total, run.progress.batch_in_epoch, f"epoch {run.progress.epoch + 1}/{epochs}",
                      enabled=run.show_progress)

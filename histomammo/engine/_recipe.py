@@ -8,7 +8,7 @@ import functools
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 from torch import nn
@@ -16,6 +16,8 @@ from torch import nn
 from histomammo.engine.callbacks import Callback
 
 __all__ = ["Recipe", "recipe_trainer_kwargs", "trainer_from_recipe"]
+
+T = TypeVar("T")
 
 _SCHEDULER_STEPS = ("epoch", "batch")
 
@@ -138,7 +140,7 @@ class Recipe:
 
     def stages(self) -> tuple[Recipe, ...]:
         """The single-phase recipes to run in order (``(self,)`` without phases)."""
-        return self.phases if self.phases else (self,)
+        return tuple(self.phases) if self.phases else (self,)
 
     @property
     def total_epochs(self) -> int:
@@ -152,6 +154,8 @@ class Recipe:
     def build_optimizer(self, model: nn.Module) -> torch.optim.Optimizer:
         """``optimizer(model)`` (or over its trainable parameters for an optimizer class)."""
         factory = self._single("build_optimizer").optimizer
+        if factory is None:  # only a recipe with phases has none, and _single refused it
+            raise ValueError(f"{_label(self.name)} has no optimizer")
         base = factory.func if isinstance(factory, functools.partial) else factory
         if isinstance(base, type) and issubclass(base, torch.optim.Optimizer):
             optimizer = factory([p for p in model.parameters() if p.requires_grad])
@@ -199,8 +203,8 @@ def recipe_trainer_kwargs(model: nn.Module, recipe: Recipe, phase: int | None,
     return {**kwargs, **overrides}
 
 
-def trainer_from_recipe(cls: type, model: nn.Module, recipe: Recipe, *, phase: int | None = None,
-                        **overrides: Any) -> Any:
+def trainer_from_recipe(cls: Callable[..., T], model: nn.Module, recipe: Recipe, *,
+                        phase: int | None = None, **overrides: Any) -> T:
     """``Trainer.from_recipe``: a trainer for ``model`` built from one phase of ``recipe``.
 
     The recipe gives ``optimizer`` (built over ``model``), ``loss_fn``, ``scheduler``

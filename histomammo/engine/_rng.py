@@ -26,7 +26,10 @@ def seed_everything(seed: int) -> None:
 
 def capture_rng_state() -> dict[str, Any]:
     """This process's generator states, made of tensors, ints, floats and tuples only."""
-    kind, key, pos, has_gauss, cached = np.random.get_state(legacy=True)  # noqa: NPY002
+    legacy = np.random.get_state(legacy=True)  # noqa: NPY002
+    if not isinstance(legacy, tuple):  # only a non-MT19937 global generator gives a dict
+        raise TypeError(f"numpy's global generator is not a Mersenne Twister: {legacy!r}")
+    kind, key, pos, has_gauss, cached = legacy
     version, internal, gauss_next = random.getstate()
     state: dict[str, Any] = {
         # python's Mersenne Twister state is 625 ints: one tensor, not a tuple of 625 objects

@@ -25,8 +25,9 @@ def draw_seed() -> int:
     return int(dist.all_gather_objects(seed)[0])
 
 
-def check_arguments(scheduler, scheduler_step, grad_clip, accumulate, seed,
-                     checkpoint_every, keep_last, prepare_batch) -> None:
+def check_arguments(scheduler: object, scheduler_step: str, grad_clip: float | None,
+                    accumulate: int, seed: int | None, checkpoint_every: int | None,
+                    keep_last: int, prepare_batch: object) -> None:
     if scheduler_step not in ("epoch", "batch"):
         raise ValueError(f"scheduler_step must be 'epoch' or 'batch', but got {scheduler_step!r}")
     if scheduler_step == "batch" and isinstance(

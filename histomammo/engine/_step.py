@@ -46,7 +46,7 @@ class OptimizationStep:
         self._ddp: nn.Module | None = None
         self._ddp_signature: tuple[bool, ...] = ()
 
-    def autocast(self):
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
         """The forward pass's autocast context (a no-op without AMP)."""
         return autocast(self.device, self.autocast_dtype)
 
@@ -71,7 +71,8 @@ class OptimizationStep:
             self._ddp_signature = signature
         return self._ddp
 
-    def micro_step(self, module: nn.Module, batch: Any, divisor: int, sync: bool):
+    def micro_step(self, module: nn.Module, batch: Any, divisor: int, sync: bool
+                   ) -> tuple[torch.Tensor, int, list[str]]:
         """Forward and backward one micro-batch; return ``(loss values, samples, keys)``.
 
         The loss is divided by ``divisor`` (its accumulation group's size). Under DDP a
@@ -84,8 +85,8 @@ class OptimizationStep:
                 "the training batches hold no targets (got inputs only); a dict batch needs "
                 "a 'target', 'label' or 'mask' key, or pass Trainer(prepare_batch=...)"
             )
-        synced = sync or not hasattr(module, "no_sync")
-        with contextlib.nullcontext() if synced else module.no_sync():
+        no_sync = None if sync else getattr(module, "no_sync", None)
+        with contextlib.nullcontext() if no_sync is None else no_sync():
             with self.autocast():
                 if self.loss_fn is None:
                     total, terms = sum_loss_terms(module(inputs, targets),

@@ -27,7 +27,7 @@ from histomammo.engine._checkpointer import Checkpointer
 from histomammo.engine._loader import engine_loader, loader_shuffles, not_rebuildable_reason
 from histomammo.engine._loop import FitRun, run_epoch
 from histomammo.engine._progress import Progress
-from histomammo.engine._recipe import trainer_from_recipe
+from histomammo.engine._recipe import Recipe, trainer_from_recipe
 from histomammo.engine._rng import capture_rng_state, seed_everything
 from histomammo.engine._setup import can_show_a_bar, check_arguments, draw_seed
 from histomammo.engine._state import apply_state, check_state, run_state
@@ -175,9 +175,12 @@ class Trainer:
         self._explicit_load: Path | None = None  # a full load_checkpoint since the last fit
         self._warned: set[str] = set()
 
-    #: ``Trainer.from_recipe(model, recipe, *, phase=None, **overrides)``: a trainer built
-    #: from one phase of a [`Recipe`][histomammo.engine.Recipe]; overrides replace any argument.
-    from_recipe = classmethod(trainer_from_recipe)
+    @classmethod
+    def from_recipe(cls, model: nn.Module, recipe: Recipe, *, phase: int | None = None,
+                    **overrides: Any) -> Trainer:
+        """``Trainer.from_recipe(model, recipe, *, phase=None, **overrides)``: a trainer built
+        from one phase of a [`Recipe`][histomammo.engine.Recipe]; overrides replace any argument."""
+        return trainer_from_recipe(cls, model, recipe, phase=phase, **overrides)
 
     # ------------------------------------------------- where training stands
     @property
@@ -217,9 +220,9 @@ class Trainer:
     # ------------------------------------------------------------------ fit
     def fit(
         self,
-        train_loader: DataLoader,
+        train_loader: DataLoader[Any],
         epochs: int,
-        val_loader: DataLoader | None = None,
+        val_loader: DataLoader[Any] | None = None,
         resume: bool | str | os.PathLike[str] = True,
         metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None,
     ) -> list[dict[str, Any]]:
@@ -285,13 +288,15 @@ class Trainer:
         """Append the CSV logger, resume from ``checkpoint_dir`` or seed a fresh run."""
         explicit, self._explicit_load = self._explicit_load, None
         self.state.stopped = False
-        if self._checkpointer is not None:
-            if not any(isinstance(cb, CSVLogger) and cb.path == self._csv_path
+        checkpointer = self._checkpointer
+        if checkpointer is not None:
+            csv_path = checkpointer.directory / "history.csv"
+            if not any(isinstance(cb, CSVLogger) and cb.path == csv_path
                        for cb in self.callbacks):
-                self.callbacks.append(CSVLogger(self._csv_path))
+                self.callbacks.append(CSVLogger(csv_path))
             if explicit is None:
-                self._resume_from_directory(resume)
-            self._checkpointer.remove_temporaries()
+                self._resume_from_directory(checkpointer, resume)
+            checkpointer.remove_temporaries()
         if self._fresh and self._seeds_globals:
             seed_everything(self.seed + dist.get_rank())
         self._fresh = False
@@ -302,27 +307,24 @@ class Trainer:
                 f"(pass epochs={self.state.epoch + epochs} to train {epochs} more)"
             )
 
-    def _resume_from_directory(self, resume: bool) -> None:
+    def _resume_from_directory(self, checkpointer: Checkpointer, resume: bool) -> None:
         if not self._fresh:
             return  # a second fit on the same trainer continues from its own state
-        existing = self._checkpointer.existing()
+        existing = checkpointer.existing()
         if existing and not resume:
             raise CheckpointError(
                 f"{self.checkpoint_dir}: holds {len(existing)} checkpoint(s) of an "
                 "earlier run; pass resume=True to continue it, or use an empty directory"
             )
-        if not existing:
+        newest = checkpointer.load_newest() if existing else None
+        if newest is None:  # none, or removed since they were listed
             return
-        path, state = self._checkpointer.load_newest()
+        path, state = newest
         self._restore(state, path)
         logger.info("resumed from %s (epoch %d, step %d)", path, self.epoch, self.global_step)
 
-    @property
-    def _csv_path(self) -> Path:
-        return self.checkpoint_dir / "history.csv"
-
     def _training_loader(
-        self, loader: DataLoader
+        self, loader: DataLoader[Any]
     ) -> tuple[Any, ResumableSampler | None, torch.Generator | None]:
         reason = not_rebuildable_reason(loader)
         if reason is None:
@@ -355,7 +357,7 @@ class Trainer:
 
     # ------------------------------------------------------------ evaluation
     def evaluate(
-        self, loader: DataLoader, metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None
+        self, loader: DataLoader[Any], metrics: Mapping[str, Callable[[Any, Any], Any]] | None = None
     ) -> dict[str, Any]:
         """Loss and metrics over a whole loader (all ranks' samples under DDP).
 
@@ -385,7 +387,7 @@ class Trainer:
         """
         return _evaluate.evaluate(self._step, self.seed, loader, metrics or {})
 
-    def predict(self, loader: DataLoader) -> Any:
+    def predict(self, loader: DataLoader[Any]) -> Any:
         """Model outputs in eval mode on the CPU, concatenated over the loader.
 
         Returns

@@ -92,7 +92,7 @@ def _finite_number(dataset: Dataset, keyword: str, path: Path) -> float | None:
     is_multi_valued = isinstance(value, Sequence) and not isinstance(value, (str, bytes))
     first = (value[0] if value else None) if is_multi_valued else value
     try:
-        number = float(first)
+        number = float(first) if first is not None else float("nan")
     except (TypeError, ValueError):
         number = float("nan")
     if not np.isfinite(number):

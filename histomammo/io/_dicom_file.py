@@ -15,7 +15,7 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -71,7 +71,7 @@ class Translated:
 
     def __exit__(
         self, kind: type[BaseException] | None, err: BaseException | None, tb: TracebackType | None
-    ) -> bool:
+    ) -> Literal[False]:
         if err is None or isinstance(err, HistomammoError):
             return False
         if isinstance(err, THIRD_PARTY_ERRORS):

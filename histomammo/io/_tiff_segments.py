@@ -251,7 +251,7 @@ def open_levels(path: Path, series: int) -> tuple[tifffile.TiffFile, list[Any], 
     return tif, pages, grids
 
 
-def _series_levels(tif: tifffile.TiffFile, series: int) -> tuple[int, list[tuple] | None]:
+def _series_levels(tif: tifffile.TiffFile, series: int) -> tuple[int, list[tuple[Any, ...]] | None]:
     """How many series tifffile finds, and ``(pages, axes, shape)`` of each level of
     ``series`` (None when out of range), as tifffile detects them."""
     found = len(tif.series)
@@ -261,7 +261,8 @@ def _series_levels(tif: tifffile.TiffFile, series: int) -> tuple[int, list[tuple
     return found, [(list(level.pages), level.axes, level.shape) for level in levels]
 
 
-def _level_pages(levels: list[tuple], path: Path, series: int, size: int) -> tuple[list, list]:
+def _level_pages(levels: list[tuple[Any, ...]], path: Path, series: int, size: int
+                 ) -> tuple[list[Any], list[Any]]:
     """One page per level of ``series``, and its grid; refuse levels unlike level 0."""
     pages: list[Any] = []
     grids: list[SegmentGrid] = []

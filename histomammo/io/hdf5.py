@@ -286,7 +286,8 @@ class H5Array:
             # Apply the whole key to the rows read, in numpy, so that advanced indices in
             # ``rest`` combine with ``first`` exactly as numpy combines them.
             rows, within = self._rows_and_key_within(first)
-            return rows[(within, *rest)]
+            key_within = (within, *rest)
+            return rows[key_within]
         check_in_bounds(rest, self.shape)
         if is_integer(first):
             row = self._check_row(first)

@@ -391,11 +391,10 @@ class TiffImage:
             if self._closed:
                 raise ValueError(f"I/O operation on a closed TiffImage ({self.path})")
             if self._pages is not None and self._changed_on_disk():
-                self._tif.close()
+                if self._tif is not None:
+                    self._tif.close()
                 self._tif = self._pages = None
-            if self._pages is None:
-                self._open_again()
-            return self._pages
+            return self._pages if self._pages is not None else self._open_again()
 
     def _changed_on_disk(self) -> bool:
         try:
@@ -413,7 +412,7 @@ class TiffImage:
             )
         return True
 
-    def _open_again(self) -> None:
+    def _open_again(self) -> list[Any]:
         """Open the file at ``path`` in this process; refuse one whose levels differ."""
         tif, pages, grids = open_levels(self.path, self.series)
         if tuple(grids) != self._grids or pages[0].dtype != self.dtype:
@@ -433,3 +432,4 @@ class TiffImage:
             )
         self._tif, self._pages, self._pid, self._stamp = tif, pages, os.getpid(), stamp
         logger.debug("re-opened %s in process %d", self.path, self._pid)
+        return pages

@@ -38,7 +38,7 @@ class Instances:
     ids: np.ndarray
     labels: np.ndarray
     areas: np.ndarray
-    boxes: list[tuple[slice, slice]]
+    boxes: list[tuple[slice, ...]]
     _cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -153,14 +153,14 @@ def _directed_hausdorff(a: Instances, i: int, b: Instances, j: int) -> float:
         return 0.0
     tree = _boundary_tree(b, j)
     if len(outside) <= _PRUNE_ABOVE:
-        return float(tree.query(outside)[0].max())
+        return float(np.max(tree.query(outside)[0]))
     tile = (outside[:, 0] // _TILE) * (b.ids.shape[1] // _TILE + 1) + outside[:, 1] // _TILE
     _, first, which = np.unique(tile, return_index=True, return_inverse=True)
     near = tree.query(outside[first])[0]
-    best = near.max()
+    best = np.max(near)
     open_tiles = np.flatnonzero(near + _TILE_RADIUS > best)
     rest = outside[np.isin(which, open_tiles)]
-    return float(max(best, tree.query(rest)[0].max()))
+    return float(max(best, np.max(tree.query(rest)[0])))
 
 
 def object_hausdorff_distance(a: Instances, i: int, b: Instances, j: int) -> float:
@@ -173,7 +173,7 @@ def object_hausdorff_distance(a: Instances, i: int, b: Instances, j: int) -> flo
     return max(_directed_hausdorff(a, i, b, j), _directed_hausdorff(b, j, a, i))
 
 
-def _max_distance_to_box(points: np.ndarray, box: tuple[slice, slice]) -> float:
+def _max_distance_to_box(points: np.ndarray, box: tuple[slice, ...]) -> float:
     gaps = [
         np.maximum(np.maximum(s.start - p, p - (s.stop - 1)), 0)
         for p, s in zip(points.T, box, strict=True)

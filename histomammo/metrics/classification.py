@@ -30,9 +30,9 @@ References
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from histomammo.metrics._bootstrap import bootstrap_ci
 from histomammo.metrics._convert import to_numpy
@@ -53,7 +53,7 @@ _AGGREGATES = {"mean", "max", "min"}
 
 
 def _check_inputs(
-    preds: Any, targets: Any, from_logits: bool | None = None
+    preds: npt.ArrayLike, targets: npt.ArrayLike, from_logits: bool | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """Validated ``(scores float64 (N,), labels bool (N,))``."""
     s = positive_scores(preds, from_logits)
@@ -80,7 +80,7 @@ def _cumulative_counts(s: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
 
 
 def roc_curve(
-    preds: Any, targets: Any, drop_intermediate: bool = True, *, from_logits: bool | None = None
+    preds: npt.ArrayLike, targets: npt.ArrayLike, drop_intermediate: bool = True, *, from_logits: bool | None = None
 ) -> dict[str, np.ndarray]:
     """Receiver operating characteristic curve, computed as ``sklearn.metrics.roc_curve``.
 
@@ -130,7 +130,7 @@ def roc_curve(
     }
 
 
-def roc_auc(preds: Any, targets: Any, *, from_logits: bool | None = None) -> float:
+def roc_auc(preds: npt.ArrayLike, targets: npt.ArrayLike, *, from_logits: bool | None = None) -> float:
     """Area under the ROC curve (trapezoidal; a tie between a positive and a negative counts
     one half, exactly as ``sklearn.metrics.roc_auc_score``).
 
@@ -165,7 +165,7 @@ def roc_auc(preds: Any, targets: Any, *, from_logits: bool | None = None) -> flo
 
 
 def accuracy(
-    preds: Any, targets: Any, threshold: float | None = None, *, from_logits: bool | None = None
+    preds: npt.ArrayLike, targets: npt.ArrayLike, threshold: float | None = None, *, from_logits: bool | None = None
 ) -> float:
     """Fraction of samples predicted right.
 
@@ -204,7 +204,7 @@ def accuracy(
 
 
 def sensitivity_specificity(
-    preds: Any, targets: Any, threshold: float = 0.5, *, from_logits: bool | None = None
+    preds: npt.ArrayLike, targets: npt.ArrayLike, threshold: float = 0.5, *, from_logits: bool | None = None
 ) -> dict[str, float]:
     """Sensitivity and specificity when ``score >= threshold`` is called positive.
 
@@ -237,7 +237,7 @@ def sensitivity_specificity(
 
 
 def threshold_at_sensitivity(
-    preds: Any, targets: Any, sensitivity: float = 0.9, *, from_logits: bool | None = None
+    preds: npt.ArrayLike, targets: npt.ArrayLike, sensitivity: float = 0.9, *, from_logits: bool | None = None
 ) -> float:
     """The thesis's cut-off: the ``1 - n`` quantile of the positive scores (section 5.2).
 
@@ -282,10 +282,10 @@ def threshold_at_sensitivity(
 
 
 def specificity_at_sensitivity(
-    val_preds: Any,
-    val_targets: Any,
-    test_preds: Any,
-    test_targets: Any,
+    val_preds: npt.ArrayLike,
+    val_targets: npt.ArrayLike,
+    test_preds: npt.ArrayLike,
+    test_targets: npt.ArrayLike,
     sensitivity: float = 0.9,
     *,
     from_logits: bool | None = None,
@@ -336,7 +336,7 @@ def specificity_at_sensitivity(
 
 
 def aggregate_views(
-    preds: Any, groups: Any, how: str = "mean", targets: Any = None, *,
+    preds: npt.ArrayLike, groups: npt.ArrayLike, how: str = "mean", targets: npt.ArrayLike | None = None, *,
     from_logits: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-breast scores from per-view scores (thesis section 6.6, table 6.4).

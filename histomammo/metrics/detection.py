@@ -27,7 +27,7 @@ against a per-threshold matching loop).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -51,7 +51,18 @@ def _array(value: Any, shape_tail: tuple[int, ...], what: str) -> np.ndarray:
     return arr
 
 
-def _select(item: Mapping[str, Any], where: str, label: int | None, scores: bool):
+@overload
+def _select(item: Mapping[str, Any], where: str, label: int | None, scores: Literal[True]
+            ) -> tuple[np.ndarray, np.ndarray]: ...
+
+
+@overload
+def _select(item: Mapping[str, Any], where: str, label: int | None, scores: Literal[False]
+            ) -> tuple[np.ndarray, None]: ...
+
+
+def _select(item: Mapping[str, Any], where: str, label: int | None, scores: bool
+            ) -> tuple[np.ndarray, np.ndarray | None]:
     """``(boxes (N, 4), scores (N,) or None)`` of one prediction/target, of ``label`` only."""
     if not isinstance(item, Mapping) or "boxes" not in item or (scores and "scores" not in item):
         raise ValueError(f"{where} must be a dict with 'boxes'" + (" and 'scores'" if scores else ""))
@@ -128,7 +139,10 @@ def _greedy_match(quality: np.ndarray) -> np.ndarray:
     return matched
 
 
-def _matched_detections(predictions, targets, match, iou, max_distance, label):
+def _matched_detections(
+    predictions: Sequence[Mapping[str, Any]], targets: Sequence[Mapping[str, Any]],
+    match: Literal["center", "iou"], iou: float, max_distance: float | None, label: int | None,
+) -> tuple[np.ndarray, np.ndarray, int]:
     """``(scores, is_true_positive, number of ground truths)`` over all images."""
     if match not in ("center", "iou"):
         raise ValueError(f"match must be 'center' or 'iou', but got {match!r}")

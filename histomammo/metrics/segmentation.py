@@ -30,9 +30,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 
 from histomammo.metrics._convert import to_images
@@ -198,7 +199,7 @@ def _scores(
     return {"f1": float(f1), "object_dice": float(dice), "object_hausdorff": float(hausdorff)}
 
 
-def _image_pairs(preds: Any, targets: Any) -> list[tuple[np.ndarray, np.ndarray]]:
+def _image_pairs(preds: npt.ArrayLike, targets: npt.ArrayLike) -> list[tuple[np.ndarray, np.ndarray]]:
     """``(pred, target)`` numpy pairs of two equally long sequences of 2-D images."""
     p, t = to_images(preds, "preds"), to_images(targets, "targets")
     if len(p) != len(t):
@@ -210,8 +211,8 @@ def _image_pairs(preds: Any, targets: Any) -> list[tuple[np.ndarray, np.ndarray]
 
 
 def glas_metrics(
-    preds: Any,
-    targets: Any,
+    preds: npt.ArrayLike,
+    targets: npt.ArrayLike,
     aggregate: Aggregate = "pooled",
     *,
     empty_distance: EmptyDistance = None,
@@ -269,7 +270,7 @@ def glas_metrics(
     return {**scores, **counts, "n_images": len(stats)}
 
 
-def object_f1(preds: Any, targets: Any, aggregate: Aggregate = "pooled") -> float:
+def object_f1(preds: npt.ArrayLike, targets: npt.ArrayLike, aggregate: Aggregate = "pooled") -> float:
     """The challenge's object-level F1 (detection) of sequences of instance images.
 
     Arguments as [`glas_metrics`][histomammo.metrics.segmentation.glas_metrics].
@@ -284,7 +285,7 @@ def object_f1(preds: Any, targets: Any, aggregate: Aggregate = "pooled") -> floa
     return glas_metrics(preds, targets, aggregate)["f1"]
 
 
-def object_dice(preds: Any, targets: Any, aggregate: Aggregate = "pooled") -> float:
+def object_dice(preds: npt.ArrayLike, targets: npt.ArrayLike, aggregate: Aggregate = "pooled") -> float:
     """The challenge's object Dice (segmentation) of sequences of instance images.
 
     Arguments as [`glas_metrics`][histomammo.metrics.segmentation.glas_metrics].
@@ -300,8 +301,8 @@ def object_dice(preds: Any, targets: Any, aggregate: Aggregate = "pooled") -> fl
 
 
 def object_hausdorff(
-    preds: Any,
-    targets: Any,
+    preds: npt.ArrayLike,
+    targets: npt.ArrayLike,
     aggregate: Aggregate = "pooled",
     *,
     empty_distance: EmptyDistance = None,
@@ -328,7 +329,7 @@ def _binary(mask: np.ndarray) -> np.ndarray:
     return mask > 0.5 if np.issubdtype(mask.dtype, np.floating) else mask != 0
 
 
-def count_score(preds: Any, targets: Any, *, connectivity: int = 2) -> float:
+def count_score(preds: npt.ArrayLike, targets: npt.ArrayLike, *, connectivity: int = 2) -> float:
     """The seed's count metric: how well the number of objects is predicted, averaged over images.
 
     Per image both masks are binarised (non-zero, or > 0.5 for probabilities), their
@@ -361,7 +362,7 @@ def count_score(preds: Any, targets: Any, *, connectivity: int = 2) -> float:
     return float(np.mean(scores))
 
 
-def pixel_dice(preds: Any, targets: Any) -> float:
+def pixel_dice(preds: npt.ArrayLike, targets: npt.ArrayLike) -> float:
     """Pixel-level Dice of binarised masks, averaged over images (1.0 for an image where both
     are empty).
 

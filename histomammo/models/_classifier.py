@@ -8,10 +8,12 @@ adds ``forward``, ``get_classifier`` and ``reset_classifier`` as timm's models h
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import torch
 from torch import nn
 
-__all__ = ["ClassifierMixin", "new_classifier"]
+__all__ = ["ClassifierMixin", "conv_out_channels", "new_classifier", "sequential"]
 
 
 def new_classifier(old: nn.Module, num_classes: int) -> nn.Module:
@@ -27,7 +29,6 @@ def new_classifier(old: nn.Module, num_classes: int) -> nn.Module:
     """
     if not isinstance(num_classes, int) or num_classes < 0:
         raise ValueError(f"num_classes must be an int >= 0, but got {num_classes!r}")
-    weight = old.weight
     if isinstance(old, nn.Linear):
         if num_classes == 0:
             return nn.Identity()
@@ -39,7 +40,30 @@ def new_classifier(old: nn.Module, num_classes: int) -> nn.Module:
         layer = nn.Conv2d(old.in_channels, num_classes, 1, bias=old.bias is not None)
     else:
         raise TypeError(f"cannot replace a classifier of type {type(old).__name__}")
-    return layer.to(device=weight.device, dtype=weight.dtype)
+    return layer.to(device=old.weight.device, dtype=old.weight.dtype)
+
+
+def conv_out_channels(layer: nn.Module) -> int:
+    """The output channels of ``layer``, a convolution (e.g. the last of a feature stack)."""
+    if not isinstance(layer, nn.Conv2d):
+        raise TypeError(f"expected an nn.Conv2d, got {type(layer).__name__}")
+    return layer.out_channels
+
+
+def sequential(module: nn.Module, what: str) -> nn.Sequential:
+    """``module`` (named ``what`` in the error), checked to be an ``nn.Sequential``."""
+    if not isinstance(module, nn.Sequential):
+        raise TypeError(f"{what} is a {type(module).__name__}; expected an nn.Sequential")
+    return module
+
+
+class _NamedLayers(Protocol):
+    """What the mixin's methods use of the ``nn.Module`` it is mixed into."""
+
+    @property
+    def classifier_name(self) -> str: ...
+
+    def get_submodule(self, target: str) -> nn.Module: ...
 
 
 class ClassifierMixin:
@@ -49,7 +73,9 @@ class ClassifierMixin:
     ``classifier_name``, the dotted name of its last layer.
     """
 
-    classifier_name: str
+    @property
+    def classifier_name(self) -> str:  # pragma: no cover - a class attribute or a property
+        raise NotImplementedError
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:  # pragma: no cover
         raise NotImplementedError
@@ -61,12 +87,13 @@ class ClassifierMixin:
         """Logits ``(N, num_classes)``: ``forward_head(forward_features(x))``."""
         return self.forward_head(self.forward_features(x))
 
-    def get_classifier(self) -> nn.Module:
+    def get_classifier(self: _NamedLayers) -> nn.Module:
         """The last layer, which maps pre-logits features to the logits."""
-        return self.get_submodule(self.classifier_name)  # type: ignore[attr-defined]
+        return self.get_submodule(self.classifier_name)
 
-    def reset_classifier(self, num_classes: int) -> None:
+    def reset_classifier(self: _NamedLayers, num_classes: int) -> None:
         """Replace the last layer by a freshly initialised one with ``num_classes`` outputs."""
         parent_name, _, leaf = self.classifier_name.rpartition(".")
-        parent = self.get_submodule(parent_name) if parent_name else self  # type: ignore[attr-defined]
-        setattr(parent, leaf, new_classifier(self.get_classifier(), num_classes))
+        parent = self.get_submodule(parent_name) if parent_name else self
+        old = self.get_submodule(self.classifier_name)
+        setattr(parent, leaf, new_classifier(old, num_classes))

@@ -61,6 +61,7 @@ def _arrays_for_scalars(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarr
             bound.arguments[name] = np.atleast_1d(bound.arguments[name])
         return fn(*bound.args, **bound.kwargs)
 
+    # functions take attributes at run time; typeshed's Callable does not declare this one
     wrapper.__histomammo_shim__ = True  # type: ignore[attr-defined]
     return wrapper
 

@@ -51,9 +51,15 @@ class AffineReLU(nn.Module):
         Its running statistics and affine parameters give ``scale`` and ``shift``.
     """
 
+    scale: torch.Tensor
+    shift: torch.Tensor
+
     def __init__(self, batch_norm: nn.BatchNorm2d) -> None:
         super().__init__()
         bn = batch_norm
+        if bn.running_var is None or bn.running_mean is None:
+            raise ValueError(f"{bn} has no running statistics (track_running_stats=False); "
+                             "it normalises with each batch's and cannot be folded")
         scale = torch.rsqrt(bn.running_var + bn.eps)
         shift = -bn.running_mean * scale
         if bn.affine:

@@ -17,7 +17,10 @@ import difflib
 import fnmatch
 import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from torch import nn
 
 __all__ = ["BUILDERS", "PUBLIC_NAMES", "create_model", "list_models", "register_model"]
 
@@ -109,7 +112,7 @@ def _builder(name: str) -> Callable[..., Any]:
         ) from None
 
 
-def create_model(name: str, **kwargs: Any) -> Any:
+def create_model(name: str, **kwargs: Any) -> nn.Module:
     """Build the registered model ``name``, importing only its family module.
 
     Parameters

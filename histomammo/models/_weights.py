@@ -17,6 +17,7 @@ import os
 import pickle
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -29,6 +30,8 @@ logger = logging.getLogger("histomammo.models")
 
 #: What a builder's ``weights=`` accepts: a file path, an in-memory state dict, or ``None``.
 Weights = str | os.PathLike[str] | Mapping[str, torch.Tensor] | None
+
+ModuleT = TypeVar("ModuleT", bound=nn.Module)
 
 # Buffers a state dict may hold that some modules drop on load (FrozenBatchNorm2d).
 _DROPPABLE = ("num_batches_tracked",)
@@ -137,14 +140,14 @@ def _fit(state: dict[str, torch.Tensor], own: Mapping[str, torch.Tensor], source
 
 
 def load_weights(
-    model: nn.Module,
+    model: ModuleT,
     weights: Weights,
     *,
     stem: str | None = None,
     head: Sequence[str] = (),
     ignore: Sequence[str] = (),
     what: str | None = None,
-) -> nn.Module:
+) -> ModuleT:
     """Load ``weights`` into ``model`` in place, checking that every tensor fits first.
 
     Parameters

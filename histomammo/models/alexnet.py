@@ -50,7 +50,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from histomammo.models._classifier import ClassifierMixin
+from histomammo.models._classifier import ClassifierMixin, conv_out_channels
 from histomammo.models._registry import register_model
 from histomammo.models._weights import Weights, load_weights
 
@@ -167,12 +167,12 @@ class GreyAlexNet(ClassifierMixin, nn.Module):
         super().__init__()
         if init not in ("he", "torch"):
             raise ValueError(f"init must be 'he' or 'torch', got {init!r}")
-        rows, cols = _feature_size(tuple(input_size))
+        self.input_size = (int(input_size[0]), int(input_size[1]))
+        rows, cols = _feature_size(self.input_size)
         if rows < 1 or cols < 1:
             raise ValueError(f"input_size {tuple(input_size)} is too small for AlexNet")
-        self.input_size = (int(input_size[0]), int(input_size[1]))
         self.features = _features(in_channels, width)
-        flat = self.features.conv5.out_channels * rows * cols
+        flat = conv_out_channels(self.features.get_submodule("conv5")) * rows * cols
         self.classifier = nn.Sequential(OrderedDict([
             ("flatten", nn.Flatten()),
             ("fc1", nn.Linear(flat, fc_size)), ("relu6", nn.ReLU(inplace=True)),
@@ -203,7 +203,8 @@ def _init_he(model: nn.Module) -> None:
     for module in model.modules():
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="relu")
-            nn.init.zeros_(module.bias)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
 
 
 def _create_alexnet(weights: Weights, **kwargs: Any) -> GreyAlexNet:

@@ -122,8 +122,9 @@ def _calibrate_frozen(model: nn.Module, stream: Iterator[Batch], device: torch.d
         raise ValueError(f"{type(model).__name__} has no FrozenBatchNorm2d layer to calibrate "
                          "(method='frozen')")
     batches = list(stream)
-    if all(isinstance(b, torch.Tensor) for b in batches):
-        images: Batch = torch.cat([b.to(device) for b in batches])
+    tensors = [b for b in batches if isinstance(b, torch.Tensor)]
+    if len(tensors) == len(batches):
+        images: Batch = torch.cat([b.to(device) for b in tensors])
     else:
         images = [image.to(device) for batch in batches for image in batch]
 

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from histomammo.models import _e2cnn_compat
-from histomammo.models._classifier import ClassifierMixin
+from histomammo.models._classifier import ClassifierMixin, sequential
 from histomammo.models._e2cnn_compat import r2conv
 from histomammo.models._inference import optimize_exported
 from histomammo.models._input_grid import InputGrid
@@ -193,7 +193,7 @@ class EquivariantClassifier(ClassifierMixin, nn.Module):
 
     @property
     def classifier_name(self) -> str:
-        return f"head.{len(self.head) - 1}"
+        return f"head.{len(sequential(self.head, 'head')) - 1}"
 
     def feature_map(self, x: torch.Tensor) -> Any:
         """The equivariant feature map (an e2cnn ``GeometricTensor``) of images ``x``."""
@@ -210,7 +210,7 @@ class EquivariantClassifier(ClassifierMixin, nn.Module):
         stop before the last layer."""
         if self.invariant_map is not None:
             x = self.invariant_map(enn.GeometricTensor(x, self.features.out_type)).tensor
-        return self.head[:-1](x) if pre_logits else self.head(x)
+        return sequential(self.head, "head")[:-1](x) if pre_logits else self.head(x)
 
     def _export_parts(self) -> list[nn.Module]:
         parts = [copy.deepcopy(self.input_grid), export_module(self.features)]

@@ -52,11 +52,12 @@ class PlainCNN(ClassifierMixin, nn.Module):
             raise ValueError(f"channels must give 3 stage widths, but got {tuple(channels)}")
         layers: list[nn.Module] = []
         previous = in_channels
-        for stage, (width, p) in enumerate(zip(channels, (0.2, 0.3, None), strict=True)):
+        dropouts = (0.2, 0.3)  # after the first two stages' pooling
+        for stage, width in enumerate(channels):
             layers += [nn.Conv2d(previous, width, 3), nn.ReLU(inplace=True),
                        nn.Conv2d(width, width, 3), nn.ReLU(inplace=True)]
-            if stage < 2:
-                layers += [nn.MaxPool2d(2), nn.Dropout(p)]
+            if stage < len(dropouts):
+                layers += [nn.MaxPool2d(2), nn.Dropout(dropouts[stage])]
             previous = width
         self.features = nn.Sequential(*layers)
         self.head = nn.Sequential(

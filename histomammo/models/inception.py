@@ -121,7 +121,7 @@ def _build(aux_logits: bool) -> InceptionV3Transfer:
                                transform_input=True, init_weights=True)
 
 
-def _replace_classifiers(model: nn.Module, num_classes: int) -> None:
+def _replace_classifiers(model: InceptionV3Transfer, num_classes: int) -> None:
     model.fc = nn.Linear(model.fc.in_features, num_classes)
     if model.AuxLogits is not None:
         model.AuxLogits.fc = nn.Linear(model.AuxLogits.fc.in_features, num_classes)

@@ -16,8 +16,22 @@ from torch import nn
 
 __all__ = ["group_transforms", "invariance_ratio"]
 
+Transform = Callable[[torch.Tensor], torch.Tensor]
 
-def group_transforms(group: str) -> list[Callable[[torch.Tensor], torch.Tensor]]:
+
+def _identity(x: torch.Tensor) -> torch.Tensor:
+    return x
+
+
+def _rotation(k: int) -> Transform:
+    return lambda x: torch.rot90(x, k, dims=(-2, -1))
+
+
+def _mirrored(then: Transform) -> Transform:
+    return lambda x: then(torch.flip(x, dims=(-1,)))
+
+
+def group_transforms(group: str) -> list[Transform]:
     """The non-identity elements of ``group`` acting on ``(..., H, W)`` images.
 
     ``"p4"``: rotations by 90, 180 and 270 degrees; ``"p4m"``: those and the four mirror images
@@ -28,13 +42,12 @@ def group_transforms(group: str) -> list[Callable[[torch.Tensor], torch.Tensor]]
     >>> len(group_transforms("p4")), len(group_transforms("p4m"))
     (3, 7)
     """
-    rotations = [lambda x, k=k: torch.rot90(x, k, dims=(-2, -1)) for k in (1, 2, 3)]
+    rotations = [_rotation(k) for k in (1, 2, 3)]
     if group == "p4":
         return rotations
     if group != "p4m":
         raise ValueError(f"group must be 'p4' or 'p4m', but got {group!r}")
-    mirrors = [lambda x, r=r: r(torch.flip(x, dims=(-1,)))
-               for r in [lambda x: x, *rotations]]
+    mirrors = [_mirrored(r) for r in [_identity, *rotations]]
     return rotations + mirrors
 
 

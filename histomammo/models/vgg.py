@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from histomammo.models._classifier import ClassifierMixin
+from histomammo.models._classifier import ClassifierMixin, conv_out_channels
 from histomammo.models._registry import register_model
 from histomammo.models._weights import Weights, load_weights
 
@@ -32,7 +32,7 @@ def _vgg_features(in_channels: int, width: float = 1.0) -> nn.Sequential:
     layers: list[nn.Module] = []
     channels = in_channels
     for item in _VGG16:
-        if item == "M":
+        if isinstance(item, str):  # "M"
             layers.append(nn.MaxPool2d(2, 2))
         else:
             filters = max(1, int(round(item * width)))
@@ -70,13 +70,14 @@ class VGG16GAP(ClassifierMixin, nn.Module):
     def __init__(self, num_classes: int = 5, in_channels: int = 1, width: float = 1.0) -> None:
         super().__init__()
         self.features = _vgg_features(in_channels, width)
-        self.feature_channels = self.features[28].out_channels
+        self.feature_channels = conv_out_channels(self.features[28])
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(self.feature_channels, num_classes)
         for module in self.features:
             if isinstance(module, nn.Conv2d):  # torchvision's VGG initialisation
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         self.in_channels = in_channels
 
     def conv_body(self) -> nn.Sequential:

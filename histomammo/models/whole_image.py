@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from typing import Any, Protocol, TypeGuard
 
 import torch
 from torch import nn
 
-from histomammo.models._classifier import ClassifierMixin, new_classifier
+from histomammo.models._classifier import ClassifierMixin, new_classifier, sequential
 from histomammo.models._registry import create_model, register_model
 from histomammo.models._weights import Weights, load_weights
 
@@ -92,7 +93,7 @@ def resnet_block(in_channels: int, widths: Sequence[int], n_units: int) -> nn.Se
     return nn.Sequential(*units)
 
 
-def _top_blocks(top: str, blocks: Sequence, in_channels: int) -> tuple[nn.Sequential, int]:
+def _top_blocks(top: str, blocks: Sequence[tuple[Any, int]], in_channels: int) -> tuple[nn.Sequential, int]:
     modules = []
     channels = in_channels
     for pattern, count in blocks:
@@ -105,15 +106,27 @@ def _top_blocks(top: str, blocks: Sequence, in_channels: int) -> tuple[nn.Sequen
     return nn.Sequential(*modules), channels
 
 
+class PatchNet(Protocol):
+    """A patch classifier a whole-image model is built from: a convolutional body and a
+    linear ``fc`` on its pooled features (``resnet50_patch``, ``vgg16_gap``)."""
+
+    fc: nn.Linear
+
+    def conv_body(self) -> nn.Module: ...
+
+
+def _is_patch_net(module: nn.Module) -> TypeGuard[PatchNet]:
+    return hasattr(module, "conv_body") and isinstance(getattr(module, "fc", None), nn.Linear)
+
+
 def _split_patch_net(patch_net: nn.Module) -> tuple[nn.Module, nn.Linear]:
-    if not (hasattr(patch_net, "conv_body") and isinstance(getattr(patch_net, "fc", None),
-                                                           nn.Linear)):
+    if not _is_patch_net(patch_net):
         raise TypeError(
             "patch_net must be a patch classifier with conv_body() and a linear fc (e.g. "
             f"resnet50_patch or vgg16_gap); got {type(patch_net).__name__}"
         )
-    patch_net = copy.deepcopy(patch_net)  # the whole-image model owns its own copy
-    return patch_net.conv_body(), patch_net.fc
+    owned = copy.deepcopy(patch_net)  # the whole-image model owns its own copy
+    return owned.conv_body(), owned.fc
 
 
 class PatchToImageClassifier(ClassifierMixin, nn.Module):
@@ -176,7 +189,7 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
         self,
         patch_net: nn.Module,
         top: str = "resnet",
-        top_blocks: Sequence | None = None,
+        top_blocks: Sequence[tuple[Any, int]] | None = None,
         heatmap: bool = False,
         head: str = "conv",
         num_classes: int = 2,
@@ -195,10 +208,12 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
         self.uses_heatmap = heatmap or head == "fc"
         channels = patch_fc.in_features
         if self.uses_heatmap:
-            self.heatmap_conv = nn.Conv2d(channels, patch_fc.out_features, 1)
+            self.heatmap_conv = nn.Conv2d(channels, patch_fc.out_features, 1,
+                                          bias=patch_fc.bias is not None)
             with torch.no_grad():
                 self.heatmap_conv.weight.copy_(patch_fc.weight[:, :, None, None])
-                self.heatmap_conv.bias.copy_(patch_fc.bias)
+                if self.heatmap_conv.bias is not None and patch_fc.bias is not None:
+                    self.heatmap_conv.bias.copy_(patch_fc.bias)
             channels = patch_fc.out_features
         if head == "conv":
             blocks, channels = _top_blocks(top, top_blocks or _DEFAULT_TOP[top], channels)
@@ -243,7 +258,7 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
     @property
     def classifier_name(self) -> str:
         if self.head_kind == "fc":
-            return f"top.fc.{len(self.top['fc']) - 1}"
+            return f"top.fc.{len(sequential(self.top['fc'], 'top.fc')) - 1}"
         return "top.classifier"
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
@@ -257,7 +272,7 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
         map."""
         if self.head_kind == "fc":
             if pre_logits:
-                return self.top["fc"][:-1](x)
+                return sequential(self.top["fc"], "top.fc")[:-1](x)
             logits = self.top["fc"](x)
             if "shortcut" in self.top:
                 logits = logits + self.top["shortcut"](x)
@@ -269,7 +284,7 @@ class PatchToImageClassifier(ClassifierMixin, nn.Module):
         """A new output layer with ``num_classes`` outputs (and a new shortcut's, if any)."""
         super().reset_classifier(num_classes)
         if self.head_kind == "fc" and "shortcut" in self.top:
-            shortcut = self.top["shortcut"]
+            shortcut = sequential(self.top["shortcut"], "top.shortcut")
             shortcut[-1] = new_classifier(shortcut[-1], num_classes)
 
 
@@ -281,7 +296,7 @@ def patch_to_image(
     in_channels: int | None = None,
     weights: Weights = None,
     top: str | None = None,
-    top_blocks: Sequence | None = None,
+    top_blocks: Sequence[tuple[Any, int]] | None = None,
     heatmap: bool = False,
     head: str = "conv",
     input_size: tuple[int, int] | None = None,

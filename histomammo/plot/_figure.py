@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from histomammo._atomic import atomic_write
 from histomammo._deps import require
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["new_axes", "panel_axes", "save_figure"]
 
 
 def save_figure(
-    figure: Any, path: str | os.PathLike[str], *, dpi: int = 100, tight: bool = False
+    figure: Figure, path: str | os.PathLike[str], *, dpi: int = 100, tight: bool = False
 ) -> Path:
     """Write a matplotlib ``figure`` to ``path`` atomically (a temporary name, then a rename).
 
@@ -56,18 +61,22 @@ def save_figure(
     return path
 
 
-def new_axes(ax: Any, figsize: tuple[float, float]) -> tuple[Any, Any, bool]:
+def new_axes(ax: Axes | None, figsize: tuple[float, float]) -> tuple[Figure, Axes, bool]:
     """``(figure, axes, created)``: ``ax`` and its figure, or a new pyplot figure (so that a
     notebook shows it) with one axes of ``figsize`` inches."""
     if ax is not None:
-        return ax.figure, ax, False
+        import matplotlib.figure
+
+        figure = ax.figure  # a subfigure's axes: its root figure, the one that saves
+        root = figure if isinstance(figure, matplotlib.figure.Figure) else figure.figure
+        return root, ax, False
     plt = require("matplotlib.pyplot", extra="plot")
     figure, ax = plt.subplots(figsize=figsize)
     return figure, ax, True
 
 
-def panel_axes(ax: Any, rows: int, columns: int, figsize: tuple[float, float],
-               **subplots: Any) -> tuple[Any, np.ndarray, bool]:
+def panel_axes(ax: Axes | npt.ArrayLike | None, rows: int, columns: int, figsize: tuple[float, float],
+               **subplots: Any) -> tuple[Figure, np.ndarray, bool]:
     """``(figure, (rows, columns) array of axes, created)`` for a figure of several panels.
 
     ``ax`` may hold ``rows * columns`` axes (any nesting, e.g. what ``plt.subplots`` gave);

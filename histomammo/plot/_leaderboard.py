@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from histomammo.plot._figure import new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_leaderboard"]
 
@@ -21,8 +25,8 @@ def _cell(score: float, rank: int, hausdorff: bool) -> str:
 
 
 def plot_leaderboard(
-    table: Sequence[dict[str, Any]], *, title: str | None = None, ax: Any = None
-) -> Any:
+    table: Sequence[dict[str, Any]], *, title: str | None = None, ax: Axes | None = None
+) -> Figure:
     """Draw a ranked GlaS 2015 table with the user's row highlighted (the seed's figure 5).
 
     Each cell shows the score and, in brackets, its rank; the user's row is highlighted and
@@ -56,6 +60,7 @@ def plot_leaderboard(
     '0.900 (1)'
     """
     figure, ax, created = new_axes(ax, (11, 0.3 * (len(table) + 2)))
+    from matplotlib.transforms import Bbox  # matplotlib is loaded: there is an axes
     ax.axis("off")
     # the columns are the rows' own: (metric, part) in the order of the first row's ranks
     columns = list(table[0]["ranks"]) if table else []
@@ -73,7 +78,7 @@ def plot_leaderboard(
         rowLabels=[row["name"] for row in table],
         colLabels=[*headers, "Sum of ranks", "Position"],
         cellLoc="center",
-        bbox=(0.14, 0.0, 0.86, 1.0),  # room on the left for the row labels
+        bbox=Bbox.from_bounds(0.14, 0.0, 0.86, 1.0),  # room on the left for the row labels
     )
     drawn.auto_set_font_size(False)
     drawn.set_fontsize(9)

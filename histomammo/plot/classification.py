@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from histomammo.plot._figure import new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_roc", "plot_training_curves"]
 
@@ -15,8 +19,8 @@ def plot_roc(
     *,
     operating_points: Mapping[str, tuple[float, float]] | None = None,
     title: str = "ROC",
-    ax: Any = None,
-) -> Any:
+    ax: Axes | None = None,
+) -> Figure:
     """Draw ROC curves, optionally marking operating points.
 
     Parameters
@@ -64,8 +68,8 @@ def plot_training_curves(
     *,
     keys: Sequence[str] = ("loss", "val_loss", "val_auc", "val_specificity"),
     title: str = "training",
-    ax: Any = None,
-) -> Any:
+    ax: Axes | None = None,
+) -> Figure:
     """Draw per-epoch values of a Trainer history (as the thesis's figure 6.2).
 
     Parameters
@@ -105,8 +109,9 @@ def plot_training_curves(
                   marker=".", label=key, color=f"C{index}")
     losses.set(xlabel="epoch", ylabel="loss", title=title)
     rates.set(ylabel="AUC / specificity / accuracy", ylim=(0, 1.02))
-    handles = losses.get_legend_handles_labels()[0] + rates.get_legend_handles_labels()[0]
-    losses.legend(handles, [h.get_label() for h in handles], loc="center right",
+    (loss_handles, loss_labels), (rate_handles, rate_labels) = (
+        losses.get_legend_handles_labels(), rates.get_legend_handles_labels())
+    losses.legend(loss_handles + rate_handles, loss_labels + rate_labels, loc="center right",
                   fontsize="small")
     if created:
         figure.tight_layout()

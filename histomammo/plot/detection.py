@@ -4,20 +4,25 @@ and ground truth and predictions drawn as circles on an image (its result pictur
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from histomammo._tensors import to_numpy
 from histomammo.plot._figure import new_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_detections", "plot_rates_vs_threshold"]
 
 
 def plot_rates_vs_threshold(
     rates: Mapping[str, Any], *, published_tpr: float | None = None,
-    title: str | None = "True-positive and false-discovery rates", ax: Any = None,
-) -> Any:
+    title: str | None = "True-positive and false-discovery rates", ax: Axes | None = None,
+) -> Figure:
     """Draw TPR and FDR against the score threshold, as the seed paper's figure 4.
 
     Parameters
@@ -72,10 +77,10 @@ def _image(image: Any) -> np.ndarray:
 
 
 def plot_detections(
-    image: Any, target: Mapping[str, Any] | None = None,
+    image: npt.ArrayLike, target: Mapping[str, Any] | None = None,
     prediction: Mapping[str, Any] | None = None, *, threshold: float = 0.05,
-    title: str | None = None, ax: Any = None,
-) -> Any:
+    title: str | None = None, ax: Axes | None = None,
+) -> Figure:
     """Draw an image with ground truth (red) and predictions (green) as circles.
 
     As the seed paper's picture: each box becomes the circle inscribed in it; predictions

@@ -8,12 +8,16 @@ matplotlib is imported inside them (the ``plot`` extra).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from histomammo._tensors import to_numpy
 from histomammo.plot._figure import panel_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_crop_steps", "plot_mammograms", "plot_naive_steps"]
 
@@ -24,8 +28,8 @@ def plot_mammograms(
     boxes: Sequence[Sequence[tuple[int, int, int, int]]] | None = None,
     highlight: Sequence[tuple[int, int, int, int] | None] | None = None,
     panel_height: float = 3.2,
-    ax: Any = None,
-) -> Any:
+    ax: Axes | None = None,
+) -> Figure:
     """Show greyscale images side by side with titles, optionally with boxes drawn on them.
 
     Parameters
@@ -78,7 +82,7 @@ def plot_mammograms(
     return figure
 
 
-def plot_naive_steps(original: np.ndarray, normalized: np.ndarray, *, ax: Any = None) -> Any:
+def plot_naive_steps(original: np.ndarray, normalized: np.ndarray, *, ax: Axes | None = None) -> Figure:
     """Figure 5.1: (a) the original mammogram, (b) after the naive pipeline.
 
     ``ax``: two axes to draw into (a new figure by default); returns the figure.
@@ -94,8 +98,8 @@ def plot_naive_steps(original: np.ndarray, normalized: np.ndarray, *, ax: Any = 
 
 
 def plot_crop_steps(
-    original: np.ndarray, stages: Any, *, cleaned: np.ndarray | None = None, ax: Any = None,
-) -> Any:
+    original: np.ndarray, stages: Any, *, cleaned: np.ndarray | None = None, ax: Axes | None = None,
+) -> Figure:
     """Figure 5.2: original, markers removed, blurred copy, Otsu foreground with boxes, crop.
 
     Parameters
@@ -127,7 +131,8 @@ def plot_crop_steps(
     factor = stages.factor
 
     def reduced(box: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
-        return tuple(int(np.ceil(v / factor)) for v in box)  # type: ignore[return-value]
+        x0, y0, x1, y1 = (int(np.ceil(v / factor)) for v in box)
+        return x0, y0, x1, y1
 
     panels = [("original", original)]
     boxes: list[list[tuple[int, int, int, int]]] = [[]]

@@ -10,13 +10,18 @@ such panel. matplotlib (the ``plot`` extra) is imported inside the functions onl
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 from skimage.segmentation import find_boundaries
 
 from histomammo._tensors import to_numpy
 from histomammo.plot._figure import new_axes, panel_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_label_overlay", "plot_segmentation_overlay"]
 
@@ -54,8 +59,8 @@ def _show(ax: Any, panel: np.ndarray, title: str | None) -> None:
 
 
 def plot_label_overlay(
-    image: Any, labels: Any, *, alpha: float = 0.4, title: str | None = None, ax: Any = None
-) -> Any:
+    image: npt.ArrayLike, labels: npt.ArrayLike, *, alpha: float = 0.4, title: str | None = None, ax: Axes | None = None
+) -> Figure:
     """Colour each instance of ``labels`` over ``image`` and outline it (one panel of figure 4).
 
     Background pixels are shown unchanged; each instance is tinted (label ``k`` takes colour
@@ -103,8 +108,8 @@ def plot_segmentation_overlay(
     row_titles: Sequence[str] | None = None,
     alpha: float = 0.4,
     panel_size: float = 2.6,
-    ax: Any = None,
-) -> Any:
+    ax: Axes | None = None,
+) -> Figure:
     """Images, their true instances and each model's predicted instances, one row per image.
 
     Parameters

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from histomammo._tensors import to_numpy
 from histomammo.plot._figure import new_axes, panel_axes
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_patches", "plot_tissue_mask"]
 
 
 def plot_tissue_mask(
-    rgb: Any, mask: Any, *, title: str | None = None, ax: Any = None
-) -> Any:
+    rgb: npt.ArrayLike, mask: npt.ArrayLike, *, title: str | None = None, ax: Axes | None = None
+) -> Figure:
     """Show ``mask`` (True = tissue) outlined and tinted over the slide thumbnail ``rgb``.
 
     Parameters
@@ -61,8 +66,8 @@ def plot_tissue_mask(
 
 def plot_patches(
     images: Sequence[Any], labels: Sequence[Any] | None = None, *, columns: int = 8,
-    ax: Any = None,
-) -> Any:
+    ax: Axes | None = None,
+) -> Figure:
     """A grid of ``(H, W, 3)`` uint8 patches, each titled with its label.
 
     Parameters

@@ -18,17 +18,12 @@ Examples
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import ndimage
 
 from histomammo.postprocess._convert import follows_input
-
-if TYPE_CHECKING:
-    import torch
-
-    Image = np.ndarray | torch.Tensor
 
 __all__ = [
     "fill_holes",
@@ -54,7 +49,7 @@ def _labels(image: np.ndarray, name: str = "labels") -> np.ndarray:
     return array
 
 
-def _objects(labels: np.ndarray):
+def _objects(labels: np.ndarray) -> Iterator[tuple[int, tuple[slice, ...]]]:
     """(label, bounding box) of every object, through one consecutive relabelling."""
     values, inverse = np.unique(labels, return_inverse=True)
     inverse = inverse.reshape(labels.shape)
@@ -64,7 +59,7 @@ def _objects(labels: np.ndarray):
 
 
 @follows_input
-def remove_small_objects(labels: Image, min_size: int) -> Image:
+def remove_small_objects(labels: np.ndarray, min_size: int) -> np.ndarray:
     """Set objects smaller than ``min_size`` pixels to background; the others keep their labels.
 
     Parameters
@@ -96,7 +91,7 @@ def remove_small_objects(labels: Image, min_size: int) -> Image:
 
 
 @follows_input
-def fill_holes(labels: Image) -> Image:
+def fill_holes(labels: np.ndarray) -> np.ndarray:
     """Fill background holes enclosed by a single object with that object's label.
 
     A hole is background that the object encloses on its own: background not reachable from
@@ -122,7 +117,8 @@ def fill_holes(labels: Image) -> Image:
 
 
 @follows_input
-def split_weak_connections(labels: Image, *, h: float = 2.0, min_size: int = 0) -> Image:
+def split_weak_connections(labels: np.ndarray, *, h: float = 2.0, min_size: int = 0
+                           ) -> np.ndarray:
     """Split objects at narrow necks with a distance-transform watershed.
 
     Within each object the Euclidean distance to the background has one peak per lobe; peaks
@@ -181,14 +177,14 @@ def split_weak_connections(labels: Image, *, h: float = 2.0, min_size: int = 0) 
 
 @follows_input
 def probabilities_to_instances(
-    probabilities: Image,
+    probabilities: np.ndarray,
     threshold: float = 0.5,
     *,
     min_size: int = 0,
     fill: bool = False,
     split: bool = False,
     h: float = 2.0,
-) -> Image:
+) -> np.ndarray:
     """Instance labels from a foreground probability map, with optional post-processing.
 
     Thresholds (``> threshold``), labels 8-connected components, then applies in order

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -12,11 +13,14 @@ import torch
 from histomammo.datasets._mammo_headers import read_header
 from histomammo.metrics.classification import accuracy, roc_auc
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
 __all__ = ["accuracy_metric", "auc_metric", "positive_scores", "predict_scores", "save_closed",
            "stored_to_unit", "synthetic_root"]
 
 
-def save_closed(figure, path: str | os.PathLike[str], *, dpi: int = 100) -> Path:
+def save_closed(figure: Figure, path: str | os.PathLike[str], *, dpi: int = 100) -> Path:
     """Save a ``plot_*`` figure (tight, atomic) and close it: the workflows keep no figure open."""
     import matplotlib.pyplot as plt
 

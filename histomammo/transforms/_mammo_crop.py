@@ -228,7 +228,7 @@ def otsu_crop_stages(
     return CropStages(blurred, foreground, boxes, box, area_resize(crop, (rows, cols)), factor)
 
 
-def _full_box(found: tuple[slice, slice], factor: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
+def _full_box(found: tuple[slice, ...], factor: int, shape: tuple[int, ...]) -> tuple[int, int, int, int]:
     """A reduced-copy bounding box as full-resolution XYXY pixels (whole blocks)."""
     row_slice, col_slice = found
     return (col_slice.start * factor, row_slice.start * factor,

@@ -93,10 +93,11 @@ def _histogram(values: np.ndarray, bins: int | None) -> tuple[np.ndarray, np.nda
         if high - low < _MAX_INTEGER_BINS:
             counts = np.bincount((values - low).astype(np.intp, copy=False))
             return counts, np.arange(low, high + 1, dtype=np.float64)
-    low, high = float(values.min()), float(values.max())
-    if low == high:
-        return np.array([values.size]), np.array([low])
-    counts, edges = np.histogram(values, bins=256 if bins is None else int(bins), range=(low, high))
+    lowest, highest = float(values.min()), float(values.max())
+    if lowest == highest:
+        return np.array([values.size]), np.array([lowest])
+    counts, edges = np.histogram(values, bins=256 if bins is None else int(bins),
+                                 range=(lowest, highest))
     return counts, (edges[:-1] + edges[1:]) / 2
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -45,13 +45,12 @@ class _GreyscaleTransform(v2.Transform):
     """
 
     _transformed_types = (torch.Tensor, np.ndarray)
+    # The numpy function each subclass sets, made by ``_wrapping``.
+    _function: ClassVar[Callable[[_GreyscaleTransform, np.ndarray], np.ndarray]]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__()
         self.kwargs = kwargs
-
-    def _function(self, image: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
 
     def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
         if isinstance(inpt, np.ndarray):

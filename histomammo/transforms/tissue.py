@@ -15,14 +15,17 @@ whole-slide images" (CLAM), 2021: Otsu's threshold on the blurred saturation cha
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
+import numpy.typing as npt
 from scipy import ndimage
 from skimage.color import rgb2hsv
 
 from histomammo.transforms._mammo_otsu import otsu_threshold
+from histomammo.transforms._slide import Slide
 
 __all__ = ["TissueMask", "otsu_tissue_mask", "saturation_mask", "tissue_mask"]
 
@@ -129,7 +132,7 @@ class TissueMask:
         summed[1:, 1:] = np.cumsum(np.cumsum(self.mask, axis=0), axis=1)
         object.__setattr__(self, "_summed", summed)
 
-    def fraction(self, top: Any, left: Any, height: float, width: float) -> np.ndarray:
+    def fraction(self, top: npt.ArrayLike, left: npt.ArrayLike, height: float, width: float) -> np.ndarray:
         """Tissue share of the level-0 box(es) ``top:top+height, left:left+width``.
 
         ``top`` and ``left`` may be arrays (one box each); the box is mapped to the mask
@@ -149,11 +152,11 @@ class TissueMask:
 
 
 def tissue_mask(
-    image: Any,
+    image: Slide,
     method: Literal["saturation", "otsu"] = "saturation",
     *,
     level: int = -1,
-    **options: Any,
+    **options: float,
 ) -> TissueMask:
     """Compute a tissue mask of a slide on one of its (low-resolution) levels.
 
@@ -174,7 +177,8 @@ def tissue_mask(
     TissueMask
         The mask and the level's downsample, so boxes are given in level-0 pixels.
     """
-    functions = {"saturation": saturation_mask, "otsu": otsu_tissue_mask}
+    functions: dict[str, Callable[..., np.ndarray]] = {"saturation": saturation_mask,
+                                                       "otsu": otsu_tissue_mask}
     if method not in functions:
         raise ValueError(f"unknown tissue mask method {method!r}; expected one of {list(functions)}")
     chosen = image.levels[level]

@@ -116,3 +116,8 @@ def test_all_gconv_net_export_equals_the_model():
     x = torch.randn(2, 3, 94, 94, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
         torch.testing.assert_close(model.export()(x), model(x), atol=1e-5, rtol=1e-5)
+
+
+def test_affine_relu_refuses_a_norm_without_running_statistics():
+    with pytest.raises(ValueError, match="track_running_stats=False"):
+        AffineReLU(nn.BatchNorm2d(3, track_running_stats=False))

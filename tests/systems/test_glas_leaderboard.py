@@ -65,3 +65,12 @@ def test_worst_possible_entry_is_last():
 def test_missing_metric_is_an_error():
     with pytest.raises(KeyError):
         rank_against_leaderboard({"f1": 1.0}, {"f1": 1.0})
+
+
+def test_one_part_alone_is_refused():
+    mine = {"f1": 0.9, "object_dice": 0.89, "object_hausdorff": 50.0}
+    with pytest.raises(ValueError, match="scores_a and scores_b"):
+        rank_against_leaderboard(mine, None)
+    with pytest.raises(ValueError, match="scores_a and scores_b"):
+        rank_against_leaderboard(None, mine)
+    assert len(rank_against_leaderboard(None, None)) == 10  # the official rows alone

@@ -97,3 +97,12 @@ def test_published_tables_are_the_thesis():
     for network, epochs in (("alexnet", 80), ("alexnet_large", 80), ("reduced_resnet", 40)):
         assert np.isclose(THESIS_TABLE_6_4[network]["baseline"]["auc"],
                           THESIS_TABLE_6_3[(network, epochs)]["test_auc"])
+
+
+def test_oversample_needs_a_dataset_with_a_length():
+    class Stream(torch.utils.data.Dataset):
+        def __getitem__(self, index):
+            return index
+
+    with pytest.raises(TypeError, match="oversample needs a dataset with a length; got Stream"):
+        oversample(Stream(), [0, 1])

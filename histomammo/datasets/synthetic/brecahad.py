@@ -75,7 +75,7 @@ def _draw_nucleus(image: np.ndarray, centre: tuple[float, float], radius: float,
 def _place(n: int, shape: tuple[int, int], margin: float, taken: list[tuple[float, float, float]],
            radius: tuple[float, float], rng: np.random.Generator) -> list[tuple[float, float, float]]:
     """Up to ``n`` (row, col, radius) centres that do not overlap earlier nuclei."""
-    placed = []
+    placed: list[tuple[float, float, float]] = []
     for _ in range(n * 20):
         if len(placed) == n:
             break

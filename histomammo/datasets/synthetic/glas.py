@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -52,7 +53,8 @@ def _radius_profile(rng: np.random.Generator, malignant: bool) -> tuple[np.ndarr
     return orders, amplitudes, rng.uniform(0, 2 * np.pi, len(orders))
 
 
-def _place(rng, centres, radii, r0, shape, touching: bool):
+def _place(rng: np.random.Generator, centres: list[tuple[float, float]], radii: list[float],
+           r0: float, shape: tuple[int, int], touching: bool) -> tuple[float, float] | None:
     """A centre for a gland of radius ``r0``: touching an existing one, or apart from all."""
     height, width = shape
     for _ in range(60):
@@ -70,7 +72,9 @@ def _place(rng, centres, radii, r0, shape, touching: bool):
     return None
 
 
-def _paint_gland(image, labels, label, centre, r0, profile, rng, malignant) -> None:
+def _paint_gland(image: np.ndarray, labels: np.ndarray, label: int, centre: tuple[float, float],
+                r0: float, profile: tuple[np.ndarray, ...], rng: np.random.Generator, malignant: bool
+                ) -> None:
     height, width = labels.shape
     reach = int(r0 * 1.6) + 2
     y0, y1 = max(0, int(centre[0]) - reach), min(height, int(centre[0]) + reach)
@@ -105,7 +109,7 @@ def _paint_gland(image, labels, label, centre, r0, profile, rng, malignant) -> N
         patch[nucleus & gland] = _NUCLEUS
 
 
-def _stroma(shape, rng: np.random.Generator) -> np.ndarray:
+def _stroma(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     height, width = shape
     fibres = ndimage.gaussian_filter(rng.normal(0, 1, (height, width)), (1.0, 4.0))
     image = _STROMA + 18.0 * fibres[..., None] / (fibres.std() + 1e-6)
@@ -198,7 +202,7 @@ def _part_patients(count: int, rng: np.random.Generator) -> list[int]:
     return [int(p) for p, n in zip(chosen, sizes, strict=True) for _ in range(n)]
 
 
-def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list]:
+def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list[Any]]:
     """``[name, patient, grade, subgrade]`` per image, with the release's quirks in the values.
 
     Patients 1-16 recur across the parts with one usual grade each; in up to 5 (part,
@@ -207,10 +211,10 @@ def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list]:
     """
     usual = {p: "malignant" if rng.random() < 0.55 else "benign"
              for p in range(1, _PATIENTS + 1)}
-    rows = [[f"{part}_{i}", patient, usual[patient], ""]
+    rows: list[list[Any]] = [[f"{part}_{i}", patient, usual[patient], ""]
             for part, count in counts.items() if count
             for i, patient in enumerate(_part_patients(count, rng), start=1)]
-    pairs: dict[tuple[str, int], list[list]] = {}
+    pairs: dict[tuple[str, int], list[list[Any]]] = {}
     for row in rows:
         pairs.setdefault((row[0].split("_")[0], row[1]), []).append(row)
     several = [members for members in pairs.values() if len(members) > 1]
@@ -228,7 +232,7 @@ def _grade_rows(counts: dict[str, int], rng: np.random.Generator) -> list[list]:
     return rows
 
 
-def _grade_csv(rows: list[list], quirks: bool) -> str:
+def _grade_csv(rows: list[list[Any]], quirks: bool) -> str:
     """``Grade.csv`` text; with ``quirks`` as released: bare CR line ends, no final newline,
     no space before the patient ID in the testA rows."""
     header = "name,patient ID, grade (GlaS), grade (Sirinukunwattana et al. 2015)"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import plistlib
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from skimage import measure
@@ -126,7 +127,7 @@ def _point(x: float, y: float) -> str:
     return f"({x:.6f}, {y:.6f})"
 
 
-def _roi(index: int, name: str, points: np.ndarray, spacing: float = 0.07) -> dict:
+def _roi(index: int, name: str, points: np.ndarray, spacing: float = 0.07) -> dict[str, Any]:
     centre = points.mean(axis=0)
     return {
         "Area": float(len(points)), "Center": f"({centre[0]:.6f}, {centre[1]:.6f}, 0.000000)",

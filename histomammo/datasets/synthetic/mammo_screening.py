@@ -93,7 +93,7 @@ def make_screening_archive(
             year = int(date[:4])
             diagnosis_year = next((y for y, case in diagnoses.items() if y == year or
                                    (case in ("next", "interval") and y + 1 == year)), None)
-            sick = cancers.get(diagnosis_year)
+            sick = None if diagnosis_year is None else cancers.get(diagnosis_year)
             _write_study(tree, rng, patient, date, shape, sick,
                          compressed=(number + index) % 3 == 0)
         for year, case in diagnoses.items():

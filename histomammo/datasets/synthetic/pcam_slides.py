@@ -10,11 +10,12 @@ drew, at a known downsample, so tissue filters and patch labelling can be checke
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 import tifffile
@@ -163,23 +164,25 @@ def make_slide(
     options = dict(tile=(tile, tile), photometric="rgb", dtype=np.uint8,
                    compression=None if compression == "none" else compression)
     with atomic_write(path, "wb") as handle:
-        handle.raw.name = str(path)  # tifffile names its stream after the file; fdopen's is an int
+        # tifffile names its stream after the file; fdopen's is an int
+        if isinstance(handle, io.BufferedWriter) and isinstance(handle.raw, io.FileIO):
+            handle.raw.name = str(path)
         with tifffile.TiffWriter(handle, bigtiff=True) as tif:
             _write_levels(tif, classes, mask_downsample, shape, tile, levels, layout, bank,
                           options)
-    return SyntheticSlide(path, tuple(shape), classes != _BACKGROUND, classes == _TUMOUR,
-                          mask_downsample)
+    return SyntheticSlide(path, (int(shape[0]), int(shape[1])), classes != _BACKGROUND,
+                          classes == _TUMOUR, mask_downsample)
 
 
 def _write_levels(
     tif: tifffile.TiffWriter, classes: np.ndarray, mask_downsample: int, shape: tuple[int, int],
-    tile: int, levels: int, layout: str, bank: dict[int, list[np.ndarray]], options: dict,
+    tile: int, levels: int, layout: str, bank: dict[int, list[np.ndarray]], options: dict[str, Any],
 ) -> None:
     """Level 0 then each half-size level, as SubIFDs of the first page or as reduced pages."""
     for level in range(levels):
         factor = 2**level
         size = (-(-shape[0] // factor), -(-shape[1] // factor))
-        extra: dict = {"subfiletype": 1} if level else {}
+        extra: dict[str, Any] = {"subfiletype": 1} if level else {}
         if level == 0 and layout == "subifd" and levels > 1:
             extra = {"subifds": levels - 1}
         tif.write(_tiles(classes, mask_downsample, factor, size, tile, bank),

@@ -134,7 +134,9 @@ def _selected_names(model: nn.Module, trainable: Trainable) -> list[str]:
             for name, _ in named
             if any(name == p or name.startswith(p + ".") for p in trainable)
         ]
-    return [name for name, param in named if trainable(name, param)]
+    if callable(trainable):
+        return [name for name, param in named if trainable(name, param)]
+    raise TypeError(f"trainable {trainable!r} was not checked by Stage")
 
 
 class StagedUnfreeze(Callback):
@@ -215,7 +217,9 @@ class StagedUnfreeze(Callback):
         wrong = [stage for stage in stages if not isinstance(stage, Stage)]
         if wrong:
             raise TypeError(f"StagedUnfreeze: every stage must be a Stage, but got {wrong!r}")
-        open_ended = [i for i, stage in enumerate(stages[:-1]) if stage.epochs is None]
+        lengths = [stage.epochs for stage in stages[:-1]]
+        known = [n for n in lengths if n is not None]
+        open_ended = [i for i, n in enumerate(lengths) if n is None]
         if open_ended:
             raise ValueError(
                 "StagedUnfreeze: only the last stage may have epochs=None, "
@@ -223,8 +227,8 @@ class StagedUnfreeze(Callback):
             )
         self.stages = stages
         self._starts = [0]
-        for stage in stages[:-1]:
-            self._starts.append(self._starts[-1] + stage.epochs)
+        for n in known:
+            self._starts.append(self._starts[-1] + n)
 
     def stage_index(self, epoch: int) -> int:
         """Index into `stages` of the stage that trains ``epoch`` (0-based)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from functools import partial
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, TypedDict
 
 import torch
 from torch import nn
@@ -24,8 +24,16 @@ from histomammo.engine.callbacks import Callback
 __all__ = ["PAPER_RECIPE", "PUBLISHED", "PatchEpoch", "brecahad_recipe", "paper_augmentation",
            "recipe"]
 
+class _PaperRecipe(TypedDict):
+    epochs: int
+    batch_size: int
+    lr: float
+    weight_decay: float
+    lr_factor: float
+
+
 #: Section 2.4.2 of the seed paper.
-PAPER_RECIPE: dict[str, float | int] = {
+PAPER_RECIPE: _PaperRecipe = {
     "epochs": 100, "batch_size": 1, "lr": 2e-5, "weight_decay": 5e-4, "lr_factor": 0.98,
 }
 #: The seed's result: the share of tumour cells found at the lowest score threshold (its

@@ -196,9 +196,9 @@ def detections_caption(prediction: dict[str, Any], epochs: int, threshold: float
 # CPU-sized heads (fewer sampled RoIs and proposals; the architecture is the paper's), and
 # every scored box kept (torchvision drops scores below 0.05 by default, which after one
 # epoch is all of them): the rates then start at threshold 0 and the figure has boxes to draw
-_DEMO_MODEL = dict(min_size=96, max_size=128, box_batch_size_per_image=32,
-                   rpn_batch_size_per_image=64, rpn_pre_nms_top_n_test=300,
-                   rpn_post_nms_top_n_test=100, box_score_thresh=0.0)
+_DEMO_MODEL: dict[str, Any] = dict(min_size=96, max_size=128, box_batch_size_per_image=32,
+                                   rpn_batch_size_per_image=64, rpn_pre_nms_top_n_test=300,
+                                   rpn_post_nms_top_n_test=100, box_score_thresh=0.0)
 
 
 def detector_run(out: Path, seed: int = 0, *, epochs: int = 1, device: str = "cpu",

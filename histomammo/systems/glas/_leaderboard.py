@@ -88,7 +88,8 @@ def _better(metric: str, a: float, b: float) -> bool:
 
 
 def _competition_ranks(
-    rows: Sequence[LeaderboardEntry | None], values: Sequence[float], metric: str, column
+    rows: Sequence[LeaderboardEntry | None], values: Sequence[float], metric: str,
+    column: tuple[str, str],
 ) -> list[int]:
     """Standard competition ranking ("1224"); ``None`` marks the user's row.
 
@@ -97,13 +98,13 @@ def _competition_ranks(
     their published order decides. A tie with the user's row is a shared rank.
     """
     ranks = []
-    for i, value in enumerate(values):
+    for row, value in zip(rows, values, strict=True):
         ahead = 0
-        for j, other in enumerate(values):
+        for row_other, other in zip(rows, values, strict=True):
             if _better(metric, other, value):
                 ahead += 1
-            elif other == value and rows[i] is not None and rows[j] is not None:
-                ahead += rows[j].published_ranks[column] < rows[i].published_ranks[column]
+            elif other == value and row is not None and row_other is not None:
+                ahead += row_other.published_ranks[column] < row.published_ranks[column]
         ranks.append(ahead + 1)
     return ranks
 
@@ -148,11 +149,13 @@ def rank_against_leaderboard(
     >>> [row["position"] for row in table if row["is_user"]]
     [1]
     """
-    rows: list[LeaderboardEntry | None] = [
-        e for e in leaderboard if e.official or include_unofficial
-    ]
-    scores: list[dict[tuple[str, str], float]] = [dict(e.scores) for e in rows]
-    if scores_a is not None or scores_b is not None:
+    entries = [e for e in leaderboard if e.official or include_unofficial]
+    rows: list[LeaderboardEntry | None] = list(entries)
+    scores: list[dict[tuple[str, str], float]] = [dict(e.scores) for e in entries]
+    if (scores_a is None) != (scores_b is None):
+        raise ValueError("rank_against_leaderboard: pass scores_a and scores_b (test parts A "
+                         "and B), or neither to rank the table alone; got only one")
+    if scores_a is not None and scores_b is not None:
         user = {(m, "A"): float(scores_a[m]) for m, _ in METRICS[::2]}
         user.update({(m, "B"): float(scores_b[m]) for m, _ in METRICS[::2]})
         rows.append(None)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypedDict
 
 import torch
 from torch import nn
@@ -41,9 +41,18 @@ __all__ = [
     "train_maskrcnn",
 ]
 
+class _MaskRCNNSchedule(TypedDict):
+    lr: float
+    momentum: float
+    weight_decay: float
+    batch_size: int
+    epochs: int
+    mask_hidden: int
+
+
 #: The paper's Mask R-CNN schedule (section 6.3); momentum from the torchvision tutorial.
-MASKRCNN_SCHEDULE = {"lr": 5e-3, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 2,
-                     "epochs": 500, "mask_hidden": 256}
+MASKRCNN_SCHEDULE: _MaskRCNNSchedule = {"lr": 5e-3, "momentum": 0.9, "weight_decay": 5e-4,
+                                        "batch_size": 2, "epochs": 500, "mask_hidden": 256}
 
 
 def unet_loss(logits: torch.Tensor, target: Mapping[str, Any] | torch.Tensor) -> torch.Tensor:
@@ -93,8 +102,8 @@ def unet_recipe(*, epochs: Sequence[int] = (900, 50), batch_size: int = 6) -> Re
 
 def train_unet(
     model: nn.Module,
-    train_set: Dataset,
-    val_set: Dataset | None = None,
+    train_set: Dataset[Any],
+    val_set: Dataset[Any] | None = None,
     recipe: Recipe | None = None,
     *,
     checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -199,8 +208,8 @@ def maskrcnn_evaluation_loss(
 
 def train_maskrcnn(
     model: nn.Module,
-    train_set: Dataset,
-    val_set: Dataset | None = None,
+    train_set: Dataset[Any],
+    val_set: Dataset[Any] | None = None,
     recipe: Recipe | None = None,
     *,
     checkpoint_dir: str | os.PathLike[str] | None = None,
@@ -235,7 +244,8 @@ def recipe(name: str, model: nn.Module | None = None, **options: Any) -> Recipe:
     >>> recipe("unet").total_epochs, recipe("maskrcnn", epochs=3).epochs
     (950, 3)
     """
-    recipes = {"unet": unet_recipe, "maskrcnn": maskrcnn_recipe}
+    recipes: dict[str, Callable[..., Recipe]] = {"unet": unet_recipe,
+                                                 "maskrcnn": maskrcnn_recipe}
     if name not in recipes:
         raise ValueError(f"the GlaS recipes are {sorted(recipes)}; got {name!r}")
     return recipes[name](**options)

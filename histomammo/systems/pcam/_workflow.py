@@ -20,7 +20,6 @@ from histomammo._atomic import atomic_write
 from histomammo.datasets import PCam
 from histomammo.datasets.synthetic import make_pcam
 from histomammo.engine import Trainer
-from histomammo.models import create_model
 from histomammo.systems.pcam._augment import patch_transform
 from histomammo.systems.pcam._published import PUBLISHED
 from histomammo.systems.pcam._recipe import gcnn_learning, pcam_metrics
@@ -66,7 +65,9 @@ def gcnn_run(out: Path, seed: int = 0, *, n: int = 128, epochs: int = 3, device:
     train = DataLoader(PCam(root, "train", transform=transform), batch_size=32, shuffle=True)
     test = DataLoader(PCam(root, "test", transform=transform), batch_size=128)
     torch.manual_seed(seed)
-    model = create_model("gcnn", group="p4m", widths=(2, 4, 4), hidden=32)
+    from histomammo.models.equivariant import gcnn  # imports e2cnn: only when run
+
+    model = gcnn(group="p4m", widths=(2, 4, 4), hidden=32)
     if channels_last:
         model = model.to(memory_format=torch.channels_last)
     recipe = gcnn_learning(model, epochs=epochs, lr=3e-3)

@@ -23,7 +23,7 @@ convolutions ``features.17/19/21/24/26/28`` and ``fc``. Each model carries its c
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 from torch import nn
@@ -111,7 +111,11 @@ def patch_recipe(
 
 
 def _total(schedule: StagedUnfreeze) -> int:
-    return sum(stage.epochs for stage in schedule.stages)
+    lengths = [stage.epochs for stage in schedule.stages]
+    known = [n for n in lengths if n is not None]
+    if len(known) != len(lengths):  # the stages built here all have a length
+        raise ValueError(f"a stage of {lengths} is open-ended (epochs=None): no total")
+    return sum(known)
 
 
 def _patch_stages(model: nn.Module, pretrained: bool, patch_set: str,
@@ -126,11 +130,11 @@ def _patch_stages(model: nn.Module, pretrained: bool, patch_set: str,
     if not pretrained:
         return StagedUnfreeze([Stage(sum(epochs), "all", lr=1e-3)])
     if top_prefixes is None:
-        if not hasattr(model, "shen_top_prefixes"):
+        top_prefixes = getattr(model, "shen_top_prefixes", None)
+        if top_prefixes is None:
             raise ValueError(
                 f"{type(model).__name__} has no shen_top_prefixes; pass top_prefixes=[...]"
             )
-        top_prefixes = model.shen_top_prefixes
     return StagedUnfreeze([
         Stage(epochs[0], ["fc"], lr=lrs[0]),
         Stage(epochs[1], list(top_prefixes), lr=lrs[1]),
@@ -229,7 +233,8 @@ def recipe(name: str, model: nn.Module, **options: object) -> Recipe:
     >>> recipe("whole_image", model).epochs
     50
     """
-    recipes = {"patch": patch_recipe, "whole_image": whole_image_recipe}
+    recipes: dict[str, Callable[..., Recipe]] = {"patch": patch_recipe,
+                                                 "whole_image": whole_image_recipe}
     if name not in recipes:
         raise ValueError(f"Shen et al.'s recipes are {sorted(recipes)}; got {name!r}")
     return recipes[name](model, **options)

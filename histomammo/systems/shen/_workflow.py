@@ -9,6 +9,7 @@ from the background -> a patch classifier ([`patch_recipe`][histomammo.systems.s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +61,11 @@ def _fit(model: torch.nn.Module, recipe: Recipe, x: torch.Tensor, y: torch.Tenso
 
 
 def patch_to_whole_run(out: Path, seed: int = 0, *, root: Path | None = None,
-                       n_patients: int = 24, shape=(128, 104), patch_size: int = 32,
-                       patch_epochs=(1, 2, 5), image_epochs=(2, 3), width: float = 0.125,
-                       top_blocks=(((8, 8, 32), 1), ((8, 8, 32), 1)), device: str = "auto",
+                       n_patients: int = 24, shape: tuple[int, int] = (128, 104),
+                       patch_size: int = 32, patch_epochs: Sequence[int] = (1, 2, 5),
+                       image_epochs: Sequence[int] = (2, 3), width: float = 0.125,
+                       top_blocks: Sequence[tuple[tuple[int, int, int], int]] = (
+                           ((8, 8, 32), 1), ((8, 8, 32), 1)), device: str = "auto",
                        amp: bool = False, channels_last: bool = False) -> dict[str, Any]:
     """Shen et al.'s pipeline; synthetic CBIS-DDSM-shaped data unless ``root`` is given.
 

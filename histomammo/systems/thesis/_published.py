@@ -16,7 +16,8 @@ __all__ = ["THESIS_TABLE_6_3", "THESIS_TABLE_6_4", "THESIS_SOURCE", "PUBLISHED"]
 THESIS_SOURCE = "Whole-mammogram classification thesis, tables 6.3 and 6.4 (iBOB data)"
 
 
-def _row(epochs, val_auc, val_spec, test_auc, test_sen, test_spec, acc, t_acc):
+def _row(epochs: int, val_auc: float, val_spec: float, test_auc: float, test_sen: float,
+         test_spec: float, acc: float, t_acc: float) -> dict[str, float]:
     return {"epochs": epochs, "val_auc": val_auc / 100, "val_specificity": val_spec / 100,
             "test_auc": test_auc / 100, "test_sensitivity": test_sen / 100,
             "test_specificity": test_spec / 100, "test_accuracy": acc / 100,

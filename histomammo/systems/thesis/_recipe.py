@@ -9,8 +9,9 @@ the view-prediction pipeline check trains 10 epochs (section 6.2).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Sized
 from functools import partial
+from typing import Any, TypeVar
 
 import numpy as np
 import torch
@@ -21,6 +22,8 @@ from histomammo.engine import Recipe
 from histomammo.engine.callbacks import BestCheckpoint
 
 __all__ = ["recipe", "thesis_recipe", "oversample", "THESIS_EPOCHS", "VIEW_CHECK_EPOCHS"]
+
+T = TypeVar("T")
 
 #: Epochs per network of table 6.3 (AlexNet variants were also evaluated after 40).
 THESIS_EPOCHS = {"alexnet": 80, "alexnet_large": 80, "reduced_resnet": 40, "resnet": 40}
@@ -88,8 +91,8 @@ def thesis_recipe(
 
 
 def oversample(
-    dataset: Dataset, labels: Sequence[int] | np.ndarray, factor: int = 2, positive: int = 1
-) -> Subset:
+    dataset: Dataset[T], labels: Sequence[int] | np.ndarray, factor: int = 2, positive: int = 1
+) -> Subset[T]:
     """The dataset with every ``positive`` sample listed ``factor`` times (section 6.3.2).
 
     The thesis's variation "oversampling of the cancer cases". It is done on the index list,
@@ -120,6 +123,8 @@ def oversample(
     >>> list(oversample(data, [0, 1, 0, 0, 1], factor=3))
     [0, 1, 2, 3, 4, 1, 4, 1, 4]
     """
+    if not isinstance(dataset, Sized):
+        raise TypeError(f"oversample needs a dataset with a length; got {type(dataset).__name__}")
     labels = np.asarray(labels)
     if labels.shape != (len(dataset),):
         raise ValueError(
@@ -132,7 +137,7 @@ def oversample(
     return Subset(dataset, indices.tolist())
 
 
-def recipe(name: str, model: nn.Module | None = None, **options: object) -> Recipe:
+def recipe(name: str, model: nn.Module | None = None, **options: Any) -> Recipe:
     """The thesis's recipe for network ``name`` (a row of table 6.3, or ``"view_check"``);
     ``model`` is not needed (the thesis trains every parameter) and ``options`` go to
     [`thesis_recipe`][histomammo.systems.thesis.thesis_recipe].

@@ -10,7 +10,7 @@ runs it at full size; the demo stage ``mammo_models`` runs it short.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -46,7 +46,8 @@ __all__ = ["load_inbreast", "train_whole_image", "evaluate_whole_image", "whole_
 
 
 def load_inbreast(root: Path, split: str, size: tuple[int, int], *, target: str = "cancer",
-                  preprocess: str = "crop", fractions=(0.6, 0.2, 0.2), seed: int = 0,
+                  preprocess: str = "crop",
+                  fractions: tuple[float, float, float] = (0.6, 0.2, 0.2), seed: int = 0,
                   remove_markers: bool = True) -> dict[str, Any]:
     """Preprocessed INbreast split as tensors: ``x (N,1,H,W)``, ``y``, ``breast``, ``patient``.
 
@@ -61,7 +62,7 @@ def load_inbreast(root: Path, split: str, size: tuple[int, int], *, target: str 
     """
     data = INbreast(root, split, label="follow_up", fractions=fractions, seed=seed,
                     views=("CC", "MLO"), pixels="raw")
-    method = "saturated" if remove_markers else None
+    method: Literal["saturated"] | None = "saturated" if remove_markers else None
     images, labels = [], []
     for index, record in enumerate(data.records):
         pixels = data[index][0][0].numpy()
@@ -79,11 +80,11 @@ def load_inbreast(root: Path, split: str, size: tuple[int, int], *, target: str 
             "patient": np.array([r.patient for r in data.records])}
 
 
-def train_whole_image(train: dict, val: dict, *, model_name: str, size: tuple[int, int],
+def train_whole_image(train: dict[str, Any], val: dict[str, Any], *, model_name: str, size: tuple[int, int],
                       epochs: int, out: Path, optimizer: str = "sgd", seed: int = 0,
                       batch_size: int = 16, device: str = "auto", amp: bool = False,
                       channels_last: bool = False, **model_kwargs: Any
-                      ) -> tuple[torch.nn.Module, list[dict]]:
+                      ) -> tuple[torch.nn.Module, list[dict[str, Any]]]:
     """Train with [`thesis_recipe`][histomammo.systems.thesis.thesis_recipe] (``optimizer``
     ``"sgd"``, the thesis's, or ``"adam"``) and return the best-val-loss snapshot and history.
 
@@ -108,13 +109,13 @@ def train_whole_image(train: dict, val: dict, *, model_name: str, size: tuple[in
     return trainer.model, trainer.history
 
 
-def evaluate_whole_image(model: torch.nn.Module, val: dict, test: dict, *, n_boot: int = 200,
+def evaluate_whole_image(model: torch.nn.Module, val: dict[str, Any], test: dict[str, Any], *, n_boot: int = 200,
                          seed: int = 0) -> dict[str, Any]:
     """Table 6.3 row, table 6.4 rows (per breast) and patient-bootstrap intervals."""
     val_s, test_s = predict_scores(model, val["x"]), predict_scores(model, test["x"])
     row = specificity_at_sensitivity(val_s, val["y"], test_s, test["y"])
 
-    def specificity(scores, labels):
+    def specificity(scores: np.ndarray, labels: np.ndarray) -> float:
         return sensitivity_specificity(scores, labels, row["threshold"])["specificity"]
 
     intervals = {name: bootstrap_ci(fn, test_s, test["y"].numpy(), n=n_boot, seed=seed,
@@ -131,7 +132,8 @@ def evaluate_whole_image(model: torch.nn.Module, val: dict, test: dict, *, n_boo
 
 
 def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
-                    model_name: str = "alexnet_grey", size=(128, 104), epochs: int = 10,
+                    model_name: str = "alexnet_grey", size: tuple[int, int] = (128, 104),
+                    epochs: int = 10,
                     target: str = "cancer", preprocess: str = "crop", n_patients: int = 60,
                     optimizer: str = "adam", remove_markers: bool = True,
                     anatomy: str | None = None, batch_size: int = 16,
@@ -173,7 +175,7 @@ def whole_image_run(out: Path, seed: int = 0, *, root: Path | None = None,
     return {"history": history, **results}
 
 
-def plot_view_inputs(split: dict, path: Path, per_view: int = 2) -> None:
+def plot_view_inputs(split: dict[str, Any], path: Path, per_view: int = 2) -> None:
     """The first ``per_view`` CC and MLO inputs of a view-target split, as the network sees them."""
     labels = split["y"].numpy()
     panels = [(f"{name} ({split['breast'][i].split('/')[-1]})", split["x"][i, 0].numpy())
@@ -182,7 +184,8 @@ def plot_view_inputs(split: dict, path: Path, per_view: int = 2) -> None:
     save_closed(plot_mammograms(panels, panel_height=2.0), path, dpi=80)
 
 
-def marker_ablation_run(out: Path, seed: int = 0, *, n_patients: int = 200, size=(128, 104),
+def marker_ablation_run(out: Path, seed: int = 0, *, n_patients: int = 200,
+                        size: tuple[int, int] = (128, 104),
                         epochs: int = 3, **model_kwargs: Any) -> dict[str, float]:
     """Test accuracy of the view check on CC-anatomy images, markers kept and removed.
 

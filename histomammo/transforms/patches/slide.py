@@ -13,18 +13,21 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torchvision import tv_tensors
 
+from histomammo.transforms._slide import Slide
 from histomammo.transforms.tissue import TissueMask, tissue_mask
 
 __all__ = ["SlidePatches"]
 
 
-def _tissue(image: Any, spec: Any) -> TissueMask | None:
+def _tissue(image: Slide, spec: TissueMask | Literal["saturation", "otsu"] | None
+            ) -> TissueMask | None:
     if spec is None or isinstance(spec, TissueMask):
         return spec
     if isinstance(spec, str):
@@ -34,7 +37,7 @@ def _tissue(image: Any, spec: Any) -> TissueMask | None:
     )
 
 
-class SlidePatches(torch.utils.data.Dataset):
+class SlidePatches(torch.utils.data.Dataset[Any]):
     """Square patches of one slide level, on a grid (``stride``) or at random (``n``).
 
     Parameters
@@ -95,15 +98,15 @@ class SlidePatches(torch.utils.data.Dataset):
 
     def __init__(
         self,
-        image: Any,
+        image: Slide,
         patch_size: int,
         level: int = 0,
         stride: int | None = None,
         n: int | None = None,
-        tissue_mask: Any = None,
+        tissue_mask: TissueMask | Literal["saturation", "otsu"] | None = None,
         min_tissue: float = 0.5,
         seed: int = 0,
-        transform: Any = None,
+        transform: Callable[[tv_tensors.Image], Any] | None = None,
         block: tuple[int, int] = (256, 512),
     ) -> None:
         if n is not None and stride is not None:
@@ -122,7 +125,7 @@ class SlidePatches(torch.utils.data.Dataset):
             )
         mask = _tissue(image, tissue_mask)
         self.grid = n is None
-        if self.grid:
+        if n is None:
             step = self.patch_size if stride is None else int(stride)
             if step < 1:
                 raise ValueError(f"stride must be at least 1, got {stride}")
@@ -194,12 +197,11 @@ class SlidePatches(torch.utils.data.Dataset):
 
     def _read_grid_patch(self, top: int, left: int) -> np.ndarray:
         rows, cols, size = *self.block, self.patch_size
-        out = None
+        first = self._block(top // rows, left // cols)
+        out = np.empty((size, size, *first.shape[2:]), dtype=first.dtype)
         for row in range(top // rows, (top + size - 1) // rows + 1):
             for col in range(left // cols, (left + size - 1) // cols + 1):
                 block = self._block(row, col)
-                if out is None:
-                    out = np.empty((size, size, *block.shape[2:]), dtype=block.dtype)
                 y0, x0 = max(top, row * rows), max(left, col * cols)
                 y1, x1 = min(top + size, (row + 1) * rows), min(left + size, (col + 1) * cols)
                 out[y0 - top : y1 - top, x0 - left : x1 - left] = \

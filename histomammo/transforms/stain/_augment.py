@@ -10,17 +10,18 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import torch
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from histomammo.transforms.stain._colour import hed_affine
-from histomammo.transforms.stain._od import as_batch
+from histomammo.transforms.stain._od import ImagesT, as_batch
 
 __all__ = ["HEDJitter", "hed_jitter"]
 
 
-def hed_jitter(images: Any, scale: Any, shift: Any) -> Any:
+def hed_jitter(images: ImagesT, scale: npt.ArrayLike, shift: npt.ArrayLike) -> ImagesT:
     """Scale and shift each image's HED concentrations: ``c' = scale * c + shift``.
 
     Ruifrok's colour deconvolution is linear in optical density, so the whole change is one
@@ -49,9 +50,9 @@ def hed_jitter(images: Any, scale: Any, shift: Any) -> Any:
     """
     batch = as_batch(images)
     pixels = batch.pixels
-    scale, shift = (torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v)
-                    .to(pixels).reshape(-1, 3).expand(len(pixels), 3) for v in (scale, shift))
-    matrix, offset = hed_affine(scale, shift)
+    scales, shifts = (torch.as_tensor(np.asarray(v) if not isinstance(v, torch.Tensor) else v)
+                      .to(pixels).reshape(-1, 3).expand(len(pixels), 3) for v in (scale, shift))
+    matrix, offset = hed_affine(scales, shifts)
     od = pixels.flatten(2).div(255.0).clamp_min_(1e-6).log_().neg_()  # skimage's floor for black
     out = torch.baddbmm(offset, matrix, od).neg_().exp_().mul_(255.0)
     return batch.restore(out.reshape(pixels.shape))

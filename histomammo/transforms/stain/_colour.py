@@ -9,6 +9,8 @@ inverts exactly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 __all__ = ["hed_affine", "hed_to_rgb", "hsv_to_rgb", "lab_to_rgb", "rgb_to_hed", "rgb_to_hsv", "rgb_to_lab"]
@@ -22,7 +24,7 @@ RGB_FROM_HED = ((0.65, 0.70, 0.29), (0.07, 0.99, 0.11), (0.27, 0.57, 0.78))
 _HED_SCALE = 13.815510557964274  # ln(10**6): skimage's rgb2hed divides OD by it
 
 
-def _matrix(rows, like: torch.Tensor) -> torch.Tensor:
+def _matrix(rows: Sequence[float] | Sequence[Sequence[float]], like: torch.Tensor) -> torch.Tensor:
     return torch.tensor(rows, dtype=like.dtype, device=like.device)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,10 @@ from histomammo.transforms.stain._colour import lab_to_rgb, rgb_to_lab
 from histomammo.transforms.stain._macenko import macenko_batch
 from histomammo.transforms.stain._od import (
     MIN_TISSUE_FRACTION,
+    Images,
+    ImagesT,
     as_batch,
+    image_list,
     od_of,
     rgb_of,
     tissue_covariance,
@@ -35,9 +39,9 @@ _KEYS = {"macenko": ("stains", "max_concentrations"), "vahadane": ("stains", "ma
          "reinhard": ("means", "stds")}
 
 
-def pooled_pixels(images: Any) -> torch.Tensor:
+def pooled_pixels(images: Images | Sequence[Images]) -> torch.Tensor:
     """One image, a batch or a sequence of images as float64 0-255 pixels ``(1, 3, 1, P)``."""
-    items = images if isinstance(images, (list, tuple)) else [images]
+    items = image_list(images)
     if not items:
         raise DataFormatError("expected at least one image to fit on, got an empty sequence")
     flat = [as_batch(item, torch.float64).pixels for item in items]
@@ -103,12 +107,12 @@ class StainNormalizer:
         self.target: dict[str, torch.Tensor] | None = None
         self.source: dict[str, torch.Tensor] | None = None
 
-    def fit(self, target: Any) -> StainNormalizer:
+    def fit(self, target: Images | Sequence[Images]) -> StainNormalizer:
         """Fit the target appearance on one image, a batch, or a sequence of images (pooled)."""
         self.target = self._profile(pooled_pixels(target), "target")
         return self
 
-    def fit_source(self, patches: Any) -> StainNormalizer:
+    def fit_source(self, patches: Images | Sequence[Images]) -> StainNormalizer:
         """Estimate one source appearance for a whole slide from its ``patches`` (pooled).
 
         Later calls of ``transform`` use it for every image instead of estimating each
@@ -143,10 +147,9 @@ class StainNormalizer:
         concentrations = torch.linalg.pinv(stains) @ od
         return quantile(concentrations.flatten(0, 1), 0.99).reshape(od.shape[0], 2)
 
-    def transform(self, images: Any) -> Any:
+    def transform(self, images: ImagesT) -> ImagesT:
         """Normalise one image or a batch; tiles without enough tissue come back unchanged."""
-        if self.target is None:
-            raise RuntimeError("StainNormalizer.transform called before fit(target)")
+        self._fitted_target()  # refuses before fit
         batch = as_batch(images)
         pixels = batch.pixels
         step = max(1, CHUNK_PIXELS // (pixels.shape[-2] * pixels.shape[-1] or 1))
@@ -172,6 +175,11 @@ class StainNormalizer:
             out[~ok] = pixels[~ok]
         return out, ok
 
+    def _fitted_target(self) -> dict[str, torch.Tensor]:
+        if self.target is None:
+            raise RuntimeError("StainNormalizer.transform called before fit(target)")
+        return self.target
+
     def _given(self, profile: dict[str, torch.Tensor], like: torch.Tensor) -> list[torch.Tensor]:
         return [profile[key].to(like) for key in _KEYS[self.method]]
 
@@ -182,7 +190,7 @@ class StainNormalizer:
         else:
             stains = self._per_image_stains(od, mask, cov, ok)
             source_max = None
-        target_stains, target_max = self._given(self.target, od)
+        target_stains, target_max = self._given(self._fitted_target(), od)
         concentrations = torch.linalg.pinv(stains) @ od
         if source_max is None:
             source_max = quantile(concentrations.flatten(0, 1), 0.99).reshape(len(od), 2)
@@ -192,7 +200,7 @@ class StainNormalizer:
     def _per_image_stains(self, od: torch.Tensor, mask: torch.Tensor, cov: torch.Tensor,
                           ok: torch.Tensor) -> torch.Tensor:
         """Each usable image's own vectors; the target's stand in for the others."""
-        fallback = self._given(self.target, od)[0].expand(len(od), 3, 2)
+        fallback = self._given(self._fitted_target(), od)[0].expand(len(od), 3, 2)
         if self.method == "macenko":  # batched, no host synchronisation
             return torch.where(ok[:, None, None], macenko_batch(od, mask, self.alpha, cov), fallback)
         stains = fallback.clone()
@@ -206,7 +214,7 @@ class StainNormalizer:
             means, stds = (t[None, :, None, None] for t in self._given(self.source, lab))
         else:
             means, stds = lab.mean(dim=(2, 3), keepdim=True), lab.std(dim=(2, 3), keepdim=True, correction=0)
-        target_means, target_stds = (t[None, :, None, None] for t in self._given(self.target, lab))
+        target_means, target_stds = (t[None, :, None, None] for t in self._given(self._fitted_target(), lab))
         lab = (lab - means) / stds.clamp_min(1e-6) * target_stds + target_means
         return (lab_to_rgb(lab) * 255.0).clamp(0, 255)
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+import numpy.typing as npt
 import torch
 
 from histomammo.errors import DataFormatError
@@ -26,11 +27,17 @@ _log = logging.getLogger("histomammo.transforms.stain")
 #: Smallest share of pixels whose OD reaches ``beta`` in every channel for a tile to count as
 #: tissue; below it (or with no colour spread at all) a tile is passed through unchanged.
 MIN_TISSUE_FRACTION = 0.01
+#: RGB images as the stain methods take them: numpy ``(H, W, 3)`` / ``(N, H, W, 3)`` or torch
+#: ``(3, H, W)`` / ``(N, 3, H, W)``, uint8 on 0-255 or floating point on [0, 1].
+Images = np.ndarray | torch.Tensor
+#: The same kind of images comes back: numpy for numpy, a tensor for a tensor.
+ImagesT = TypeVar("ImagesT", np.ndarray, torch.Tensor)
+
 #: Second-largest eigenvalue of the tissue OD covariance below which a tile holds one colour.
 MIN_SPREAD = 1e-6
 
 
-def rgb_to_od(image: Any, background: float = 240.0) -> np.ndarray:
+def rgb_to_od(image: npt.ArrayLike, background: float = 240.0) -> np.ndarray:
     """Optical density ``-ln(max(I, 1) / background)`` of an RGB image, per channel.
 
     Parameters
@@ -56,7 +63,7 @@ def rgb_to_od(image: Any, background: float = 240.0) -> np.ndarray:
     return np.log(float(background) / np.maximum(image, 1.0))
 
 
-def od_to_rgb(od: Any, background: float = 240.0) -> np.ndarray:
+def od_to_rgb(od: npt.ArrayLike, background: float = 240.0) -> np.ndarray:
     """RGB ``background * exp(-od)`` as uint8 (rounded, clipped to 0-255).
 
     Examples
@@ -75,11 +82,18 @@ class Batch:
     """Images as a float ``(N, 3, H, W)`` tensor on the 0-255 scale, and how to give them back."""
 
     pixels: torch.Tensor
-    restore: Callable[[torch.Tensor], Any]
+    restore: Callable[[torch.Tensor | list[torch.Tensor]], Any]
     original: Any
 
 
-def as_batch(images: Any, dtype: torch.dtype | None = None) -> Batch:
+def image_list(images: Images | Sequence[Images]) -> Sequence[Images]:
+    """One image or batch as a list of one; a sequence of them as it is."""
+    if isinstance(images, (np.ndarray, torch.Tensor)) or not isinstance(images, Sequence):
+        return [images]
+    return images
+
+
+def as_batch(images: Images, dtype: torch.dtype | None = None) -> Batch:
     """Numpy ``(H, W, 3)`` / ``(N, H, W, 3)`` or torch ``(3, H, W)`` / ``(N, 3, H, W)`` as a batch.
 
     uint8 is read on 0-255, floating point on [0, 1]; ``restore`` returns a result of the

@@ -37,7 +37,7 @@ def quantile(values: torch.Tensor, q: float | Sequence[float], mask: torch.Tenso
     short rows off the CPU) nothing is read on the host.
     """
     single = isinstance(q, (int, float))
-    qs = [float(q)] if single else [float(one) for one in q]
+    qs = [float(q)] if isinstance(q, (int, float)) else [float(one) for one in q]
     n = values.shape[1]
     if mask is None:
         count = values.new_full(values.shape[:1], n, dtype=torch.long)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,7 +19,9 @@ from histomammo.transforms.stain._colour import (
 )
 from histomammo.transforms.stain._od import (
     MIN_TISSUE_FRACTION,
+    Images,
     as_batch,
+    image_list,
     od_of,
     tissue_covariance,
     tissue_pixels,
@@ -36,7 +39,7 @@ _SPACES = {
 _DISTRIBUTIONS = ("normal", "laplace", "uniform")
 
 
-def channel_statistics(images: Any, color_space: str = "lab") -> tuple[torch.Tensor, torch.Tensor]:
+def channel_statistics(images: Images, color_space: str = "lab") -> tuple[torch.Tensor, torch.Tensor]:
     """Per image, the mean and standard deviation of each channel in ``color_space``.
 
     Returns two float ``(N, 3)`` tensors (one row for a single image). Channels: CIELAB
@@ -73,14 +76,16 @@ class StainStatistics:
     std_std: tuple[float, float, float]
 
     @classmethod
-    def fit(cls, images: Any, color_space: str = "lab") -> StainStatistics:
+    def fit(cls, images: Images | Sequence[Images], color_space: str = "lab") -> StainStatistics:
         """The statistics of a batch or a sequence of training images (their pre-processing step)."""
-        items = images if isinstance(images, (list, tuple)) else [images]
+        items = image_list(images)
         stats = [channel_statistics(item, color_space) for item in items]
         means = torch.cat([m for m, _ in stats]).numpy()
         stds = torch.cat([s for _, s in stats]).numpy()
-        return cls(_space(color_space), *(tuple(float(v) for v in row) for row in (
-            means.mean(0), means.std(0), stds.mean(0), stds.std(0))))
+        avg_mean, avg_std, std_mean, std_std = (
+            (float(row[0]), float(row[1]), float(row[2]))
+            for row in (means.mean(0), means.std(0), stds.mean(0), stds.std(0)))
+        return cls(_space(color_space), avg_mean, avg_std, std_mean, std_std)
 
 
 #: The RandStainNA authors' LAB statistics of NCT-CRC-HE-100K (their ``CRC_LAB_randomTrue_n0.yaml``),

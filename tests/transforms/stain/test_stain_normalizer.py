@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+from collections import UserList
 
 import numpy as np
 import pytest
@@ -143,6 +144,16 @@ def test_fit_on_several_images_pools_their_pixels(ihc):
     pooled = normalizer("macenko").fit(np.concatenate([a, b], axis=1)).target
     for key in pooled:
         torch.testing.assert_close(several[key], pooled[key])
+    from_user_list = normalizer("macenko").fit(UserList([a, b])).target
+    for key in pooled:  # any sequence of images, not only lists and tuples
+        torch.testing.assert_close(from_user_list[key], pooled[key])
+
+
+def test_fit_names_what_is_not_an_image():
+    with pytest.raises(TypeError, match="expected a numpy array or a torch tensor, got str"):
+        normalizer("macenko").fit("target.png")
+    with pytest.raises(TypeError, match="got generator"):
+        normalizer("macenko").fit(image for image in [np.zeros((4, 4, 3), np.uint8)])
 
 
 @pytest.mark.parametrize("method", METHODS)
