@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv demo test test-all lint docs bench fuzz clean dist dist-check
+.PHONY: venv demo test test-all lint typecheck docs bench fuzz clean dist dist-check
 
 venv: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: venv
 lint: venv
 	$(VENV)/bin/ruff check histomammo tests benchmarks examples tools ci
 
+# [tool.mypy] in pyproject.toml: untyped or incomplete definitions are errors.
+typecheck: venv
+	$(PY) -m mypy histomammo
+
 # The site is built in its own venv holding only the `docs` extra: mkdocstrings reads the
 # package by static analysis, so no torch and no numpy (checked), and tools/check_site.py then
 # fails on raw Sphinx roles, reST `::` markers or a public name missing from the site.
@@ -38,11 +42,11 @@ docs: $(DOCS_VENV)/.installed
 	$(DOCS_VENV)/bin/mkdocs build --strict --site-dir site
 	$(DOCS_VENV)/bin/python tools/check_site.py site
 
-test: lint
+test: lint typecheck
 	$(PY) -m pytest
 	$(MAKE) docs
 
-test-all: lint
+test-all: lint typecheck
 	$(PY) -m pytest -m ""
 	$(MAKE) docs
 
