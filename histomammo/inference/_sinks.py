@@ -90,6 +90,8 @@ class StoreSink:
                 array[:, top : top + part.shape[1], x : x + part.shape[2]] = part
 
     def mark(self, stripe: int, rows: int) -> None:
+        if self.group is None:  # no tile run yet (stripes without tissue): nothing to keep
+            return
         with atomic_write(self.partial / "progress.json", "w") as handle:
             json.dump({"stripe": stripe, "rows": rows}, handle)
 
