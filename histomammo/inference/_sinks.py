@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import tifffile
@@ -36,19 +36,25 @@ class ArraySink:
     resume_from: tuple[int, int] = (0, 0)
 
     def __init__(self, shape: tuple[int, int]) -> None:
-        self.shape, self.array = shape, None
+        self.shape = shape
+        self.array: np.ndarray | None = None
 
     def ensure(self, channels: int, attrs: dict[str, Any]) -> None:
         if self.array is None:
             self.array = np.full((channels, *self.shape), np.nan, dtype=np.float32)
 
     def write(self, top: int, left: int, block: np.ndarray) -> None:
-        self.array[:, top : top + block.shape[1], left : left + block.shape[2]] = block
+        self._array()[:, top : top + block.shape[1], left : left + block.shape[2]] = block
 
     def mark(self, stripe: int, rows: int) -> None:
         pass
 
     def finish(self) -> np.ndarray:
+        return self._array()
+
+    def _array(self) -> np.ndarray:
+        if self.array is None:  # segment_slide runs a tile (ensure) before anything else
+            raise RuntimeError("ArraySink.ensure() must be called first")
         return self.array
 
 
@@ -65,7 +71,8 @@ class StoreSink:
         self.partial = out.with_name(out.name + ".partial")
         if self.partial.exists() and not resume:
             shutil.rmtree(self.partial)
-        self.group, self.resume_from = None, (0, 0)
+        self.group: Any = None
+        self.resume_from = (0, 0)
         if (self.partial / "progress.json").exists():
             state = json.loads((self.partial / "progress.json").read_text())
             self.resume_from = (int(state["stripe"]), int(state["rows"]))
@@ -175,7 +182,7 @@ def _write_tiff(group: Any, levels: int, out: Path) -> None:
     """The group's levels as a tiled (512 px), zlib-compressed float32 SubIFD pyramid."""
     description = json.dumps(dict(group.attrs))
     with atomic_write(out, "wb") as handle:
-        handle.raw.name = str(out)  # tifffile names its stream after the file
+        cast(Any, handle).raw.name = str(out)  # tifffile names its stream after the file
         with tifffile.TiffWriter(handle, bigtiff=True) as tif:
             for index in range(levels):
                 array = group[str(index)]

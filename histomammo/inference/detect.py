@@ -127,7 +127,8 @@ def detect_slide(
     >>> found["boxes"].shape  # tiles at 0, 24 and 32 on each axis: only (0, 0)'s box is central
     (1, 4)
     """
-    size = (patch_size, patch_size) if isinstance(patch_size, int) else tuple(patch_size)
+    size = (patch_size, patch_size) if isinstance(patch_size, int) else \
+        (int(patch_size[0]), int(patch_size[1]))
     if not 0 <= overlap < min(size):
         raise ValueError(f"overlap must lie in [0, {min(size)}), got {overlap}")
     source = open_source(slide, level, mpp)
