@@ -24,6 +24,7 @@ Two claims, one script, every contender run once in its own subprocess (so its p
 Usage::
 
     python benchmarks/bench_slide_inference.py speed [--side 4096] [--tiatoolbox /work/benchvenv/tiatoolbox/bin/python]
+        [--repeat 3] [--models tiny|realistic] [--channels-last]
     python benchmarks/bench_slide_inference.py memory [--level 2] [--folder /tmp/big]
 """
 
@@ -77,13 +78,40 @@ class PixelFCN(nn.Module):
         return self.body(x)
 
 
+class DeeperFCN(nn.Module):
+    """A realistic-cost segmenter: a two-scale encoder-decoder, 32-64 channels, 8 convolutions."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+        def block(a: int, b: int) -> nn.Sequential:
+            return nn.Sequential(nn.Conv2d(a, b, 3, padding=1), nn.ReLU(),
+                                 nn.Conv2d(b, b, 3, padding=1), nn.ReLU())
+
+        self.down, self.bottom = block(3, 32), block(32, 64)
+        self.up = nn.ConvTranspose2d(64, 32, 2, stride=2)
+        self.decode, self.head = block(64, 32), nn.Conv2d(32, 2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        skip = self.down(x)
+        deep = self.bottom(nn.functional.max_pool2d(skip, 2))
+        return self.head(self.decode(torch.cat([skip, self.up(deep)], 1)))
+
+
 LAYOUT = {"channels_last": False}  # set by a contender name ending in "_nhwc"
+MODELS = {"size": "tiny"}  # "realistic": torchvision's ResNet-18 and DeeperFCN
 
 
 def build(kind: str) -> nn.Module:
     """The seeded model; channels-last (NHWC) weights for the ``*_nhwc`` runs."""
     torch.manual_seed(0)
-    model = (PatchCNN() if kind == "classify" else PixelFCN()).eval()
+    if MODELS["size"] == "realistic":
+        import torchvision
+
+        model = (torchvision.models.resnet18(num_classes=2) if kind == "classify"
+                 else DeeperFCN()).eval()
+    else:
+        model = (PatchCNN() if kind == "classify" else PixelFCN()).eval()
     if LAYOUT["channels_last"]:
         model = model.to(memory_format=torch.channels_last)
     return model
@@ -275,18 +303,20 @@ CONTENDERS = {f.__name__: f for f in (histomammo_classify, monai_classify, tiato
 
 def _worker(name: str, args: list[str]) -> None:
     torch.set_num_threads(1)
+    MODELS["size"] = os.environ.get("BENCH_MODELS", "tiny")
     LAYOUT["channels_last"] = name.endswith("_nhwc")
     run = CONTENDERS[name.removesuffix("_nhwc")](*args)  # imports, model, input: not timed
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     tiles = run()
     seconds = time.perf_counter() - start
-    print(json.dumps({"name": name, "tiles": tiles, "seconds": seconds, "peak_mb": _peak_mb()}))
+    print(json.dumps({"name": name, "tiles": tiles, "seconds": seconds, "peak_mb": _peak_mb(),
+                      "cpu_s": time.process_time() - cpu}))
 
 
 # ---------------------------------------------------------------- driver
 def _spawn(name: str, args: list[str], python: str = sys.executable) -> dict:
     """One contender in its own process: ``{"name", "tiles", "seconds", "peak_mb"}``."""
-    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1])}
+    env = {**os.environ, "PYTHONPATH": str(HERE.parents[1]), "BENCH_MODELS": MODELS["size"]}
     done = subprocess.run([python, str(HERE), "worker", name, *args], capture_output=True,
                           text=True, env=env)
     if done.returncode:
@@ -301,7 +331,8 @@ def _report(rows: list[dict], pairs: list[tuple[str, list[str]]]) -> None:
             print(f"{row['name']:22s} FAILED: {row['error'][0]}")
         else:
             print(f"{row['name']:22s} {row['tiles']:7d} tiles {row['seconds']:8.2f} s "
-                  f"{row['tiles'] / row['seconds']:9.1f} tiles/s  peak {row['peak_mb']:7.0f} MB")
+                  f"{row['tiles'] / row['seconds']:9.1f} tiles/s  peak {row['peak_mb']:7.0f} MB"
+                  f"  CPU {row.get('cpu_s', float('nan')):7.2f} s (all threads)")
     for ours, peers in pairs:
         for peer in peers:
             a, b = by_name.get(ours, {}), by_name.get(peer, {})
@@ -317,18 +348,22 @@ def speed(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp())
     slide = make_slide(folder / "bench.tif", (args.side, args.side), tile=256, levels=3,
                        layout="pages", seed=0).path
-    print(f"slide {args.side}x{args.side}, load: {os.getloadavg()} (a shared machine)")
-    rows = []
-    for layout in ("", "_nhwc"):  # the models as built (NCHW), then channels-last for everyone
-        rows += [_spawn(n + layout, [str(slide)]) for n in (
-            "histomammo_classify", "monai_classify", "histomammo_segment", "monai_segment")]
-        if args.tiatoolbox:
-            rows += [_spawn(n + layout, [str(slide)], args.tiatoolbox)
-                     for n in ("tiatoolbox_classify", "tiatoolbox_segment")]
-    print(f"load after: {os.getloadavg()}")
-    _report(rows, [(f"histomammo_{task}{layout}",
-                    [f"monai_{task}{layout}", f"tiatoolbox_{task}{layout}"])
-                   for layout in ("", "_nhwc") for task in ("classify", "segment")])
+    MODELS["size"] = args.models
+    layouts = ("", "_nhwc")[: 2 if args.channels_last else 1]
+    for repeat in range(args.repeat):
+        print(f"== run {repeat + 1}: slide {args.side}x{args.side}, {args.models} models, "
+              f"load {os.getloadavg()} (a shared machine)", flush=True)
+        rows = []
+        for layout in layouts:  # the models as built (NCHW), then channels-last for everyone
+            rows += [_spawn(n + layout, [str(slide)]) for n in (
+                "histomammo_classify", "monai_classify", "histomammo_segment", "monai_segment")]
+            if args.tiatoolbox:
+                rows += [_spawn(n + layout, [str(slide)], args.tiatoolbox)
+                         for n in ("tiatoolbox_classify", "tiatoolbox_segment")]
+        print(f"load after: {os.getloadavg()}")
+        _report(rows, [(f"histomammo_{task}{layout}",
+                        [f"monai_{task}{layout}", f"tiatoolbox_{task}{layout}"])
+                       for layout in layouts for task in ("classify", "segment")])
 
 
 def memory(args: argparse.Namespace) -> None:
@@ -364,6 +399,9 @@ def main() -> None:
     fast = sub.add_parser("speed")
     fast.add_argument("--side", type=int, default=4096)
     fast.add_argument("--tiatoolbox", default=None, help="python of a venv with tiatoolbox")
+    fast.add_argument("--repeat", type=int, default=1, help="runs of every contender")
+    fast.add_argument("--models", choices=["tiny", "realistic"], default="tiny")
+    fast.add_argument("--channels-last", action="store_true", help="also channels-last runs")
     mem = sub.add_parser("memory")
     mem.add_argument("--level", type=int, default=2)
     mem.add_argument("--folder", default=str(Path(tempfile.gettempdir()) / "bench_slides"))

@@ -1,7 +1,7 @@
 """``histomammo.show_versions()``: the versions a bug report needs, without importing them.
 
 Every version is read from the installed distributions' metadata
-(:mod:`importlib.metadata`), so torch, e2cnn, matplotlib and the decoders are never
+(`importlib.metadata`), so torch, e2cnn, matplotlib and the decoders are never
 imported: the call takes milliseconds and works even where one of them is broken. The list of
 dependencies is histomammo's own ``Requires-Dist`` metadata, so it never falls out of step with
 ``pyproject.toml``.

@@ -4,8 +4,8 @@ A thin command line: each stage is a module with ``run(out, seed) -> dict`` that
 synthetic data in the real layout, preprocesses, trains briefly with the engine, evaluates and
 saves its pictures into its own sub-folder of ``out``; each stage takes under a minute on 2
 idle CPU cores. The stages of the papers (``mammo_models``, ``pcam_models``, ``glas``,
-``brecahad``) call a workflow of [`histomammo.systems`][histomammo.systems] and pass it ``device``,
-``amp`` and
+``brecahad``, ``slide_inference``) call a workflow of [`histomammo.systems`][histomammo.systems] and pass
+it ``device``, ``amp`` and
 ``channels_last`` when given (``benchmarks/gpu_check.py`` runs them on a GPU); ``io``,
 ``mammo_data`` and ``pcam_data`` show the data layers. `run_demo` runs the stages in order (or the ones named) and
 writes ``summary.json`` and ``summary.md``.
@@ -45,6 +45,7 @@ STAGES: dict[str, str] = {
     "pcam_models": "pcam_models",
     "glas": "glas",
     "brecahad": "brecahad",
+    "slide_inference": "slide_inference",
 }
 
 

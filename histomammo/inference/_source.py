@@ -100,6 +100,8 @@ class BlockCache:
                 x1 = min(left + width, (col + 1) * size)
                 out[y0 - top : y1 - top, x0 - left : x1 - left] = \
                     block[y0 - row * size : y1 - row * size, x0 - col * size : x1 - col * size]
+        if out is None:  # height or width 0: callers never ask, a tile is at least 1 x 1
+            raise ValueError(f"empty region {height} x {width} at ({top}, {left})")
         return out
 
 

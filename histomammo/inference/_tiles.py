@@ -60,7 +60,7 @@ def default_input(pixels: np.ndarray) -> torch.Tensor:
     return tensor.to(torch.float32)
 
 
-class TileBatches(torch.utils.data.Dataset):
+class TileBatches(torch.utils.data.Dataset[Any]):
     """Batch ``b`` of the tiles at ``corners`` (working grid), as the model's input.
 
     Batches are fixed slices ``corners[b * batch_size : (b + 1) * batch_size]``, so every run

@@ -127,7 +127,8 @@ def detect_slide(
     >>> found["boxes"].shape  # tiles at 0, 24 and 32 on each axis: only (0, 0)'s box is central
     (1, 4)
     """
-    size = (patch_size, patch_size) if isinstance(patch_size, int) else tuple(patch_size)
+    size = (patch_size, patch_size) if isinstance(patch_size, int) else \
+        (int(patch_size[0]), int(patch_size[1]))
     if not 0 <= overlap < min(size):
         raise ValueError(f"overlap must lie in [0, {min(size)}), got {overlap}")
     source = open_source(slide, level, mpp)
@@ -157,8 +158,12 @@ def detect_slide(
     return _merge(found, iou, source.downsample)
 
 
+_Cores = tuple[np.ndarray, np.ndarray]
+
+
 def _central(out: Mapping[str, torch.Tensor], cell: np.ndarray, tops: np.ndarray,
-             lefts: np.ndarray, cores: tuple, threshold: float) -> dict[str, np.ndarray]:
+             lefts: np.ndarray, cores: tuple[_Cores, _Cores], threshold: float
+             ) -> dict[str, np.ndarray]:
     """A tile's detections whose centre lies in its core, moved to working-grid pixels."""
     boxes = out["boxes"].detach().float().cpu().numpy().reshape(-1, 4)
     scores = out["scores"].detach().float().cpu().numpy().reshape(-1)

@@ -124,7 +124,8 @@ class Heatmap:
         """Write the heatmap to a ``.npz`` file (atomically);
         [`load`][histomammo.inference.heatmap.Heatmap.load] reads it back."""
         path = Path(path)
-        fields = {k: np.asarray(getattr(self, k)) for k in self.__dataclass_fields__}
+        fields: dict[str, Any] = {k: np.asarray(getattr(self, k))
+                                  for k in self.__dataclass_fields__}
         with atomic_write(path, "wb") as handle:
             np.savez(handle, **fields)
         return path
@@ -135,8 +136,8 @@ class Heatmap:
         with np.load(path) as data:
             return cls(data["probabilities"], int(data["level"]), float(data["downsample"]),
                        int(data["stride"]), int(data["patch_size"]),
-                       tuple(int(v) for v in data["origin"]),
-                       tuple(tuple(int(v) for v in s) for s in data["level_shapes"]),
+                       (int(data["origin"][0]), int(data["origin"][1])),
+                       tuple((int(s[0]), int(s[1])) for s in data["level_shapes"]),
                        tuple(float(v) for v in data["level_downsamples"]))
 
 
@@ -258,7 +259,7 @@ def classify_slide(
     size = (patch_size, patch_size)
     batches = TileBatches(source, corners[kept] if kept.any() else corners[:1], size,
                           batch_size, transform)
-    values = _classify(model, batches, device, amp, num_workers, progress, kept.any())
+    values = _classify(model, batches, device, amp, num_workers, progress, bool(kept.any()))
     out = np.full((len(tops), len(lefts), values.shape[1]), np.nan, dtype=np.float32)
     if kept.any():
         out[cells[kept, 0], cells[kept, 1]] = values

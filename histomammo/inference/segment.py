@@ -99,16 +99,21 @@ class _StripeBlender:
         """Write every whole chunk row above ``final`` (rows no later tile touches)."""
         while self.top < self.height and (final >= self.top + CHUNK or final >= self.height):
             rows = min(CHUNK, self.height - self.top)
-            if self.sums is not None:
+            if self.sums is not None and self.total[:rows].any():  # else no tile: all NaN
                 with np.errstate(invalid="ignore", divide="ignore"):  # no tile: NaN
                     block = self.sums[:, :rows] / self.total[:rows]
                 self.sink.write(self.top, self.c0, block)
-                self.sums = np.roll(self.sums, -CHUNK, axis=1)
-                self.sums[:, -CHUNK:] = 0
-            self.total = np.roll(self.total, -CHUNK, axis=0)
-            self.total[-CHUNK:] = 0
+                _shift_up(self.sums, CHUNK)
+            _shift_up(self.total[None], CHUNK)
             self.top += CHUNK
             self.sink.mark(stripe, self.top)
+
+
+def _shift_up(buffer: np.ndarray, rows: int) -> None:
+    """Move ``buffer``'s rows (axis 1) up by ``rows`` in place; zeros below."""
+    kept = buffer.shape[1] - rows
+    buffer[:, :kept] = buffer[:, rows:]  # numpy copies overlapping views safely
+    buffer[:, kept:] = 0
 
 
 def _stripe_corners(tops: np.ndarray, lefts: np.ndarray, columns: tuple[int, int], patch: int

@@ -111,6 +111,25 @@ def test_disk_output_matches_memory(tmp_path, picture, small_chunks, suffix):
     assert segment_slide(model, picture, out=out, resume=True, **kwargs) == out
 
 
+def test_sparse_tissue_on_disk_stores_only_chunks_with_tissue(tmp_path, picture, small_chunks):
+    """Chunks no tile touched are not written (zarr's NaN fill value reads back the same)."""
+    model, tissue = fcn(), np.zeros((30, 42), bool)
+    tissue[2:5, 20:23] = tissue[22:25, 33:36] = True  # two islands; none in the first stripe
+    kwargs = dict(patch_size=48, overlap=8, tissue=tissue, batch_size=3, progress=False)
+    memory = segment_slide(model, picture, **kwargs)
+    out = segment_slide(model, picture, out=tmp_path / "p.zarr", **kwargs)
+    group = zarr.open_group(out, mode="r")
+    level0 = group["0"][:]
+    assert np.array_equal(np.isnan(level0), np.isnan(memory)) and np.isnan(memory).mean() > 0.8
+    # the stripes batch the tiles differently, and CPU kernels are not batch-invariant
+    np.testing.assert_allclose(level0, memory, atol=1e-6)
+    chunks = [p for p in (out / "0").rglob("*") if p.is_file() and p.name != "zarr.json"]
+    assert 0 < len(chunks) < 5 * 7 // 2  # of 5 x 7 chunks, only those near the islands
+    with np.errstate(invalid="ignore"), pytest.warns(RuntimeWarning, match="empty slice"):
+        expected = np.nanmean(memory.reshape(3, 150, 2, 210, 2), axis=(2, 4))
+    np.testing.assert_allclose(group["1"][:], expected, rtol=1e-6)  # NaN-aware, NaN where none
+
+
 class Crash(RuntimeError):
     pass
 

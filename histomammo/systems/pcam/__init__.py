@@ -10,7 +10,9 @@ P4/P4M G-CNNs on 96x96 PCam patches, scored by the tumour probability.
   [`inception_transform`][histomammo.systems.pcam.inception_transform],
   [`inception_run2_augment`][histomammo.systems.pcam.inception_run2_augment],
   [`all_cnn_augment`][histomammo.systems.pcam.all_cnn_augment];
-- workflow: [`gcnn_run`][histomammo.systems.pcam.gcnn_run];
+- workflows: [`gcnn_run`][histomammo.systems.pcam.gcnn_run];
+  [`slide_heatmap_run`][histomammo.systems.pcam.slide_heatmap_run] (whole-slide heatmap, FROC and
+  slide AUC) and its figure [`plot_heatmap_overlay`][histomammo.systems.pcam.plot_heatmap_overlay];
 - published numbers: ``PUBLISHED``.
 """
 
@@ -38,9 +40,11 @@ from histomammo.systems.pcam._recipe import (
     pcam_metrics,
     recipe,
 )
+from histomammo.systems.pcam._slides import plot_heatmap_overlay, slide_heatmap_run
 from histomammo.systems.pcam._workflow import gcnn_run
 
 __all__ = ["adam_variant", "all_cnn", "all_cnn_augment", "all_cnn_learning", "gcnn_final",
            "gcnn_learning", "gcnn_run", "IMAGENET_MEAN", "IMAGENET_STD", "inception_run1",
            "inception_run2", "inception_run2_augment", "inception_transform", "patch_transform",
-           "pcam_metrics", "PUBLISHED", "RandomPixelDropout", "recipe", "RECIPES"]
+           "pcam_metrics", "plot_heatmap_overlay", "PUBLISHED", "RandomPixelDropout", "recipe",
+           "RECIPES", "slide_heatmap_run"]
