@@ -72,10 +72,15 @@ def check(project: dict) -> list[str]:
     return problems
 
 
+def load_project(path: Path) -> dict:
+    """The ``[project]`` table of ``pyproject.toml``."""
+    return tomllib.loads(path.read_text(encoding="utf-8"))["project"]
+
+
 def main(argv: list[str]) -> int:
     args = [arg for arg in argv[1:] if arg != "--check"]
     path = Path(args[0]) if args else Path(__file__).resolve().parents[1] / "pyproject.toml"
-    project = tomllib.loads(path.read_text(encoding="utf-8"))["project"]
+    project = load_project(path)
     if "--check" in argv:
         problems = check(project)
         for problem in problems:
