@@ -2,6 +2,12 @@
 
 Each name here is the newer API, or its older spelling on the floor release; ``make test-min``
 runs the suite on every floor (``ci/floor_constraints.py``). Drop an entry when its floor rises.
+
+Examples
+--------
+>>> from histomammo._compat import trapezoid
+>>> float(trapezoid([0.0, 1.0, 1.0], [0.0, 0.5, 1.0]))
+0.75
 """
 
 from __future__ import annotations
