@@ -10,7 +10,7 @@ from pathlib import Path
 import histomammo
 
 PACKAGE_ROOT = Path(histomammo.__file__).parent
-LEAVES = {"errors", "_atomic", "_deprecate", "_lazy", "_deps", "_tensors", "_show_versions"}
+LEAVES = {"errors", "_atomic", "_compat", "_deprecate", "_lazy", "_deps", "_tensors", "_show_versions"}
 
 # layer -> the histomammo layers it may import (besides itself and the leaves)
 ALLOWED: dict[str, set[str]] = {

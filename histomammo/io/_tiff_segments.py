@@ -36,7 +36,8 @@ __all__ = [
 # Caught only around calls into tifffile (opening, series detection, tag values, decoding),
 # never around this module's own code, and re-raised as DataFormatError.
 FORMAT_ERRORS = (
-    ValueError,  # includes tifffile.TiffFileError
+    ValueError,
+    tifffile.TiffFileError,  # a plain Exception in tifffile 2023 releases, a ValueError later
     RuntimeError,  # imagecodecs' codec errors
     NotImplementedError,
     OSError,

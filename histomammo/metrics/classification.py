@@ -34,6 +34,7 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from histomammo._compat import trapezoid
 from histomammo.metrics._bootstrap import bootstrap_ci
 from histomammo.metrics._convert import to_numpy
 from histomammo.metrics._outputs import as_outputs, check_labels, positive_scores
@@ -161,7 +162,7 @@ def roc_auc(preds: npt.ArrayLike, targets: npt.ArrayLike, *, from_logits: bool |
     1.0
     """
     curve = roc_curve(preds, targets, drop_intermediate=False, from_logits=from_logits)
-    return float(np.trapezoid(curve["tpr"], curve["fpr"]))
+    return float(trapezoid(curve["tpr"], curve["fpr"]))
 
 
 def accuracy(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -58,7 +59,7 @@ def downscale_area(image: np.ndarray, factor: int = 8) -> np.ndarray:
 
 def _block_sums(image: np.ndarray, factor: int, axis: int) -> np.ndarray:
     """Sums of consecutive ``factor`` slices along ``axis`` by strided adds (memory-bound)."""
-    accumulator = np.float64 if image.dtype.kind == "f" else np.int64
+    accumulator: type[np.generic] = np.float64 if image.dtype.kind == "f" else np.int64
     if image.dtype.kind in "ub" and image.dtype.itemsize <= 2:
         accumulator = np.uint32  # 2**32 / 2**16 leaves room for 65,536 summands
     take = [slice(None)] * image.ndim
@@ -121,7 +122,8 @@ def area_resize(image: np.ndarray, out_shape: tuple[int, int]) -> np.ndarray:
     rows, cols = (int(v) for v in out_shape)
     if rows < 1 or cols < 1:
         raise ValueError(f"out_shape must be positive, got {out_shape}")
-    work = image.astype(np.float64 if image.dtype == np.float64 else np.float32)
+    work: np.ndarray[Any, np.dtype[np.floating[Any]]] = image.astype(
+        np.float64 if image.dtype == np.float64 else np.float32)
     resized = _area_weights(image.shape[0], rows) @ work
     resized = (_area_weights(image.shape[1], cols) @ resized.T).T
     return _as_dtype(np.asarray(resized), image.dtype)

@@ -6,9 +6,9 @@ report nothing, and every name must come back with its real type, not ``Any``
 from __future__ import annotations
 
 from pathlib import Path
+from typing import assert_type
 
 import torch
-from typing_extensions import assert_type  # typing.assert_type is Python 3.11+
 
 import histomammo
 from histomammo.datasets import GlaS

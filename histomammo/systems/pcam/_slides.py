@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -28,6 +28,10 @@ from histomammo.datasets.synthetic import make_slide
 from histomammo.inference import classify_slide
 from histomammo.io import TiffImage
 from histomammo.metrics import froc, heatmap_to_detections, slide_auc
+from histomammo.plot import save_figure
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_heatmap_overlay", "slide_heatmap_run"]
 
@@ -101,18 +105,18 @@ def _block_means(mask: np.ndarray, blocks: int) -> np.ndarray:
 
 
 def plot_heatmap_overlay(image: np.ndarray, probs: np.ndarray, tumour: np.ndarray,
-                         factor: int, path: Path) -> Path:
+                         factor: int) -> Figure:
     """The slide thumbnail with its tumour outlined, and the probabilities over it.
 
     ``image`` is ``(H, W, 3)`` uint8, ``probs`` ``(H, W)`` on the same grid (NaN off tissue),
-    ``tumour`` a bool mask whose pixels are ``factor`` image pixels wide; written to ``path``.
+    ``tumour`` a bool mask whose pixels are ``factor`` image pixels wide. Like every
+    ``plot_*`` function it returns the figure and writes nothing: save it with
+    [`save_figure`][histomammo.plot.save_figure].
     """
-    import matplotlib
+    from matplotlib.figure import Figure  # a Figure of its own: no pyplot, no backend switch
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axes = plt.subplots(1, 2, figsize=(10, 5))
+    figure = Figure(figsize=(10, 5))
+    axes = figure.subplots(1, 2)
     outline = np.kron(tumour, np.ones((factor, factor)))[: image.shape[0], : image.shape[1]]
     for axis in axes:
         axis.imshow(image)
@@ -123,10 +127,7 @@ def plot_heatmap_overlay(image: np.ndarray, probs: np.ndarray, tumour: np.ndarra
     axes[1].set_title("classify_slide: tumour probability")
     figure.colorbar(shown, ax=axes[1], fraction=0.046)
     figure.tight_layout()
-    with atomic_write(path, "wb") as handle:
-        figure.savefig(handle, dpi=110, format="png")
-    plt.close(figure)
-    return path
+    return figure
 
 
 def slide_heatmap_run(out: str | Path, seed: int = 0, *, side: int = 1024, n_train: int = 3,
@@ -199,9 +200,9 @@ def slide_heatmap_run(out: str | Path, seed: int = 0, *, side: int = 1024, n_tra
         labels += region_labels
         detections.append(heatmap_to_detections(heatmap, threshold=threshold))
         on_tissue += int(np.isfinite(heatmap.probabilities[..., 0]).sum())
-    figure = plot_heatmap_overlay(thumbnail, heatmap.to_image(level=2)[..., 1],
-                                  held_out[-1].tumour, held_out[-1].downsample // 4,
-                                  out / "heatmap.png")
+    figure = save_figure(plot_heatmap_overlay(thumbnail, heatmap.to_image(level=2)[..., 1],
+                                              held_out[-1].tumour, held_out[-1].downsample // 4),
+                         out / "heatmap.png", dpi=110)
     scored = froc(detections, [s.tumour for s in held_out], mpp=2.0,
                   mask_downsample=held_out[0].downsample)
     both = 0 < sum(labels) < len(labels)
