@@ -106,12 +106,12 @@ def test_every_layer_the_library_builds_is_equivariant(group):
     trivial = enn.FieldType(space, 3 * [space.trivial_repr])
     hidden = regular(space, 2)
     layers = {
-        "lifting 3x3": (enn.R2Conv(trivial, hidden, 3), trivial, 9),
-        "regular 3x3": (enn.R2Conv(hidden, hidden, 3), hidden, 9),
-        "regular 3x3 padded": (enn.R2Conv(hidden, hidden, 3, padding=1), hidden, 8),
-        "regular 1x1": (enn.R2Conv(hidden, hidden, 1), hidden, 8),
-        "lifting 2x2": (enn.R2Conv(trivial, hidden, 2, **_basis(2)), trivial, 9),
-        "regular 2x2 stride 2": (enn.R2Conv(hidden, hidden, 2, stride=2, **_basis(2)), hidden, 8),
+        "lifting 3x3": (_e2cnn_compat.r2conv(trivial, hidden, 3), trivial, 9),
+        "regular 3x3": (_e2cnn_compat.r2conv(hidden, hidden, 3), hidden, 9),
+        "regular 3x3 padded": (_e2cnn_compat.r2conv(hidden, hidden, 3, padding=1), hidden, 8),
+        "regular 1x1": (_e2cnn_compat.r2conv(hidden, hidden, 1), hidden, 8),
+        "lifting 2x2": (_e2cnn_compat.r2conv(trivial, hidden, 2, **_basis(2)), trivial, 9),
+        "regular 2x2 stride 2": (_e2cnn_compat.r2conv(hidden, hidden, 2, stride=2, **_basis(2)), hidden, 8),
         "max pool": (enn.PointwiseMaxPool(hidden, 2), hidden, 8),
         "avg pool": (enn.PointwiseAvgPool(hidden, 2), hidden, 8),
         "batch norm": (enn.InnerBatchNorm(hidden), hidden, 8),
