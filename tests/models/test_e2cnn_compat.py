@@ -74,7 +74,7 @@ def test_patched_hash_agrees_with_equality():
     from e2cnn.kernels.irreps_basis import R2FlipsDiscreteRotationsSolution as Solution
 
     space = group_space("p4m")
-    conv = enn.R2Conv(regular(space, 1), regular(space, 1), 3)  # hashes the dihedral bases
+    conv = _e2cnn_compat.r2conv(regular(space, 1), regular(space, 1), 3)  # hashes the dihedral bases
     assert conv.weights.numel() == 48
     group = space.fibergroup
     irrep = next(iter(group.irreps.values()))
