@@ -21,6 +21,7 @@ import tifffile
 import torch
 
 from histomammo.errors import DataFormatError
+from histomammo.transforms._slide import Slide
 
 __all__ = ["MPP_TOLERANCE", "SlideSource", "slide_mpp"]
 
@@ -50,6 +51,11 @@ def slide_mpp(image: Any) -> float | None:
         return None
     pixels_per_unit = numerator / denominator
     return 1.0 / (pixels_per_unit * _UNITS_PER_MICRON[unit])
+
+
+# What every entry point takes as ``slide``: a pyramid reader (TiffImage, or any object with
+# its ``levels``, ``dtype`` and ``read_region``) or one image as a 2-D / 3-D array.
+SlideLike = Slide | np.ndarray | torch.Tensor
 
 
 def _slide_name(slide: Any) -> str:
@@ -230,7 +236,7 @@ def _pick_level(image: Any, mpp: float) -> tuple[int, float]:
     return chosen, mpp / level_mpps[chosen]
 
 
-def open_source(slide: Any, level: int = 0, mpp: float | None = None) -> SlideSource:
+def open_source(slide: SlideLike, level: int = 0, mpp: float | None = None) -> SlideSource:
     """The working grid of ``slide`` at ``level`` (or at ``mpp`` microns per pixel)."""
     if isinstance(slide, torch.Tensor):
         slide = slide.detach().cpu().numpy()

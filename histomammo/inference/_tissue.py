@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from skimage.filters import threshold_otsu
@@ -64,7 +64,11 @@ def _otsu(thumb: np.ndarray) -> np.ndarray:
     return ~above if border.mean() > 0.5 else above
 
 
-def resolve_tissue(source: SlideSource, tissue: Any) -> TissueMask | None:
+# What every entry point takes as ``tissue``: Otsu's mask, none (every tile), or a mask.
+TissueLike = Literal["otsu"] | np.ndarray | TissueMask | None
+
+
+def resolve_tissue(source: SlideSource, tissue: TissueLike) -> TissueMask | None:
     """The ``tissue`` argument as a mask in level-0 coordinates (None: every tile kept).
 
     Parameters

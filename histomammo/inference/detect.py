@@ -23,7 +23,7 @@ from tqdm.auto import tqdm
 
 from histomammo._atomic import atomic_write
 from histomammo.errors import DataFormatError
-from histomammo.inference._source import open_source
+from histomammo.inference._source import SlideLike, open_source
 from histomammo.inference._tiles import (
     TileBatches,
     grid_starts,
@@ -32,7 +32,7 @@ from histomammo.inference._tiles import (
     model_device,
     run_model,
 )
-from histomammo.inference._tissue import resolve_tissue
+from histomammo.inference._tissue import TissueLike, resolve_tissue
 from histomammo.inference.heatmap import _warn_empty, check_fits
 
 __all__ = ["detect_slide", "write_geojson"]
@@ -64,7 +64,7 @@ def _tile_detections(output: Any, count: int, name: str) -> list[dict[str, torch
 
 def detect_slide(
     model: torch.nn.Module,
-    slide: Any,
+    slide: SlideLike,
     *,
     patch_size: int | tuple[int, int] = (512, 680),
     overlap: int = 64,
@@ -72,7 +72,7 @@ def detect_slide(
     score_threshold: float = 0.05,
     level: int = 0,
     mpp: float | None = None,
-    tissue: Any = "otsu",
+    tissue: TissueLike = "otsu",
     min_tissue: float = 0.0,
     transform: Callable[[Any], Any] | None = None,
     batch_size: int = 4,

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 
 from histomammo._atomic import atomic_write
 from histomammo.errors import DataFormatError
-from histomammo.inference._source import SlideSource, open_source
+from histomammo.inference._source import SlideLike, SlideSource, open_source
 from histomammo.inference._tiles import (
     TileBatches,
     channels_last,
@@ -28,7 +28,7 @@ from histomammo.inference._tiles import (
     probabilities,
     run_model,
 )
-from histomammo.inference._tissue import resolve_tissue
+from histomammo.inference._tissue import TissueLike, resolve_tissue
 
 __all__ = ["Heatmap", "classify_slide"]
 
@@ -162,13 +162,13 @@ def check_fits(source: SlideSource, size: tuple[int, int]) -> None:
 
 def classify_slide(
     model: torch.nn.Module,
-    slide: Any,
+    slide: SlideLike,
     *,
     patch_size: int,
     stride: int | None = None,
     level: int = 0,
     mpp: float | None = None,
-    tissue: Any = "otsu",
+    tissue: TissueLike = "otsu",
     min_tissue: float = 0.5,
     transform: Callable[[Any], Any] | None = None,
     batch_size: int = 64,

@@ -22,7 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from histomammo.inference._sinks import CHUNK, open_sink
-from histomammo.inference._source import SlideSource, open_source
+from histomammo.inference._source import SlideLike, SlideSource, open_source
 from histomammo.inference._tiles import (
     TileBatches,
     channels_last,
@@ -35,7 +35,7 @@ from histomammo.inference._tiles import (
     run_model,
     stripes,
 )
-from histomammo.inference._tissue import resolve_tissue
+from histomammo.inference._tissue import TissueLike, resolve_tissue
 from histomammo.inference.heatmap import _warn_empty, check_fits
 
 __all__ = ["segment_slide", "tile_weights"]
@@ -140,14 +140,14 @@ def _segment_stripe(run: Callable[[Any], np.ndarray], batches: TileBatches,
 
 def segment_slide(
     model: torch.nn.Module,
-    slide: Any,
+    slide: SlideLike,
     *,
     patch_size: int = 512,
     overlap: int = 64,
     blend: Literal["gaussian", "mean"] = "gaussian",
     level: int = 0,
     mpp: float | None = None,
-    tissue: Any = "otsu",
+    tissue: TissueLike = "otsu",
     min_tissue: float = 0.0,
     transform: Callable[[Any], Any] | None = None,
     out: str | os.PathLike[str] | None = None,

@@ -30,7 +30,8 @@ class Slide(Protocol):
 
     ``levels`` run from full resolution (0) down; ``read_region`` returns the ``(height,
     width)`` or ``(height, width, C)`` pixels at ``(top, left)`` of ``level``, in that level's
-    pixels, padded with ``fill`` beyond the edge when ``bounds="pad"``.
+    pixels, padded with ``fill`` beyond the edge when ``bounds="pad"``; ``dtype`` is the
+    pixels' numpy dtype.
 
     Examples
     --------
@@ -44,6 +45,9 @@ class Slide(Protocol):
 
     @property
     def levels(self) -> Sequence[SlideLevel]: ...
+
+    @property
+    def dtype(self) -> np.dtype: ...
 
     def read_region(self, top: int, left: int, height: int, width: int, level: int = 0, *,
                     bounds: Literal["error", "pad"] = "error", fill: float = 0) -> np.ndarray: ...

@@ -24,6 +24,7 @@ class _ArraySlide:
     def __init__(self, pixels: np.ndarray) -> None:
         self.pixels = pixels
         self.levels = (_Level(0, pixels.shape, 1.0),)
+        self.dtype = pixels.dtype
 
     def read_region(self, top: int, left: int, height: int, width: int, level: int = 0, *,
                     bounds: str = "error", fill: float = 0) -> np.ndarray:
