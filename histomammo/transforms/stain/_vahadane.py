@@ -44,9 +44,8 @@ def vahadane_factorise(od: torch.Tensor, start: torch.Tensor, lam: float, iterat
     Stops when no entry of the stain matrix moves by more than ``tol`` in an iteration, or
     after ``iterations``. The codes start at the least-squares concentrations, ``pinv(W) V``:
     ``torch.linalg.lstsq`` would give the same up to rounding, but its float32 CPU solutions
-    vary in the last bits from call to call for the same input (seen with torch 2.13; the
-    floors 2.10-2.12 show the same symptom), and come back column-major, which slows every
-    later step.
+    vary in the last bits from call to call for the same input (seen with torch 2.10 and
+    2.13), and come back column-major, which slows every later step.
     """
     stains = start.clamp_min(0)
     stains = stains / stains.norm(dim=0, keepdim=True).clamp_min(1e-12)
