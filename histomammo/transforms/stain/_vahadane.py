@@ -42,11 +42,14 @@ def vahadane_factorise(od: torch.Tensor, start: torch.Tensor, lam: float, iterat
     """Alternate sparse coding and dictionary updates from the stain matrix ``start`` ``(3, 2)``.
 
     Stops when no entry of the stain matrix moves by more than ``tol`` in an iteration, or
-    after ``iterations``.
+    after ``iterations``. The codes start at the least-squares concentrations, ``pinv(W) V``:
+    ``torch.linalg.lstsq`` would give the same up to rounding, but its float32 CPU solutions
+    vary in the last bits from call to call for the same input (seen with torch 2.10 and
+    2.13), and come back column-major, which slows every later step.
     """
     stains = start.clamp_min(0)
     stains = stains / stains.norm(dim=0, keepdim=True).clamp_min(1e-12)
-    codes = torch.linalg.lstsq(stains, od).solution.clamp_min(0)
+    codes = (torch.linalg.pinv(stains) @ od).clamp_min(0)
     for _ in range(iterations):
         codes = sparse_codes(od, stains, codes, lam, inner)
         stains, previous = update_dictionary(od, stains, codes), stains

@@ -84,6 +84,23 @@ def test_vahadane_reproducible_from_a_seed(ihc):
     np.testing.assert_array_equal(*runs)
 
 
+def test_vahadane_bit_for_bit_repeatable_in_float32(ihc):
+    """The same tissue gives the same vectors to the last bit, call after call: the chunked
+    normaliser relies on it. The start used to come from ``torch.linalg.lstsq``, whose float32
+    solutions vary in the last bits from call to call on CPU with torch 2.10 and 2.13."""
+    from histomammo.transforms.stain._od import as_batch, od_of, tissue_pixels
+    from histomammo.transforms.stain._vahadane import vahadane_tissue
+
+    tiles = np.stack([ihc[y:y + 64, x:x + 64] for y in (0, 128, 256, 384) for x in (0, 192, 384)])
+    od = od_of(as_batch(tiles).pixels, 240.0)
+    tissue = tissue_pixels(od, 0.15)
+    assert od.dtype == torch.float32
+    for one, keep in zip(od, tissue, strict=True):
+        first = vahadane_tissue(one[:, keep], 0.1, None)
+        for _ in range(4):
+            assert torch.equal(vahadane_tissue(one[:, keep].clone(), 0.1, None), first)
+
+
 def test_vahadane_needs_neither_spams_nor_scikit_learn():
     code = ("import sys, numpy as np, histomammo.transforms.stain as s;"
             "from skimage.data import immunohistochemistry as i;"
