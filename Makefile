@@ -55,9 +55,6 @@ test-all: lint typecheck
 # releases that fit them, in its own venv, on the requires-python floor; then the default suite.
 # Beside the test extra (imagecodecs in it: the fuzz seeds write PackBits TIFFs): the plot extra
 # (tests/plot imports matplotlib) and the notebooks extra (tests/notebooks runs them).
-# One intra-op thread: on the floors (numpy 1.x, torch <= 2.12) the Vahadane chunking test
-# (test_chunks_of_a_batch_equal_one_pass) differs by one grey level in about 2 runs of 3 with
-# 2 threads, passes with one; changes/floors.md has the numbers.
 VENV_MIN := .venv-min
 PY_MIN := $(VENV_MIN)/bin/python
 
@@ -70,7 +67,7 @@ $(VENV_MIN)/.installed: pyproject.toml ci/floor_constraints.py
 
 test-min: $(VENV_MIN)/.installed
 	$(PY_MIN) ci/floor_constraints.py --check pyproject.toml
-	OMP_NUM_THREADS=1 $(PY_MIN) -m pytest -rfEs
+	$(PY_MIN) -m pytest -rfEs
 
 bench: venv
 	@set -e; for script in benchmarks/bench_*.py; do \
