@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install torch==2.14.1 torchvision==0.29.1
-	$(PY) -m pip install -e '.[test,docs,plot,bench,slides,dicom,notebooks]'
+	$(PY) -m pip install -e '.[test,typecheck,docs,plot,bench,slides,dicom,notebooks]'
 	touch $(STAMP)
 
 demo: venv
