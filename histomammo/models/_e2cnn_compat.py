@@ -12,8 +12,8 @@ e2cnn 0.2.3 (its last release) predates numpy 2 in two places, both in ``e2cnn.k
   hand e2cnn 1-d arrays instead, for which ``copy=False`` is a no-op, and e2cnn's own code runs.
 
 Nothing else is touched, numpy is not pinned, and `apply` is idempotent. It patches only when
-the installed numpy needs it (``tostring`` missing, or numpy >= 2), so under numpy 1 e2cnn runs
-unmodified. ``import histomammo`` never imports e2cnn or this shim.
+the installed numpy needs it: numpy 1.19 deprecated ``tostring`` (a ``DeprecationWarning``
+from every dihedral hash) and 2.3 removed it, so every supported numpy (>= 1.24) gets it. ``import histomammo`` never imports e2cnn or this shim.
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def _arrays_for_scalars(fn: Callable[..., np.ndarray]) -> Callable[..., np.ndarr
 
 
 def _numpy_needs_shim() -> bool:
-    return not hasattr(np.ndarray, "tostring") or np.lib.NumpyVersion(np.__version__) >= "2.0.0"
+    # numpy 1.19 deprecated tostring() (a DeprecationWarning from every dihedral hash) and 2.3
+    # removed it: every numpy histomammo supports (>= 1.24) needs the shim
+    return not hasattr(np.ndarray, "tostring") or np.lib.NumpyVersion(np.__version__) >= "1.19.0"
 
 
 def apply() -> bool:
@@ -114,8 +116,10 @@ def is_applied() -> bool:
 def r2conv(*args: Any, **kwargs: Any) -> Any:
     """e2cnn's ``R2Conv(*args, **kwargs)``, without its ``torch.uint8`` indexing warning.
 
-    The filter covers this one call only (``warnings.catch_warnings``), and only that message
-    as a ``UserWarning``: any other warning still reaches the user.
+    The filter covers this one call only (``warnings.catch_warnings``), and only two messages:
+    the ``torch.uint8`` indexing ``UserWarning``, and under numpy 1.x the ``DeprecationWarning``
+    of ``ndarray.tostring()``, which e2cnn's basis hashing calls (numpy 2 removed it; there the
+    shim of this module replaces it). Any other warning still reaches the user.
 
     Examples
     --------
@@ -134,4 +138,6 @@ def r2conv(*args: Any, **kwargs: Any) -> Any:
 
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=_UINT8_INDEXING, category=UserWarning)
+        warnings.filterwarnings("ignore", message=r"tostring\(\) is deprecated",
+                                category=DeprecationWarning)
         return enn.R2Conv(*args, **kwargs)
